@@ -1,0 +1,1 @@
+"""Built-in device profiles: one module per device or protocol, each declaring ``PROFILE`` or ``PROFILES``."""

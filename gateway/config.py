@@ -1,0 +1,204 @@
+"""The gateway configuration: one TOML file, validated before any side effect.
+
+Command-line flags override the file (see :func:`load`). Every section is optional; with no
+file at all the gateway starts with safe defaults (local API on 127.0.0.1, no uplink,
+readings buffered).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gateway.errors import ConfigError
+
+DEFAULT_CONFIG = Path("/etc/hutgw/hutgw.toml")
+DEFAULT_STATE_DIR = Path("/var/lib/hutgw")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _hostport(value: str, default_port: int) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = value, str(default_port)
+    if not host:
+        raise ValueError("expected HOST:PORT")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"port {port!r} is not a number between 1 and 65535")
+    return f"{host}:{int(port)}"
+
+
+class ApiConfig(_Section):
+    listen: str = Field("127.0.0.1:8080", description="HOST:PORT of the local API and kiosk page")
+    token: str | None = Field(None, description="bearer token; required when listening beyond loopback")
+    doctor_pin: str | None = Field(None, description="PIN the village doctor uses for manual entry")
+    session_timeout_s: float = Field(180.0, gt=0, description="kiosk sign-out after this much inactivity")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        return _hostport(v, 8080)
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class TlsConfig(_Section):
+    ca_file: Path | None = Field(None, description="county CA certificate (PEM) to pin")
+    cert_file: Path | None = Field(None, description="this gateway's client certificate (PEM)")
+    key_file: Path | None = Field(None, description="this gateway's private key (PEM)")
+    insecure_skip_hostname_check: bool = False
+
+
+class UplinkConfig(_Section):
+    broker: str | None = Field(None, description="mqtt://HOST:PORT or mqtts://HOST:PORT; unset = uplink off")
+    topic_prefix: str = "hut/v1"
+    client_id: str | None = None
+    username: str | None = None
+    password: str | None = None
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    tls: TlsConfig = TlsConfig()
+    ack_mode: Literal["county", "broker"] = "county"
+    payload_format: Literal["hut", "fhir"] = "hut"
+    batch_max_count: int = Field(500, ge=1, le=10_000)
+    batch_max_bytes: int = Field(256_000, ge=1_000)
+    max_inflight_batches: int = Field(4, ge=1, le=64)
+    ack_timeout_s: float = Field(30.0, gt=0)
+    backoff_initial_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(300.0, gt=0)
+    auth_failure_backoff_s: float = Field(600.0, gt=0)
+    healthy_after_s: float = Field(60.0, gt=0)
+    heartbeat_s: float = Field(60.0, gt=0)
+    keepalive_s: int = Field(60, ge=5)
+    command_public_key: str | None = Field(None, description="county Ed25519 public key (base64 or PEM)")
+
+    @field_validator("broker")
+    @classmethod
+    def _broker(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError("broker must start with mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("broker URL has no host")
+        try:
+            parts.port  # noqa: B018 - validates the port
+        except ValueError as e:
+            raise ValueError(f"broker port: {e}") from None
+        return v
+
+
+class BufferConfig(_Section):
+    quota_mb: float = Field(512.0, gt=0, description="disk quota for the outbox database")
+    retention_days: float = Field(30.0, ge=0, description="delivered readings kept for history")
+    ttl_days: dict[str, float] = Field(
+        default_factory=dict, description="per-kind time to live of undelivered records (kind -> days)"
+    )
+    group_commit_ms: float = Field(4.0, ge=0, le=100)
+
+
+class DeviceConfig(_Section):
+    id: str
+    profile: str
+    address: str | None = Field(None, description="BLE address, serial port path or watch id")
+    resident_id: str | None = Field(None, description="owner of a personal device; unset = shared hut device")
+    baudrate: int | None = None
+    user_map: dict[int, str] = Field(default_factory=dict, description="multi-user device: user index -> resident")
+
+
+class WatchConfig(_Section):
+    listen: str | None = Field(None, description="HOST:PORT for 4G watches; unset = off (never 0.0.0.0 by default)")
+    idle_timeout_s: float = Field(600.0, gt=0)
+    max_connections: int = Field(200, ge=1)
+    max_frame_bytes: int = Field(16_384, ge=64)
+
+
+class BleConfig(_Section):
+    enabled: bool = False
+    max_connections: int = Field(3, ge=1, le=10)
+    silent_adapter_s: float = Field(300.0, gt=0)
+
+
+class ClockConfig(_Section):
+    max_device_skew_s: float = Field(86_400.0, gt=0, description="device time farther than this from the gateway clock is not used")
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(_Section):
+    gateway_id: str = Field("hut-unnamed", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    state_dir: Path = DEFAULT_STATE_DIR
+    api: ApiConfig = ApiConfig()
+    uplink: UplinkConfig = UplinkConfig()
+    buffer: BufferConfig = BufferConfig()
+    devices: list[DeviceConfig] = Field(default_factory=list)
+    watch: WatchConfig = WatchConfig()
+    ble: BleConfig = BleConfig()
+    clock: ClockConfig = ClockConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+
+def format_errors(err: ValidationError) -> list[str]:
+    out = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(file)"
+        out.append(f"{path}: {e['msg']}")
+    return out
+
+
+def parse(data: dict[str, Any], *, source: str = "config") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        errors = format_errors(e)
+        raise ConfigError(f"{source}: {len(errors)} invalid field(s)", errors) from None
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist", hint="create it or run `hutgw init`") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}", [f"(file): {e}"]) from None
+
+
+def load(
+    path: Path | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Read ``path`` (or the default file when it exists), apply dotted-key overrides, validate."""
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        data = read_file(path)
+        source = str(path)
+    elif DEFAULT_CONFIG.exists():
+        data = read_file(DEFAULT_CONFIG)
+        source = str(DEFAULT_CONFIG)
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return parse(data, source=source)

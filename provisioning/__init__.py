@@ -1,0 +1,1 @@
+"""The technician's face: the ``hutgw`` command line."""

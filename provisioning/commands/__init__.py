@@ -1,0 +1,1 @@
+"""Sub-commands of ``hutgw``, one module each (discovered by ``provisioning.cli``)."""

@@ -1,0 +1,33 @@
+"""Errors of the technician CLI. Exit codes are documented in docs/cli.md."""
+
+from __future__ import annotations
+
+from hutgw_errors import HutError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the command ran and failed (a rejected frame, a failed test)
+EXIT_CONFIG = 2  # invalid configuration or usage
+EXIT_INPUT = 3  # bad input file (CSV, GeoJSON, certificate)
+EXIT_CONFLICT = 4  # duplicate id, already exists
+EXIT_NOT_FOUND = 5  # unknown resident, device, profile or missing file
+EXIT_UNREACHABLE = 6  # the daemon (or broker) could not be reached
+
+
+class ProvisioningError(HutError):
+    """Family root for CLI errors."""
+
+
+class BadInputError(ProvisioningError):
+    exit_code = EXIT_INPUT
+
+
+class ConflictError(ProvisioningError):
+    exit_code = EXIT_CONFLICT
+
+
+class NotFoundError(ProvisioningError):
+    exit_code = EXIT_NOT_FOUND
+
+
+class UnreachableError(ProvisioningError):
+    exit_code = EXIT_UNREACHABLE
