@@ -55,3 +55,31 @@ def get(name: str) -> Profile:
     if found is None:
         raise UnknownProfileError(name, profiles())
     return found
+
+
+def _norm_uuid(value: str) -> str:
+    v = value.lower()
+    if len(v) == 4:
+        return f"0000{v}-0000-1000-8000-00805f9b34fb"
+    return v
+
+
+def for_frame(frame_transport: str, channel: str | None, device_profile: str | None) -> Profile | None:
+    """The profile that decodes a frame.
+
+    GATT values and advertisement service data are decoded by the profile that declares the
+    characteristic / service-data UUID they arrived on (a cuff also sends battery level and
+    intermediate cuff pressure); byte-stream frames (serial, TCP) by the device's profile.
+    """
+    if channel is not None and frame_transport in ("ble_gatt", "ble_adv"):
+        wanted = _norm_uuid(channel)
+        for p in profiles().values():
+            if frame_transport == "ble_gatt":
+                uuids = p.gatt_characteristics
+            else:
+                uuids = p.ble.service_data_uuids if p.ble else ()
+            if any(_norm_uuid(u) == wanted for u in uuids):
+                return p
+    if device_profile is not None:
+        return profiles().get(device_profile)
+    return None

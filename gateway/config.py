@@ -7,12 +7,13 @@ readings buffered).
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.errors import ConfigError
 
@@ -133,7 +134,140 @@ class BleConfig(_Section):
 
 
 class ClockConfig(_Section):
-    max_device_skew_s: float = Field(86_400.0, gt=0, description="device time farther than this from the gateway clock is not used")
+    max_device_skew_s: float = Field(
+        86_400.0, gt=0, description="device time farther than this from the gateway clock is not used"
+    )
+    max_device_future_s: float = Field(
+        600.0, ge=0, description="device time more than this ahead of the gateway clock is not used"
+    )
+    device_tz: str = Field(
+        "Asia/Shanghai", description="time zone of devices that report local time without zone"
+    )
+    sync_source: Literal["kernel", "trust"] = Field(
+        "kernel", description="kernel: ask adjtimex whether NTP synchronised the clock; trust: battery RTC"
+    )
+
+    @field_validator("device_tz")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (e.g. Asia/Shanghai)") from None
+        return v
+
+
+_Ranges = dict[str, dict[str, tuple[float, float]]]
+
+_DEFAULT_PLAUSIBLE: _Ranges = {
+    "blood_pressure": {
+        "systolic": (50, 300),
+        "diastolic": (25, 200),
+        "mean_arterial_pressure": (30, 250),
+        "pulse_rate": (25, 250),
+    },
+    "weight": {"weight": (2, 300), "bmi": (8, 80), "height": (40, 250)},
+    "body_composition": {
+        "weight": (2, 300),
+        "bmi": (8, 80),
+        "height": (40, 250),
+        "body_fat_pct": (2, 75),
+        "muscle_pct": (5, 95),
+        "body_water_pct": (20, 85),
+        "impedance": (100, 2000),
+    },
+    "heart_rate": {"heart_rate": (25, 250)},
+    "spo2": {"spo2": (50, 100), "pulse_rate": (25, 250)},
+    "temperature": {"temperature": (30, 45)},
+    "position": {"latitude": (-90, 90), "longitude": (-180, 180), "accuracy_m": (0, 100_000)},
+}
+
+
+class BpLevel(_Section):
+    systolic: float = Field(gt=0, lt=400)
+    diastolic: float = Field(gt=0, lt=300)
+
+
+class BpThresholdsConfig(_Section):
+    """Lower bounds (mm[Hg]) of each level; default: 中国高血压防治指南 2018 revision."""
+
+    high_normal: BpLevel = BpLevel(systolic=120, diastolic=80)
+    grade_1: BpLevel = BpLevel(systolic=140, diastolic=90)
+    grade_2: BpLevel = BpLevel(systolic=160, diastolic=100)
+    grade_3: BpLevel = BpLevel(systolic=180, diastolic=110)
+
+    @model_validator(mode="after")
+    def _ascending(self) -> BpThresholdsConfig:
+        levels = [self.high_normal, self.grade_1, self.grade_2, self.grade_3]
+        for lo, hi in itertools.pairwise(levels):
+            if not (lo.systolic < hi.systolic and lo.diastolic < hi.diastolic):
+                raise ValueError("blood-pressure thresholds must rise from high_normal to grade_3")
+        return self
+
+
+class BmiThresholdsConfig(_Section):
+    """Lower bounds (kg/m2); default: WS/T 428-2013 (adults)."""
+
+    normal: float = Field(18.5, gt=0)
+    overweight: float = Field(24.0, gt=0)
+    obese: float = Field(28.0, gt=0)
+    min_age: int = Field(18, ge=0, description="BMI is not classified for residents younger than this")
+
+    @model_validator(mode="after")
+    def _ascending(self) -> BmiThresholdsConfig:
+        if not self.normal < self.overweight < self.obese:
+            raise ValueError("BMI thresholds must rise: normal < overweight < obese")
+        return self
+
+
+class ClinicalConfig(_Section):
+    plausible: dict[str, dict[str, tuple[float, float]]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in _DEFAULT_PLAUSIBLE.items()},
+        description="kind -> value -> [low, high]; values outside are kept, flagged and not classified. "
+        "Entries given here replace the defaults value by value.",
+    )
+    bp: BpThresholdsConfig = BpThresholdsConfig()
+    bmi: BmiThresholdsConfig = BmiThresholdsConfig()
+    crisis: BpLevel = Field(
+        BpLevel(systolic=180, diastolic=110), description="bp_crisis alert at systolic or diastolic >= this"
+    )
+    low_battery_pct: float = Field(15.0, ge=0, le=100)
+    suppress_s: float = Field(
+        900.0, ge=0, description="repeats of the same alert condition within this are counted"
+    )
+    suppress_by_kind_s: dict[str, float] = Field(
+        default_factory=lambda: {"low_battery": 21_600.0, "signal_lost": 3_600.0},
+        description="per alert kind override of suppress_s",
+    )
+    sos_max_suppress_s: float = Field(60.0, ge=0, le=60, description="SOS repeats are never held back longer")
+
+    @field_validator("plausible", mode="after")
+    @classmethod
+    def _plausible(cls, v: _Ranges) -> _Ranges:
+        from gateway.kinds import KINDS
+
+        merged = {k: dict(r) for k, r in _DEFAULT_PLAUSIBLE.items()}
+        for kind, ranges in v.items():
+            spec = KINDS.get(kind)
+            if spec is None:
+                raise ValueError(f"unknown kind {kind!r} (known: {', '.join(sorted(KINDS))})")
+            for name, (lo, hi) in ranges.items():
+                if name not in spec.values:
+                    raise ValueError(f"{kind}: unknown value {name!r}")
+                if not lo < hi:
+                    raise ValueError(f"{kind}.{name}: low {lo} must be below high {hi}")
+            merged.setdefault(kind, {}).update(ranges)
+        return merged
+
+    @field_validator("suppress_by_kind_s", mode="after")
+    @classmethod
+    def _suppress(cls, v: dict[str, float]) -> dict[str, float]:
+        for kind, s in v.items():
+            if s < 0:
+                raise ValueError(f"{kind}: suppression must not be negative")
+        return v
 
 
 class LoggingConfig(_Section):
@@ -150,6 +284,7 @@ class Config(_Section):
     watch: WatchConfig = WatchConfig()
     ble: BleConfig = BleConfig()
     clock: ClockConfig = ClockConfig()
+    clinical: ClinicalConfig = ClinicalConfig()
     logging: LoggingConfig = LoggingConfig()
 
 

@@ -81,7 +81,12 @@ KINDS: Mapping[str, KindSpec] = MappingProxyType(
                 speed=ValueSpec(u.M_PER_S),
                 heading=ValueSpec(u.DEG),
             ),
-            _kind("spo2", Lane.CLINICAL, spo2=ValueSpec(u.PERCENT, required=True), pulse_rate=ValueSpec(u.PER_MIN)),
+            _kind(
+                "spo2",
+                Lane.CLINICAL,
+                spo2=ValueSpec(u.PERCENT, required=True),
+                pulse_rate=ValueSpec(u.PER_MIN),
+            ),
             _kind("temperature", Lane.CLINICAL, temperature=ValueSpec(u.CEL, required=True)),
         )
     }

@@ -6,19 +6,21 @@ Topics, under a configurable prefix (default ``hut/v1``):
 * ``<prefix>/<gateway_id>/alerts``    gateway -> county, QoS 1, :class:`AlertsEnvelope`
 * ``<prefix>/<gateway_id>/ack``       county -> gateway, QoS 1, :class:`Ack`
 * ``<prefix>/<gateway_id>/status``    gateway -> county, retained where supported, :class:`Status`
+* ``<prefix>/<gateway_id>/commands``  county -> gateway, QoS 1, :class:`Command` (Ed25519-signed)
+* ``<prefix>/<gateway_id>/command_results``  gateway -> county, QoS 1, :class:`CommandResult`
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-READINGS_SCHEMA = "hut.readings/1"
-ALERTS_SCHEMA = "hut.alerts/1"
-ACK_SCHEMA = "hut.ack/1"
-STATUS_SCHEMA = "hut.status/1"
+READINGS_SCHEMA: Final = "hut.readings/1"
+ALERTS_SCHEMA: Final = "hut.alerts/1"
+ACK_SCHEMA: Final = "hut.ack/1"
+STATUS_SCHEMA: Final = "hut.status/1"
 
 ReadingKind = Literal[
     "blood_pressure",
@@ -64,7 +66,9 @@ class WireReading(_Wire):
     resident_id: str | None
     attribution: Attribution
     device: WireDevice
-    measured_at: str | None = Field(None, description="device clock as reported (ISO 8601; naive = device local)")
+    measured_at: str | None = Field(
+        None, description="device clock as reported (ISO 8601; naive = device local)"
+    )
     received_at: datetime
     effective_at: datetime = Field(description="the time to use: device time when valid, else receive time")
     time_source: TimeSource
@@ -124,3 +128,39 @@ class Status(_Wire):
     state: Literal["online", "offline"]
     at: datetime | None = None
     counters: dict[str, Any] = Field(default_factory=dict)
+
+
+COMMAND_SCHEMA: Final = "hut.command/1"
+COMMAND_RESULT_SCHEMA: Final = "hut.command_result/1"
+
+CommandName = Literal["ping", "status", "residents", "geofences"]
+
+
+class Command(_Wire):
+    """A down-link command, county -> gateway on ``<prefix>/<gateway_id>/commands`` (QoS 1).
+
+    ``signature`` is Ed25519 over the canonical JSON of every other field (see
+    :func:`uplink.commands.canonical_bytes`), base64 encoded.
+    """
+
+    schema_: Literal["hut.command/1"] = Field(COMMAND_SCHEMA, alias="schema")
+    id: str = Field(min_length=1, max_length=64, description="unique command id (UUIDv7); replays refused")
+    gateway_id: str = Field(description="the gateway the command is for; others refuse it")
+    name: CommandName
+    args: dict[str, Any] = Field(default_factory=dict)
+    issued_at: datetime
+    expires_at: datetime
+    signature: str = Field(min_length=1, description="base64 Ed25519 signature over the canonical JSON")
+
+
+class CommandResult(_Wire):
+    """The answer to one command, gateway -> county on ``<prefix>/<gateway_id>/command_results``."""
+
+    schema_: Literal["hut.command_result/1"] = Field(COMMAND_RESULT_SCHEMA, alias="schema")
+    command_id: str | None = Field(description="null when the command was too malformed to carry an id")
+    gateway_id: str
+    name: str | None = None
+    status: Literal["done", "refused", "failed"]
+    reason: str | None = Field(None, description="why it was refused or failed")
+    result: dict[str, Any] = Field(default_factory=dict)
+    at: datetime

@@ -1,0 +1,58 @@
+"""Settings of the outbox (plain frozen dataclass; the gateway maps its pydantic config onto it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+DAY_S = 86_400.0
+
+
+def _no_ttl() -> Mapping[str, float]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    """How the outbox stores, batches and prunes.
+
+    ``group_commit_ms``: the longest a ``put`` waits for other writers to share its transaction.
+    ``quota_bytes``: soft limit on the live size of the database (used pages; the file is never
+    vacuumed, freed pages are reused).  Over quota, ``maintain`` prunes delivered/rejected rows, then
+    drops the oldest pending TELEMETRY rows down to ``quota_low_water`` of the quota; ALERTS and
+    CLINICAL rows are never dropped (overflow is signalled instead).
+    ``retention_s``: how long delivered (and rejected) rows are kept for history.
+    ``ttl_s_by_kind``: undelivered rows of these kinds older than this are expired (counted).
+    """
+
+    group_commit_ms: float = 4.0
+    group_max_rows: int = 2000
+    quota_bytes: int = 512 * 1024 * 1024
+    quota_low_water: float = 0.9
+    retention_s: float = 30 * DAY_S
+    ttl_s_by_kind: Mapping[str, float] = field(default_factory=_no_ttl)
+    maintain_interval_s: float | None = 300.0
+    check_on_open: bool = True
+    page_size: int = 1024
+    wal_autocheckpoint_pages: int = 4000
+    journal_size_limit_bytes: int = 8 * 1024 * 1024
+    busy_timeout_s: float = 10.0
+    read_chunk_rows: int = 500
+
+    def __post_init__(self) -> None:
+        if self.group_commit_ms < 0:
+            raise ValueError("group_commit_ms must be >= 0")
+        if self.group_max_rows < 1:
+            raise ValueError("group_max_rows must be >= 1")
+        if self.quota_bytes <= 0:
+            raise ValueError("quota_bytes must be > 0")
+        if not 0 < self.quota_low_water <= 1:
+            raise ValueError("quota_low_water must be in (0, 1]")
+        if self.retention_s < 0:
+            raise ValueError("retention_s must be >= 0")
+        if any(v < 0 for v in self.ttl_s_by_kind.values()):
+            raise ValueError("ttl_s_by_kind values must be >= 0")
+        if self.page_size not in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536):
+            raise ValueError("page_size must be a power of two between 512 and 65536")
+        object.__setattr__(self, "ttl_s_by_kind", MappingProxyType(dict(self.ttl_s_by_kind)))

@@ -1,0 +1,63 @@
+"""Serial line-format files (TOML) as device profiles.
+
+The built-in files live beside this module (``tanita.toml``, ``omron_hbp9030.toml``); the
+gateway also loads a technician's files from ``<state_dir>/profiles/*.toml``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from drivers.profile import Framer, Profile
+from drivers.serial.engine import decode_frame
+from drivers.serial.formatfile import FormatFileError, read_format
+from drivers.serial.framer import LineFramer
+from drivers.serial.spec import LineFormat
+
+BUILTIN_DIR = Path(__file__).parent
+
+__all__ = ["BUILTIN_DIR", "FormatFileError", "builtin", "load_format_dir", "load_format_file", "to_profile"]
+
+
+def _framer(fmt: LineFormat) -> Framer:
+    return LineFramer(fmt.terminator, max_length=fmt.max_length, start=fmt.start)
+
+
+def to_profile(fmt: LineFormat) -> Profile:
+    """A :class:`Profile` whose decoder and framer follow ``fmt``."""
+    return Profile(
+        name=fmt.name,
+        title=fmt.title,
+        transport="serial",
+        decode=partial(decode_frame, fmt),
+        exposes=tuple(sorted({r.kind for r in fmt.measurements})),
+        connect_policy="stay_connected",
+        serial=fmt.serial,
+        framer=partial(_framer, fmt),
+        provisional=fmt.provisional,
+        notes=fmt.notes,
+        tags=("serial", "format-file"),
+    )
+
+
+def load_format_file(path: Path) -> Profile:
+    """Read, validate and turn one format file into a profile (raises :class:`FormatFileError`)."""
+    return to_profile(read_format(Path(path)))
+
+
+def load_format_dir(path: Path) -> list[Profile]:
+    """Every ``*.toml`` in ``path`` (sorted by file name); a missing folder gives an empty list.
+
+    One bad file raises :class:`FormatFileError` naming it: the caller decides whether to skip
+    it (the gateway logs and goes on) or stop.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        return []
+    return [load_format_file(p) for p in sorted(folder.glob("*.toml"))]
+
+
+def builtin(stem: str) -> Profile:
+    """A built-in format file by stem (``tanita`` -> ``formats/tanita.toml``)."""
+    return load_format_file(BUILTIN_DIR / f"{stem}.toml")

@@ -1,0 +1,1 @@
+"""The local HTTP API (aiohttp): readings intake, health, kiosk sessions and events."""

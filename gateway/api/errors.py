@@ -1,0 +1,23 @@
+"""JSON error responses shared by the API routes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+from pydantic import ValidationError
+
+
+def problem(status: int, message: str, errors: Mapping[str, str] | None = None) -> web.Response:
+    body: dict[str, object] = {"error": message}
+    if errors:
+        body["errors"] = [{"field": k, "message": v} for k, v in errors.items()]
+    return web.json_response(body, status=status)
+
+
+def validation_errors(e: ValidationError, *, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for err in e.errors():
+        path = prefix + ".".join(str(p) for p in err["loc"])
+        out[path or "(body)"] = err["msg"]
+    return out

@@ -1,0 +1,251 @@
+"""The running core: turns frames and API input into durable records, alerts and events.
+
+The daemon (:mod:`gateway.daemon`) builds one :class:`Gateway` and hands it to the
+transports (as their :class:`drivers.source.FrameSink`) and to the local API.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from buffer.outbox import Outbox
+from buffer.record import Lane, Record
+from drivers import registry as profiles
+from drivers.errors import DecodeError
+from drivers.frames import RawFrame
+from drivers.source import LinkEvent
+from gateway.alerts import Alert, AlertManager, encode_alert
+from gateway.clock import Clock
+from gateway.events import EventBus
+from gateway.kinds import KINDS
+from gateway.pipeline import Pipeline, Processed
+from gateway.quarantine import Quarantine
+from gateway.readings import Reading, encode
+from gateway.registry import DeviceEntry, Registry, RegistrySnapshot
+from gateway.sessions import KioskSessions
+
+if TYPE_CHECKING:
+    from uplink.client import Uplink
+
+log = logging.getLogger("hutgw.core")
+
+
+@dataclass
+class DeviceStatus:
+    source: str
+    state: str = "unknown"
+    last_seen: datetime | None = None
+    rssi: int | None = None
+    battery_pct: int | None = None
+    detail: str = ""
+
+
+@dataclass
+class Counters:
+    frames: Counter[str] = field(default_factory=Counter)
+    decode_errors: Counter[str] = field(default_factory=Counter)
+    readings: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    unknown_sources: int = 0
+    api_refused: int = 0
+
+
+def reading_record(r: Reading) -> Record:
+    return Record(id=r.id, stream="readings", lane=KINDS[r.kind].lane, kind=r.kind, payload=encode(r), key=r.resident_id)
+
+
+def alert_record(a: Alert) -> Record:
+    return Record(id=a.id, stream="alerts", lane=Lane.ALERTS, kind=a.kind, payload=encode_alert(a), key=a.resident_id)
+
+
+class Gateway:
+    """Everything the transports and the API need, wired once by the daemon."""
+
+    def __init__(
+        self,
+        *,
+        gateway_id: str,
+        clock: Clock,
+        outbox: Outbox,
+        registry: Registry,
+        pipeline: Pipeline,
+        sessions: KioskSessions,
+        alerts: AlertManager,
+        events: EventBus,
+        quarantine: Quarantine,
+        dedup: Callable[[str, Reading], bool] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.gateway_id = gateway_id
+        self.clock = clock
+        self.outbox = outbox
+        self.registry = registry
+        self.pipeline = pipeline
+        self.sessions = sessions
+        self.alerts = alerts
+        self.events = events
+        self.quarantine = quarantine
+        self.log = logger or log
+        self.counters = Counters()
+        self.devices: dict[str, DeviceStatus] = {}
+        self.uplink: Uplink | None = None
+        self._dedup = dedup
+        self._snapshot: RegistrySnapshot = registry.snapshot()
+        self.started_at = clock.now()
+
+    # -- registry -----------------------------------------------------------------------
+    def snapshot(self) -> RegistrySnapshot:
+        """The registry as of now; reloaded when a technician changed it (no restart)."""
+        if self.registry.changed():
+            self._snapshot = self.registry.snapshot()
+            self.log.info("registry reloaded: %d residents, %d devices",
+                          len(self._snapshot.residents), len(self._snapshot.devices))
+        return self._snapshot
+
+    def device_for(self, source: str) -> DeviceEntry | None:
+        snap = self.snapshot()
+        return snap.devices.get(source) or snap.device_by_address(source)
+
+    # -- intake -------------------------------------------------------------------------
+    async def submit(self, processed: Processed) -> None:
+        """Persist a reading and its alerts (returns only once on disk), then announce them."""
+        records = [reading_record(processed.reading), *(alert_record(a) for a in processed.alerts)]
+        await self.outbox.put_many(records)
+        r = processed.reading
+        self.counters.readings[r.kind] += 1
+        self.events.publish("reading", reading_event(r))
+        for a in processed.alerts:
+            self.events.publish("alert", alert_event(a))
+        self._wake()
+
+    async def submit_alerts(self, alerts: Iterable[Alert]) -> None:
+        batch = list(alerts)
+        if not batch:
+            return
+        await self.outbox.put_many([alert_record(a) for a in batch])
+        for a in batch:
+            self.events.publish("alert", alert_event(a))
+        self._wake()
+
+    async def revise(self, reading: Reading) -> None:
+        await self.outbox.revise(reading.id, encode(reading), key=reading.resident_id)
+        self.events.publish("reading", reading_event(reading))
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.uplink is not None:
+            self.uplink.wake()
+
+    # -- FrameSink ----------------------------------------------------------------------
+    async def frame(self, raw: RawFrame) -> bytes | None:
+        device = self.device_for(raw.source)
+        profile = profiles.for_frame(raw.transport, raw.channel, device.profile if device else None)
+        tag = device.id if device else raw.source
+        status = self.devices.setdefault(tag, DeviceStatus(source=raw.source))
+        status.last_seen = raw.received_at
+        if raw.rssi is not None:
+            status.rssi = raw.rssi
+        if profile is None:
+            self.counters.unknown_sources += 1
+            self.log.debug("[%s] frame from an unprovisioned source ignored (%d bytes)", tag, len(raw.data))
+            return None
+        self.counters.frames[profile.name] += 1
+        try:
+            decoded = profile.decode(raw)
+        except DecodeError as e:
+            self.counters.decode_errors[profile.name] += 1
+            self.quarantine.keep(raw, device_id=device.id if device else None, profile=profile.name, error=str(e))
+            self.log.warning("[%s] %s frame rejected: %s; raw %s", tag, profile.name, e, raw.data.hex())
+            return None
+        except Exception:  # a decoder bug must not take the daemon down; keep the bytes
+            self.counters.decode_errors[profile.name] += 1
+            self.quarantine.keep(raw, device_id=device.id if device else None, profile=profile.name,
+                                 error="decoder crashed")
+            self.log.exception("[%s] %s decoder failed; raw %s", tag, profile.name, raw.data.hex())
+            return None
+        if device is None:
+            # Frames from devices nobody provisioned are decoded (for `devices scan`) but not stored.
+            self.counters.unknown_sources += 1
+            return decoded.reply
+        for ev in decoded.events:
+            if ev.kind == "battery":
+                pct = ev.detail.get("percent")
+                status.battery_pct = int(pct) if isinstance(pct, int | float) else status.battery_pct
+            if ev.kind == "cuff_pressure":
+                self.events.publish("cuff_pressure", {"device": device.id, **dict(ev.detail)})
+                continue
+            await self.submit_alerts(self.pipeline.from_event(ev, device=device, frame=raw))
+        for m in decoded.measurements:
+            processed = self.pipeline.from_measurement(m, device=device, frame=raw)
+            if self._dedup is not None and self._dedup(device.id, processed.reading):
+                self.counters.duplicates += 1
+                self.log.debug("[%s] stored reading re-sent by the device, ignored", tag)
+                continue
+            await self.submit(processed)
+        return decoded.reply
+
+    def link(self, event: LinkEvent) -> None:
+        device = self.device_for(event.source)
+        tag = device.id if device else event.source
+        status = self.devices.setdefault(tag, DeviceStatus(source=event.source))
+        status.state = event.state
+        status.detail = event.detail
+        if event.rssi is not None:
+            status.rssi = event.rssi
+        self.log.info("[%s] link %s %s", tag, event.state, event.detail)
+        self.events.publish("device", {"device": tag, "state": event.state, "detail": event.detail})
+
+    # -- views --------------------------------------------------------------------------
+    def device_view(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "device": k,
+                "source": s.source,
+                "state": s.state,
+                "last_seen": s.last_seen.isoformat() if s.last_seen else None,
+                "rssi": s.rssi,
+                "battery_pct": s.battery_pct,
+            }
+            for k, s in sorted(self.devices.items())
+        ]
+
+
+def reading_event(r: Reading) -> Mapping[str, Any]:
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "resident_id": r.resident_id,
+        "attribution": r.attribution,
+        "device": r.device.id,
+        "effective_at": r.effective_at.isoformat(),
+        "values": {k: {"value": v.value, "unit": v.unit} for k, v in r.values.items()},
+        "flags": list(r.flags),
+        "classification": (
+            None
+            if r.classification is None
+            else {
+                "guideline": r.classification.guideline,
+                "version": r.classification.version,
+                "category": r.classification.category,
+                "label": r.classification.label,
+                "advice": r.classification.advice,
+            }
+        ),
+        "revision": r.revision,
+    }
+
+
+def alert_event(a: Alert) -> Mapping[str, Any]:
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "severity": a.severity,
+        "resident_id": a.resident_id,
+        "message": a.message,
+        "raised_at": a.raised_at.isoformat(),
+    }

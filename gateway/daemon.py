@@ -1,0 +1,238 @@
+"""The daemon: builds every component once, runs them under one TaskGroup, stops cleanly.
+
+Start-up order: state folder -> outbox (integrity check, recovery) -> registry -> core ->
+local API -> device transports -> uplink -> READY. Shutdown (SIGTERM): stop intake (API,
+transports), let the uplink finish what it can for a moment, flush and close the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from buffer.outbox import Outbox
+from gateway.alerts import AlertManager
+from gateway.api.app import build_app, check_exposure
+from gateway.clock import Clock, SystemClock
+from gateway.config import Config
+from gateway.core import Gateway
+from gateway.devices import DeviceSupervisor
+from gateway.events import EventBus
+from gateway.pipeline import Pipeline
+from gateway.quarantine import Quarantine
+from gateway.registry import Registry
+from gateway.sessions import KioskSessions
+from gateway.settings import clinical_settings, outbox_settings, uplink_settings
+from gateway.sdnotify import Notifier, Watchdog, watchdog_interval
+
+log = logging.getLogger("hutgw.daemon")
+
+MAINTENANCE_INTERVAL_S = 300.0
+TICK_INTERVAL_S = 1.0
+
+
+class Daemon:
+    """``async with Daemon(config) as d:`` runs the gateway until the block exits."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        ble_backend: Any = None,
+        notifier: Notifier | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.config = config
+        self.state_dir = Path(config.state_dir)
+        self.clock = clock or SystemClock()
+        self.ble_backend = ble_backend
+        self.notifier = notifier or Notifier.from_env()
+        self.log = logger or log
+        self._stack = contextlib.AsyncExitStack()
+        self._runner: web.AppRunner | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        self.gateway: Gateway
+        self.api_url = ""
+        self._healthy_reason: str | None = None
+
+    async def __aenter__(self) -> Daemon:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.notifier.notify("STOPPING=1", "STATUS=stopping")
+        self.log.info("stopping: intake closed, flushing the outbox")
+        await self._stack.aclose()
+        self.log.info("stopped")
+
+    async def _start(self) -> None:
+        cfg = self.config
+        check_exposure(cfg.api)  # refuse an exposed API without a token before touching anything
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        events = EventBus()
+        alerts = AlertManager(self.clock, cfg.clinical.suppress_s)
+        outbox = Outbox(
+            self.state_dir / "outbox.db",
+            settings=outbox_settings(cfg.buffer),
+            logger=logging.getLogger("hutgw.buffer"),
+        )
+        await self._stack.enter_async_context(outbox)
+        registry = Registry(self.state_dir / "registry.db")
+        self._stack.callback(registry.close)
+        sessions = KioskSessions(self.clock, cfg.api.session_timeout_s)
+        pipeline = Pipeline(
+            registry=lambda: gw.snapshot(),
+            sessions=sessions,
+            clinical=clinical_settings(cfg.clinical),
+            alerts=alerts,
+            clock=self.clock,
+            max_device_skew_s=cfg.clock.max_device_skew_s,
+            device_tz=cfg.clock.device_timezone,
+        )
+        gw = Gateway(
+            gateway_id=cfg.gateway_id,
+            clock=self.clock,
+            outbox=outbox,
+            registry=registry,
+            pipeline=pipeline,
+            sessions=sessions,
+            alerts=alerts,
+            events=events,
+            quarantine=Quarantine(self.state_dir / "quarantine.jsonl"),
+        )
+        self.gateway = gw
+        await self._report_recovery(outbox)
+
+        # Local API
+        app = build_app(gw, cfg.api)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, cfg.api.host, cfg.api.port, reuse_address=True)
+        await site.start()
+        self._stack.push_async_callback(self._runner.cleanup)
+        self.api_url = f"http://{cfg.api.host}:{cfg.api.port}"
+        self.log.info("local API on %s", self.api_url)
+
+        # Uplink (optional) — entered before the transports so it is closed after them.
+        if cfg.uplink.broker:
+            from uplink.client import Uplink
+
+            uplink = Uplink(
+                uplink_settings(cfg.uplink, cfg.gateway_id),
+                outbox,
+                gateway_id=cfg.gateway_id,
+                logger=logging.getLogger("hutgw.uplink"),
+                status_provider=self._status_counters,
+            )
+            await self._stack.enter_async_context(uplink)
+            gw.uplink = uplink
+        else:
+            self.log.warning("uplink disabled: no broker configured; readings are buffered")
+
+        # Background work and device transports, under one TaskGroup owned by this daemon.
+        self._tasks = asyncio.TaskGroup()
+        await self._stack.enter_async_context(self._tasks)
+        stop = asyncio.Event()
+        self._stack.callback(stop.set)
+        devices = DeviceSupervisor(gw, cfg, ble_backend=self.ble_backend, clock=self.clock)
+        self._tasks.create_task(devices.run(stop), name="devices")
+        self._tasks.create_task(self._maintenance(outbox, stop), name="maintenance")
+        self._tasks.create_task(self._ticks(stop), name="ticks")
+        interval = watchdog_interval()
+        if interval is not None:
+            self._tasks.create_task(
+                Watchdog(self.notifier, interval, self._health_check, self.log).run(stop), name="watchdog"
+            )
+        await devices.started.wait()
+        self.notifier.notify("READY=1", f"STATUS=ready: API {self.api_url}")
+        self.log.info("gateway %s ready", cfg.gateway_id)
+
+    async def _report_recovery(self, outbox: Outbox) -> None:
+        report = outbox.recovery
+        if report is None:
+            return
+        alert = self.gateway.alerts.raise_alert(
+            "buffer_recovered",
+            "warning",
+            None,
+            f"outbox database was damaged; {report.recovered} records recovered, file kept at {report.moved_to}",
+            {"recovered": report.recovered, "moved_to": str(report.moved_to)},
+        )
+        if alert is not None:
+            await self.gateway.submit_alerts([alert])
+
+    async def _status_counters(self) -> dict[str, Any]:
+        stats = await self.gateway.outbox.stats()
+        return {
+            "pending": stats.pending_by_lane(),
+            "oldest_pending_age_s": stats.oldest_pending_age_s,
+            "decode_errors": sum(self.gateway.counters.decode_errors.values()),
+            "clock_synced": self.clock.synced(),
+        }
+
+    def _health_check(self) -> bool | str:
+        if self._healthy_reason is not None:
+            return self._healthy_reason
+        return True
+
+    async def _maintenance(self, outbox: Outbox, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await outbox.maintain()
+            except Exception:
+                self.log.exception("outbox maintenance failed; will retry")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), MAINTENANCE_INTERVAL_S)
+
+    async def _ticks(self, stop: asyncio.Event) -> None:
+        """Once a second: kiosk session expiry, clock-sync corrections."""
+        gw = self.gateway
+        while not stop.is_set():
+            try:
+                await gw.tick()
+                self._healthy_reason = None
+            except Exception as e:
+                self._healthy_reason = f"tick failed: {e}"
+                self.log.exception("periodic work failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_INTERVAL_S)
+
+
+async def serve(config: Config, *, on_ready: Callable[[Daemon], None] | None = None) -> int:
+    """Run until SIGTERM/SIGINT; a second signal exits at once."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            log.warning("second stop signal: exiting now")
+            import os
+
+            os._exit(1)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    async with Daemon(config) as daemon:
+        if on_ready is not None:
+            on_ready(daemon)
+        await stop.wait()
+    return 0

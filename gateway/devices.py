@@ -1,0 +1,138 @@
+"""Runs the device transports the registry asks for, and keeps them in step with it.
+
+Serial devices get one transport each; provisioned watches share the TCP listener; BLE
+devices share one bleak transport. A technician adding or removing a device with the CLI
+takes effect within a few seconds, without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from drivers import registry as profiles
+from gateway.clock import Clock
+from gateway.config import Config
+from gateway.core import Gateway
+from gateway.registry import DeviceEntry
+
+log = logging.getLogger("hutgw.devices")
+
+RECONCILE_INTERVAL_S = 3.0
+
+
+
+class DeviceSupervisor:
+    def __init__(self, gateway: Gateway, config: Config, *, ble_backend: Any = None, clock: Clock) -> None:
+        self.gw = gateway
+        self.config = config
+        self.ble_backend = ble_backend
+        self.clock = clock
+        self.started = asyncio.Event()
+        self._serial: dict[str, tuple[DeviceEntry, asyncio.Task[None], asyncio.Event]] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as tg:
+            if self.config.watch.listen:
+                tg.create_task(self._watch_server(stop), name="watch-server")
+            if self.config.ble.enabled:
+                tg.create_task(self._ble(stop), name="ble")
+            try:
+                while not stop.is_set():
+                    self._reconcile_serial(tg)
+                    self.started.set()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), RECONCILE_INTERVAL_S)
+            finally:
+                for _, _, dev_stop in self._serial.values():
+                    dev_stop.set()
+                self.started.set()
+
+    # -- serial ---------------------------------------------------------------------
+    def _reconcile_serial(self, tg: asyncio.TaskGroup) -> None:
+        wanted: dict[str, DeviceEntry] = {}
+        for dev in self.gw.snapshot().devices.values():
+            profile = profiles.profiles().get(dev.profile)
+            if profile is not None and profile.transport == "serial" and dev.address:
+                wanted[dev.id] = dev
+        for dev_id, (entry, task, dev_stop) in list(self._serial.items()):
+            if wanted.get(dev_id) != entry or task.done():
+                dev_stop.set()
+                del self._serial[dev_id]
+        for dev_id, dev in wanted.items():
+            if dev_id not in self._serial:
+                dev_stop = asyncio.Event()
+                task = tg.create_task(self._serial_device(dev, dev_stop), name=f"serial:{dev_id}")
+                self._serial[dev_id] = (dev, task, dev_stop)
+
+    async def _serial_device(self, dev: DeviceEntry, stop: asyncio.Event) -> None:
+        from drivers.serial.transport import SerialTransport
+
+        profile = profiles.get(dev.profile)
+        assert dev.address is not None
+        log.info("[%s] serial transport on %s (%s)", dev.id, dev.address, dev.profile)
+        try:
+            async with SerialTransport(
+                dev.id,
+                dev.address,
+                profile,
+                self.gw,
+                clock=self.clock.now,
+                monotonic=self.clock.monotonic,
+                logger=logging.getLogger(f"hutgw.serial.{dev.id}"),
+            ):
+                await stop.wait()
+        except Exception:
+            log.exception("[%s] serial transport failed; it will be restarted", dev.id)
+
+    # -- watches ------------------------------------------------------------------------
+    async def _watch_server(self, stop: asyncio.Event) -> None:
+        from drivers.watch.server import WatchServer
+
+        host, _, port = (self.config.watch.listen or "").rpartition(":")
+
+        def allowed(watch_id: str) -> bool:
+            dev = self.gw.device_for(watch_id)
+            return dev is not None and dev.profile.startswith("watch")
+
+        async with WatchServer(
+            host,
+            int(port),
+            self.gw,
+            allowed_ids=allowed,
+            idle_timeout_s=self.config.watch.idle_timeout_s,
+            max_connections=self.config.watch.max_connections,
+            max_frame_bytes=self.config.watch.max_frame_bytes,
+            clock=self.clock.now,
+            logger=logging.getLogger("hutgw.watch"),
+        ):
+            await stop.wait()
+
+    # -- BLE ----------------------------------------------------------------------------
+    async def _ble(self, stop: asyncio.Event) -> None:
+        from drivers.ble.transport import BleTransport
+
+        while not stop.is_set():
+            devices = [
+                (d.address, d.profile)
+                for d in self.gw.snapshot().devices.values()
+                if d.address and profiles.profiles().get(d.profile) is not None
+                and profiles.get(d.profile).transport in ("ble_gatt", "ble_adv")
+            ]
+            try:
+                async with BleTransport(
+                    devices,
+                    self.gw,
+                    backend=self.ble_backend,
+                    clock=self.clock.now,
+                    max_connections=self.config.ble.max_connections,
+                    silent_after_s=self.config.ble.silent_adapter_s,
+                    logger=logging.getLogger("hutgw.ble"),
+                ):
+                    await stop.wait()
+            except Exception:
+                log.exception("BLE transport failed; restarting in 10 s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 10.0)

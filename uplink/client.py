@@ -1,0 +1,624 @@
+"""The gateway side of the uplink: drains the outbox to the county over MQTT.
+
+One :class:`Uplink` (``async with``) owns named tasks: the connection loop (re-entering
+aiomqtt's ``async with`` with jittered exponential backoff, since aiomqtt never reconnects by
+itself), per connection a message reader (acks, commands), the drain loop, an ack-timeout
+watcher and the status heartbeat, and, across connections, the outbox lease expiry.
+
+Delivery: a batch claimed from the outbox is kept in memory until it is settled. In ``county``
+ack mode it is settled by the county's ``ack`` message (which proves the platform stored it);
+in ``broker`` mode by the broker's PUBACK. A batch that is not acked in ``ack_timeout_s`` (or
+that was in flight when the connection dropped) is sent again with the same ``batch_id``, so
+the receiver can recognise the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import aiomqtt
+import orjson
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from pydantic import ValidationError
+
+from uplink import envelope
+from uplink.backoff import Backoff
+from uplink.commands import CheckedCommand, CommandRefused, CommandVerifier, ReplayStore, load_public_key
+from uplink.contract import Ack, Command, CommandResult, Status
+from uplink.errors import BrokerAuthError, UplinkError
+from uplink.settings import UplinkSettings
+from uplink.tls import client_context, describe_tls_failure
+
+__all__ = ["Uplink", "UplinkState"]
+
+# CONNACK codes that mean "your credentials/authorisation are wrong" (3.1.1 and MQTT 5).
+AUTH_FAILURE_CODES = {4, 5, 134, 135, 138, 140}
+
+
+class ClaimLike(Protocol):
+    @property
+    def batch_id(self) -> str: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def items(self) -> Sequence[Any]: ...
+
+
+class OutboxPort(Protocol):
+    """What the uplink uses of ``buffer.outbox.Outbox``."""
+
+    async def claim(
+        self,
+        *,
+        stream: str | None = None,
+        max_count: int = 500,
+        max_bytes: int = 256_000,
+        lease_s: float = 30.0,
+    ) -> Any: ...
+
+    async def ack(self, batch_id: str, accepted: Iterable[str], rejected: Mapping[str, str] = ...) -> Any: ...
+
+    async def release(self, batch_id: str) -> int: ...
+
+    async def expire_leases(self) -> int: ...
+
+    async def stats(self) -> Any: ...
+
+
+@dataclass(slots=True)
+class UplinkState:
+    """A snapshot of the uplink, for the local API and the status heartbeat."""
+
+    connected: bool = False
+    since: datetime | None = None
+    last_ack_at: datetime | None = None
+    reconnects: int = 0
+    last_error: str | None = None
+    auth_failed: bool = False
+    inflight_batches: int = 0
+    published: int = 0  # records published (first sends)
+    resent: int = 0  # records sent again (ack timeout, reconnect)
+    acked: int = 0  # records the county (or broker) accepted
+    rejected: int = 0  # records the county rejected (kept aside in the outbox)
+    commands: int = 0  # commands received (run or refused)
+
+
+@dataclass(slots=True)
+class _Inflight:
+    batch_id: str
+    stream: str
+    ids: tuple[str, ...]
+    bad: dict[str, str]
+    payload: bytes
+    sent_at: float = 0.0  # loop time of the last send; 0 = not sent on this connection
+    attempts: int = 0
+    sending: bool = False
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(value, "model_dump"):
+        return _jsonable(value.model_dump(mode="json"))
+    if isinstance(value, Mapping):
+        return {
+            (k.name.lower() if isinstance(k, enum.Enum) else str(k)): _jsonable(v) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _payload_bytes(payload: Any) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, bytearray):
+        return bytes(payload)
+    if isinstance(payload, str):
+        return payload.encode()
+    return b"" if payload is None else str(payload).encode()
+
+
+def _auth_code(exc: BaseException) -> int | None:
+    if isinstance(exc, aiomqtt.MqttCodeError) and exc.rc is not None:
+        value = exc.rc if isinstance(exc.rc, int) else getattr(exc.rc, "value", None)
+        if isinstance(value, int) and value in AUTH_FAILURE_CODES:
+            return value
+    return None
+
+
+class _ConnectionLost(UplinkError):
+    pass
+
+
+class Uplink:
+    """Drains an outbox to the county broker. Use as ``async with Uplink(...) as up:``."""
+
+    def __init__(
+        self,
+        settings: UplinkSettings,
+        outbox: OutboxPort,
+        *,
+        gateway_id: str,
+        clock: Callable[[], datetime] | None = None,
+        logger: logging.Logger | None = None,
+        on_command: Callable[[Command], Awaitable[CommandResult]] | None = None,
+        status_provider: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._s = settings
+        self._outbox = outbox
+        self._gateway_id = gateway_id
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._log = logger or logging.getLogger("hutgw.uplink")
+        self._on_command = on_command
+        self._status_provider = status_provider
+        self._rng = rng or random.Random()
+        self._state = UplinkState()
+        self._inflight: dict[str, _Inflight] = {}
+        self._wake = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._main: asyncio.Task[None] | None = None
+        self._client: aiomqtt.Client | None = None
+        self._tls = client_context(settings.tls) if settings.use_tls else None
+        key = load_public_key(settings.command_public_key) if settings.command_public_key else None
+        replay_path = settings.state_dir / "command_ids.json" if settings.state_dir is not None else None
+        self._verifier = CommandVerifier(
+            key,
+            gateway_id,
+            ReplayStore(replay_path, clock=lambda: self._clock().timestamp()),
+            clock=self._clock,
+            max_ttl_s=settings.command_max_ttl_s,
+        )
+        self._lease_s = settings.lease_s or max(settings.ack_timeout_s * 2, 10.0)
+        t = settings.topic
+        self.topics = {
+            leaf: t(gateway_id, leaf)
+            for leaf in ("readings", "alerts", "ack", "status", "commands", "command_results")
+        }
+
+    # -- public API ----------------------------------------------------------------------
+
+    @property
+    def state(self) -> UplinkState:
+        snap = dataclasses.replace(self._state)
+        snap.inflight_batches = len(self._inflight)
+        return snap
+
+    def wake(self) -> None:
+        """New records were put: drain now instead of waiting for the poll interval."""
+        self._wake.set()
+
+    async def __aenter__(self) -> Uplink:
+        self._main = asyncio.create_task(self._run(), name="uplink")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        client = self._client
+        if client is not None and self._state.connected:
+            with suppress(Exception):
+                async with asyncio.timeout(2.0):
+                    await self._publish_status(client, "offline")
+        if self._main is not None:
+            self._main.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._main
+            self._main = None
+
+    # -- supervision ---------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._connection_loop(), name="uplink-connection")
+            tg.create_task(self._lease_loop(), name="uplink-lease-expiry")
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease_s / 2)
+            try:
+                async with asyncio.timeout(self._s.io_timeout_s):
+                    await self._outbox.expire_leases()
+            except Exception as e:  # the outbox logs its own errors; keep trying
+                self._log.warning("uplink: expiring outbox leases failed: %s", e)
+
+    def _make_client(self) -> aiomqtt.Client:
+        s = self._s
+        will = None
+        if s.last_will:
+            will = aiomqtt.Will(
+                self.topics["status"], self._status_bytes("offline", {}), qos=1, retain=s.retain_status
+            )
+        kwargs: dict[str, Any] = {}
+        if s.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = s.session_expiry_s
+            kwargs.update(protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props)
+        else:
+            kwargs.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=False)
+        client = aiomqtt.Client(
+            s.host,
+            s.port,
+            username=s.username,
+            password=s.password,
+            identifier=s.client_id or f"hutgw-{self._gateway_id}",
+            will=will,
+            keepalive=s.keepalive_s,
+            timeout=s.io_timeout_s,
+            max_inflight_messages=max(20, s.max_inflight_batches * 2 + 10),
+            tls_context=self._tls,
+            logger=logging.getLogger("hutgw.uplink.mqtt"),
+            **kwargs,
+        )
+        client.pending_calls_threshold = 10_000
+        return client
+
+    async def _connection_loop(self) -> None:
+        s = self._s
+        backoff = Backoff(s.backoff_initial_s, s.backoff_max_s, s.healthy_after_s, rng=self._rng)
+        loop = asyncio.get_running_loop()
+        first = True
+        while True:
+            if not first:
+                self._state.reconnects += 1
+            first = False
+            connected_at: float | None = None
+            try:
+                client = self._make_client()
+                async with AsyncExitStack() as stack:
+                    async with asyncio.timeout(s.io_timeout_s + 5):
+                        await stack.enter_async_context(client)
+                    connected_at = loop.time()
+                    self._on_connected(client)
+                    await self._session(client)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:
+                exc = self._unwrap(e)
+                delay = self._connection_failed(exc, connected_at is not None, backoff)
+            else:  # pragma: no cover - _session only returns by raising
+                delay = backoff.next_delay()
+            finally:
+                self._client = None
+                if self._state.connected:
+                    self._state.connected = False
+                    self._state.since = self._clock()
+            if connected_at is not None:
+                backoff.connection_ended(loop.time() - connected_at)
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    def _unwrap(e: BaseException) -> BaseException:
+        while isinstance(e, BaseExceptionGroup) and e.exceptions:
+            e = e.exceptions[0]
+        return e
+
+    def _connection_failed(self, exc: BaseException, was_connected: bool, backoff: Backoff) -> float:
+        s = self._s
+        code = _auth_code(exc)
+        tls_cause = describe_tls_failure(exc) if s.use_tls else None
+        if code is not None:
+            err = BrokerAuthError(
+                f"the broker {s.host}:{s.port} refused us (CONNACK {code}: {exc})",
+                hint="check [uplink] username/password and the broker's ACL for this gateway",
+            )
+        elif tls_cause is not None and not was_connected:
+            err = BrokerAuthError(f"TLS to {s.host}:{s.port}: {tls_cause}")
+        else:
+            err = None
+        if err is not None:
+            self._state.auth_failed = True
+            self._state.last_error = str(err)
+            delay = s.auth_failure_backoff_s * self._rng.uniform(0.5, 1.0)
+            self._log.error("uplink: %s; retrying in %.0f s", err, delay)
+            return delay
+        if isinstance(exc, TimeoutError):
+            text = "timed out talking to the broker"
+        else:
+            text = f"{type(exc).__name__}: {exc}"
+        self._state.last_error = text
+        delay = backoff.next_delay()
+        if was_connected:
+            self._log.warning(
+                "uplink: connection to %s:%s lost (%s); reconnecting in %.1f s", s.host, s.port, text, delay
+            )
+        else:
+            self._log.warning(
+                "uplink: cannot connect to %s:%s (%s); retrying in %.1f s", s.host, s.port, text, delay
+            )
+        return delay
+
+    def _on_connected(self, client: aiomqtt.Client) -> None:
+        self._client = client
+        self._state.connected = True
+        self._state.auth_failed = False
+        self._state.last_error = None
+        self._state.since = self._clock()
+        for entry in self._inflight.values():
+            entry.sent_at = 0.0  # resend everything that was in flight
+            entry.sending = False
+        self._log.info(
+            "uplink: connected to %s:%s as %s (MQTT %s, ack mode %s)",
+            self._s.host,
+            self._s.port,
+            client.identifier,
+            self._s.protocol,
+            self._s.ack_mode,
+        )
+
+    # -- one connection ------------------------------------------------------------------
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        s = self._s
+        subs = [(self.topics["commands"], 1)]
+        if s.ack_mode == "county":
+            subs.append((self.topics["ack"], 1))
+        for topic, qos in subs:
+            await client.subscribe(topic, qos=qos, timeout=s.io_timeout_s)
+        await self._publish_status(client, "online")
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._reader(client, tg), name="uplink-reader")
+            tg.create_task(self._drain_loop(client, tg), name="uplink-drain")
+            tg.create_task(self._heartbeat_loop(client), name="uplink-heartbeat")
+            if s.ack_mode == "county":
+                tg.create_task(self._ack_timeout_loop(client, tg), name="uplink-ack-timeout")
+
+    async def _reader(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+        ack_topic, cmd_topic = self.topics["ack"], self.topics["commands"]
+        async for message in client.messages:
+            topic = message.topic.value
+            body = _payload_bytes(message.payload)
+            if topic == ack_topic:
+                await self._on_ack(body)
+            elif topic == cmd_topic:
+                tg.create_task(self._on_command_message(client, body), name="uplink-command")
+        raise _ConnectionLost("message stream ended")
+
+    async def _drain_loop(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+        s = self._s
+        # Batches that were in flight when the last connection dropped go first.
+        for held in list(self._inflight.values()):
+            self._start_send(client, tg, held)
+        while True:
+            if len(self._inflight) >= s.max_inflight_batches:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            self._wake.clear()
+            async with asyncio.timeout(s.io_timeout_s):
+                claim = await self._outbox.claim(
+                    max_count=s.batch_max_count, max_bytes=s.batch_max_bytes, lease_s=self._lease_s
+                )
+            if claim is None:
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(s.poll_interval_s):
+                        await self._wake.wait()
+                continue
+            entry = await self._prepare(claim)
+            if entry is not None:
+                self._start_send(client, tg, entry)
+
+    async def _prepare(self, claim: ClaimLike) -> _Inflight | None:
+        enc = envelope.encode(claim.stream, self._gateway_id, claim.batch_id, self._clock(), claim.items)
+        if enc.bad:
+            self._log.error(
+                "uplink: %d record(s) of batch %s have an unreadable payload; kept aside as rejected",
+                len(enc.bad),
+                claim.batch_id,
+            )
+        if not enc.ids:
+            async with asyncio.timeout(self._s.io_timeout_s):
+                await self._outbox.ack(claim.batch_id, [], enc.bad)
+            self._state.rejected += len(enc.bad)
+            return None
+        old = self._inflight.get(claim.batch_id)
+        entry = _Inflight(claim.batch_id, claim.stream, enc.ids, enc.bad, enc.payload)
+        if old is not None:  # the lease expired and the outbox offered the same batch again
+            entry.attempts = old.attempts
+        self._inflight[claim.batch_id] = entry
+        return entry
+
+    def _start_send(self, client: aiomqtt.Client, tg: asyncio.TaskGroup, entry: _Inflight) -> None:
+        if entry.sending:
+            return
+        entry.sending = True
+        tg.create_task(self._send(client, entry), name=f"uplink-publish-{entry.batch_id}")
+
+    async def _send(self, client: aiomqtt.Client, entry: _Inflight) -> None:
+        s = self._s
+        loop = asyncio.get_running_loop()
+        first = entry.attempts == 0
+        entry.attempts += 1
+        entry.sent_at = loop.time()
+        try:
+            await client.publish(self.topics[entry.stream], entry.payload, qos=1, timeout=s.io_timeout_s)
+        finally:
+            entry.sending = False
+        if first:
+            self._state.published += len(entry.ids)
+        else:
+            self._state.resent += len(entry.ids)
+            self._log.info("uplink: batch %s sent again (attempt %d)", entry.batch_id, entry.attempts)
+        if s.ack_mode == "broker" and self._inflight.get(entry.batch_id) is entry:
+            await self._settle(entry.batch_id, entry.ids, entry.bad)
+
+    async def _settle(self, batch_id: str, accepted: Sequence[str], rejected: Mapping[str, str]) -> None:
+        entry = self._inflight.get(batch_id)
+        if entry is not None:
+            rejected = {**entry.bad, **rejected}
+        async with asyncio.timeout(self._s.io_timeout_s):
+            await self._outbox.ack(batch_id, accepted, rejected)
+        self._inflight.pop(batch_id, None)
+        self._state.acked += len(accepted)
+        self._state.rejected += len(rejected)
+        self._state.last_ack_at = self._clock()
+        if rejected:
+            self._log.warning(
+                "uplink: the county rejected %d record(s) of batch %s; kept aside "
+                "(`hutgw buffer list --state rejected`)",
+                len(rejected),
+                batch_id,
+            )
+        self._slot_free.set()
+
+    async def _on_ack(self, body: bytes) -> None:
+        try:
+            ack = Ack.model_validate_json(body)
+        except ValidationError as e:
+            self._log.warning(
+                "uplink: ignoring a malformed ack (%d bytes): %s", len(body), e.errors()[0]["msg"]
+            )
+            return
+        rejected = {r.id: r.reason for r in ack.rejected}
+        await self._settle(ack.batch_id, ack.accepted, rejected)
+
+    async def _ack_timeout_loop(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+        s = self._s
+        loop = asyncio.get_running_loop()
+        period = min(1.0, s.ack_timeout_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for entry in list(self._inflight.values()):
+                if not entry.sending and entry.sent_at and now - entry.sent_at >= s.ack_timeout_s:
+                    self._log.info(
+                        "uplink: no ack for batch %s after %.0f s", entry.batch_id, s.ack_timeout_s
+                    )
+                    self._start_send(client, tg, entry)
+
+    # -- status --------------------------------------------------------------------------
+
+    def _status_bytes(self, state: str, counters: dict[str, Any]) -> bytes:
+        status = Status(
+            gateway_id=self._gateway_id,
+            state="online" if state == "online" else "offline",
+            at=self._clock(),
+            counters=counters,
+        )
+        return status.model_dump_json(by_alias=True).encode()
+
+    async def _counters(self) -> dict[str, Any]:
+        st = self.state
+        counters: dict[str, Any] = {
+            "published": st.published,
+            "resent": st.resent,
+            "acked": st.acked,
+            "rejected": st.rejected,
+            "reconnects": st.reconnects,
+            "inflight_batches": st.inflight_batches,
+            "last_ack_at": st.last_ack_at.isoformat() if st.last_ack_at else None,
+            "commands": st.commands,
+        }
+        try:
+            async with asyncio.timeout(self._s.io_timeout_s):
+                counters["outbox"] = _jsonable(await self._outbox.stats())
+        except Exception as e:
+            counters["outbox_error"] = str(e)
+        if self._status_provider is not None:
+            try:
+                async with asyncio.timeout(self._s.io_timeout_s):
+                    counters["gateway"] = _jsonable(await self._status_provider())
+            except Exception as e:
+                counters["gateway_error"] = str(e)
+        return counters
+
+    async def _publish_status(self, client: aiomqtt.Client, state: str) -> None:
+        counters = await self._counters() if state == "online" else {}
+        await client.publish(
+            self.topics["status"],
+            self._status_bytes(state, counters),
+            qos=1,
+            retain=self._s.retain_status,
+            timeout=self._s.io_timeout_s,
+        )
+
+    async def _heartbeat_loop(self, client: aiomqtt.Client) -> None:
+        while True:
+            await asyncio.sleep(self._s.heartbeat_s)
+            await self._publish_status(client, "online")
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def _on_command_message(self, client: aiomqtt.Client, body: bytes) -> None:
+        self._state.commands += 1
+        try:
+            checked = self._verifier.check(body)
+        except CommandRefused as e:
+            self._log.warning("uplink: command %s refused: %s", e.command_id or "(no id)", e.reason)
+            result = CommandResult(
+                command_id=e.command_id,
+                gateway_id=self._gateway_id,
+                name=e.name,
+                status="refused",
+                reason=e.reason,
+                at=self._clock(),
+            )
+        else:
+            result = await self._execute(checked)
+        await client.publish(
+            self.topics["command_results"],
+            result.model_dump_json(by_alias=True).encode(),
+            qos=1,
+            timeout=self._s.io_timeout_s,
+        )
+
+    async def _execute(self, checked: CheckedCommand) -> CommandResult:
+        cmd = checked.command
+        self._log.info("uplink: running command %s (%s)", cmd.id, cmd.name)
+
+        def done(result: dict[str, Any]) -> CommandResult:
+            return CommandResult(
+                command_id=cmd.id,
+                gateway_id=self._gateway_id,
+                name=cmd.name,
+                status="done",
+                result=result,
+                at=self._clock(),
+            )
+
+        try:
+            if cmd.name == "ping":
+                return done({"pong": True, "monotonic_s": round(time.monotonic(), 3)})
+            if cmd.name == "status":
+                return done(await self._counters())
+            if self._on_command is None:
+                return CommandResult(
+                    command_id=cmd.id,
+                    gateway_id=self._gateway_id,
+                    name=cmd.name,
+                    status="refused",
+                    reason=f"{cmd.name} is not supported by this gateway",
+                    at=self._clock(),
+                )
+            async with asyncio.timeout(self._s.io_timeout_s * 4):
+                return await self._on_command(cmd)
+        except Exception as e:
+            self._log.exception("uplink: command %s (%s) failed", cmd.id, cmd.name)
+            return CommandResult(
+                command_id=cmd.id,
+                gateway_id=self._gateway_id,
+                name=cmd.name,
+                status="failed",
+                reason=f"{type(e).__name__}: {e}",
+                at=self._clock(),
+            )
+
+    def status_json(self) -> bytes:
+        """The state as JSON (for the local API)."""
+        return orjson.dumps(_jsonable(self.state))

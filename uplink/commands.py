@@ -1,0 +1,280 @@
+"""Ed25519-signed down-link commands: canonical form, signing, checking, replay protection.
+
+A command is the JSON of :class:`uplink.contract.Command`. The signature covers the
+*canonical JSON* of the received object without its ``signature`` key: keys sorted at every
+level, no whitespace, UTF-8, numbers as orjson writes them (see :func:`canonical_bytes`). The
+gateway checks the signature against the county public key from its config, then the target
+gateway, the expiry (and that it is not too far ahead), and refuses a command id it has seen
+before. Seen ids are kept until their expiry in ``<state_dir>/command_ids.json``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from uplink.contract import COMMAND_SCHEMA, Command
+from uplink.errors import UplinkError
+from uplink.ids import uuid7
+
+log = logging.getLogger("hutgw.uplink.commands")
+
+COMMAND_NAMES = ("ping", "status", "residents", "geofences")
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoArgs(_Args):
+    pass
+
+
+class ResidentsArgs(_Args):
+    """``residents``: the full resident list of this hut (``replace``) or changes to merge."""
+
+    residents: list[dict[str, Any]]
+    replace: bool = True
+
+
+class GeofencesArgs(_Args):
+    """``geofences``: the fences of one resident (GeoJSON-like objects), replacing the old ones."""
+
+    resident_id: str
+    geofences: list[dict[str, Any]]
+
+
+ARGS_MODELS: dict[str, type[_Args]] = {
+    "ping": NoArgs,
+    "status": NoArgs,
+    "residents": ResidentsArgs,
+    "geofences": GeofencesArgs,
+}
+
+
+class CommandRefused(UplinkError):
+    """A command that must not run; ``reason`` goes back on ``command_results``."""
+
+    def __init__(self, reason: str, *, command_id: str | None = None, name: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.command_id = command_id
+        self.name = name
+
+
+def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
+    """The bytes that are signed: the object without ``signature``, keys sorted, compact."""
+    body = {k: v for k, v in obj.items() if k != "signature"}
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.b64decode(text.strip(), validate=True)
+
+
+def load_public_key(text: str) -> Ed25519PublicKey:
+    """A public key given as base64 of the 32 raw bytes, or as PEM."""
+    text = text.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode())
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError("not an Ed25519 key")
+            return key
+        return Ed25519PublicKey.from_public_bytes(_b64decode(text))
+    except (ValueError, binascii.Error) as e:
+        raise UplinkError(
+            f"command_public_key is not an Ed25519 public key: {e}",
+            hint="use the base64 line printed by `hutgw receiver keygen`",
+        ) from None
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """The county signing key from a PEM file (or base64 of the 32 raw bytes)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UplinkError(f"cannot read the signing key {path}: {e.strerror}") from None
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            key = serialization.load_pem_private_key(data, password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise ValueError("not an Ed25519 key")
+            return key
+        return Ed25519PrivateKey.from_private_bytes(_b64decode(data.decode()))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as e:
+        raise UplinkError(f"{path} is not an Ed25519 private key: {e}") from None
+
+
+def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def private_key_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def make_command(
+    key: Ed25519PrivateKey,
+    gateway_id: str,
+    name: str,
+    args: Mapping[str, Any] | None = None,
+    *,
+    ttl_s: float = 300.0,
+    now: datetime | None = None,
+    command_id: str | None = None,
+) -> dict[str, Any]:
+    """A signed command object, ready to be sent as JSON."""
+    now = now or datetime.now(UTC)
+    body: dict[str, Any] = {
+        "schema": COMMAND_SCHEMA,
+        "id": command_id or uuid7(),
+        "gateway_id": gateway_id,
+        "name": name,
+        "args": dict(args or {}),
+        "issued_at": _iso(now),
+        "expires_at": _iso(now + timedelta(seconds=ttl_s)),
+    }
+    body["signature"] = base64.b64encode(key.sign(canonical_bytes(body))).decode()
+    return body
+
+
+class ReplayStore:
+    """Command ids seen, kept until their expiry, persisted as JSON (written atomically)."""
+
+    def __init__(self, path: Path | None, *, clock: Callable[[], float]) -> None:
+        self._path = path
+        self._clock = clock
+        self._seen: dict[str, float] = {}
+        if path is not None and path.exists():
+            try:
+                data = orjson.loads(path.read_bytes())
+                self._seen = {str(k): float(v) for k, v in data.items()}
+            except (OSError, orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as e:
+                log.warning("command replay store %s is unreadable (%s); starting empty", path, e)
+        self._prune()
+
+    def _prune(self) -> None:
+        now = self._clock()
+        self._seen = {k: v for k, v in self._seen.items() if v >= now}
+
+    def seen(self, command_id: str) -> bool:
+        return command_id in self._seen
+
+    def remember(self, command_id: str, expires_at: float) -> None:
+        self._prune()
+        self._seen[command_id] = expires_at
+        if self._path is None:
+            return
+        tmp = self._path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            f.write(orjson.dumps(self._seen))
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(self._path)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCommand:
+    command: Command
+    args: _Args
+
+
+class CommandVerifier:
+    """Turns raw bytes from ``commands`` into a checked command, or raises :class:`CommandRefused`."""
+
+    def __init__(
+        self,
+        public_key: Ed25519PublicKey | None,
+        gateway_id: str,
+        replay: ReplayStore,
+        *,
+        clock: Callable[[], datetime],
+        max_ttl_s: float = 7 * 86_400,
+    ) -> None:
+        self._key = public_key
+        self._gateway_id = gateway_id
+        self._replay = replay
+        self._clock = clock
+        self._max_ttl_s = max_ttl_s
+
+    def check(self, raw: bytes) -> CheckedCommand:
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise CommandRefused(f"malformed: not JSON ({e})") from None
+        if not isinstance(obj, dict):
+            raise CommandRefused("malformed: a command is a JSON object")
+        cid = obj.get("id") if isinstance(obj.get("id"), str) else None
+        name = obj.get("name") if isinstance(obj.get("name"), str) else None
+        sig = obj.get("signature")
+        if not sig:
+            raise CommandRefused(
+                "unsigned: commands must carry an Ed25519 signature", command_id=cid, name=name
+            )
+        if self._key is None:
+            raise CommandRefused(
+                "no county public key configured on this gateway ([uplink] command_public_key)",
+                command_id=cid,
+                name=name,
+            )
+        try:
+            signature = _b64decode(str(sig))
+            self._key.verify(signature, canonical_bytes(obj))
+        except (InvalidSignature, binascii.Error, ValueError):
+            raise CommandRefused(
+                "bad signature: not signed by the county key", command_id=cid, name=name
+            ) from None
+        try:
+            cmd = Command.model_validate(obj)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(command)"
+            raise CommandRefused(f"malformed: {where}: {first['msg']}", command_id=cid, name=name) from None
+
+        def refused(reason: str) -> CommandRefused:
+            return CommandRefused(reason, command_id=cmd.id, name=cmd.name)
+
+        if cmd.gateway_id != self._gateway_id:
+            raise refused(f"wrong gateway: addressed to {cmd.gateway_id!r}")
+        now = self._clock()
+        if cmd.expires_at.tzinfo is None or cmd.issued_at.tzinfo is None:
+            raise refused("malformed: issued_at/expires_at need a time zone")
+        if cmd.expires_at <= now:
+            raise refused(f"expired at {_iso(cmd.expires_at)}")
+        if (cmd.expires_at - now).total_seconds() > self._max_ttl_s:
+            raise refused(f"expiry too far ahead (more than {self._max_ttl_s:.0f} s)")
+        if self._replay.seen(cmd.id):
+            raise refused("replayed: this command id was already received")
+        try:
+            args = ARGS_MODELS[cmd.name].model_validate(cmd.args)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(args)"
+            raise refused(f"malformed: args.{where}: {first['msg']}") from None
+        self._replay.remember(cmd.id, cmd.expires_at.timestamp())
+        return CheckedCommand(cmd, args)
