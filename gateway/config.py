@@ -270,6 +270,18 @@ class ClinicalConfig(_Section):
         return v
 
 
+class GeofenceConfig(_Section):
+    """Electronic fences (docs/geofence.md): when a fix counts, and how long a change must hold."""
+
+    margin_m: float = Field(10.0, ge=0, description="a fix counts past the boundary beyond accuracy + this")
+    fixes: int = Field(3, ge=1, le=100, description="consecutive fixes needed for a state change")
+    dwell_s: float = Field(60.0, ge=0, description="those fixes must span at least this long")
+    signal_lost_min: float = Field(15.0, gt=0, description="no fix this long while watched: signal_lost")
+    default_accuracy_m: float = Field(50.0, ge=0, description="accuracy assumed for a fix that reports none")
+    max_accuracy_m: float = Field(500.0, gt=0, description="fixes worse than this never change a state")
+    history: int = Field(10, ge=1, le=100, description="last fixes attached to an event")
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -285,6 +297,7 @@ class Config(_Section):
     ble: BleConfig = BleConfig()
     clock: ClockConfig = ClockConfig()
     clinical: ClinicalConfig = ClinicalConfig()
+    geofence: GeofenceConfig = GeofenceConfig()
     logging: LoggingConfig = LoggingConfig()
 
 

@@ -19,6 +19,7 @@ render. Label values are device ids, profiles, lanes: never resident data.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -86,6 +87,12 @@ class Child:
     def set_to_current_time(self, clock: Callable[[], float] = time.time) -> None:
         self.set(clock())
 
+    def set_total(self, value: float) -> None:
+        """A counter copied from a running total kept elsewhere (kernel CPU time, a client's count)."""
+        if self._kind == "counter" and not value >= self.value:
+            raise MetricError(f"a counter only goes up ({self.value} -> {value})")
+        self.value = float(value)
+
 
 class Family:
     """A named metric with fixed label names; without labels it acts as its own single series."""
@@ -150,6 +157,9 @@ class Family:
     def set_to_current_time(self, clock: Callable[[], float] = time.time) -> None:
         self._only().set_to_current_time(clock)
 
+    def set_total(self, value: float) -> None:
+        self._only().set_total(value)
+
     @property
     def value(self) -> float:
         return self._only().value
@@ -162,7 +172,9 @@ class Family:
         lines = [f"# HELP {self.name} {_escape_help(self.help)}", f"# TYPE {self.name} {self.kind}"]
         for key, value in self.samples():
             if key:
-                pairs = ",".join(f'{n}="{_escape_label(v)}"' for n, v in zip(self.labelnames, key, strict=True))
+                pairs = ",".join(
+                    f'{n}="{_escape_label(v)}"' for n, v in zip(self.labelnames, key, strict=True)
+                )
                 lines.append(f"{self.name}{{{pairs}}} {format_value(value)}")
             else:
                 lines.append(f"{self.name} {format_value(value)}")
@@ -172,7 +184,8 @@ class Family:
 class Registry:
     """The set of metrics one daemon exposes, rendered in registration order."""
 
-    def __init__(self) -> None:
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._log = logger or logging.getLogger(__name__)
         self._families: dict[str, Family] = {}
         self._collectors: list[Callable[[], None]] = []
 
@@ -208,9 +221,10 @@ class Registry:
             try:
                 collect()
             except Exception:
+                self._log.warning("metrics collector %r failed", collect, exc_info=True)
                 if failed is None:
                     failed = self.counter(
-                        "hutgw_metrics_collector_errors_total", "Metric collectors that raised during a scrape."
+                        "hutgw_metrics_collector_errors_total", "Metric collectors that raised in a scrape."
                     )
                 failed.inc()
         return "".join(f.render() for f in self._families.values())
@@ -222,7 +236,9 @@ class ProcessMetrics:
     Registered with ``ProcessMetrics(registry)``; refreshed at every scrape.
     """
 
-    def __init__(self, registry: Registry, *, proc: str = "/proc/self", clock: Callable[[], float] = time.time):
+    def __init__(
+        self, registry: Registry, *, proc: str = "/proc/self", clock: Callable[[], float] = time.time
+    ) -> None:
         self._proc = proc
         self._page = os.sysconf("SC_PAGE_SIZE")
         self._ticks = os.sysconf("SC_CLK_TCK")
@@ -239,7 +255,7 @@ class ProcessMetrics:
             # the command name may contain spaces and parentheses: split after the last ')'
             fields = f.read().rpartition(")")[2].split()
         utime, stime = int(fields[11]), int(fields[12])
-        self.cpu._only().value = (utime + stime) / self._ticks
+        self.cpu.set_total((utime + stime) / self._ticks)
         self.threads.set(int(fields[17]))
         self.rss.set(int(fields[21]) * self._page)
         self.fds.set(len(os.listdir(f"{self._proc}/fd")))

@@ -91,7 +91,9 @@ def parse_schedule(value: Any, field: str = "schedule") -> Schedule:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ZoneError(f"unknown time zone {tz!r}; use an IANA name like Asia/Shanghai", field=f"{field}.tz") from None
+        raise ZoneError(
+            f"unknown time zone {tz!r}; use an IANA name like Asia/Shanghai", field=f"{field}.tz"
+        ) from None
     days = frozenset(range(7))
     if "days" in value:
         raw = value["days"]

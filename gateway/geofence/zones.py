@@ -74,9 +74,9 @@ def _position(value: Any, field: str, datum: Datum) -> tuple[float, float]:
     lon = _number(value[0], f"{field}[0]")
     lat = _number(value[1], f"{field}[1]")
     if not -180.0 <= lon <= 180.0:
-        raise ZoneError(f"longitude {lon} is outside -180..180 (GeoJSON is [longitude, latitude])", field=field)
+        raise ZoneError(f"longitude {lon} is outside -180..180 (GeoJSON is [lon, lat])", field=field)
     if not -90.0 <= lat <= 90.0:
-        raise ZoneError(f"latitude {lat} is outside -90..90 (GeoJSON is [longitude, latitude])", field=field)
+        raise ZoneError(f"latitude {lat} is outside -90..90 (GeoJSON is [lon, lat])", field=field)
     return to_wgs84(datum, lat, lon)
 
 
@@ -101,7 +101,7 @@ def _ring(value: Any, field: str, datum: Datum) -> Ring:
         x2, y2 = xy[i]
         area += x1 * y2 - x2 * y1
     if abs(area) / 2.0 < 1.0:
-        raise ZoneError("the ring encloses no area (less than 1 m²); are the positions in a line?", field=field)
+        raise ZoneError("the ring encloses no area (under 1 m²); are the positions in a line?", field=field)
     return tuple(pts)
 
 
@@ -133,7 +133,9 @@ def _geometry(geom: Any, props: dict[str, Any], field: str, datum: Datum) -> Cir
         holes = tuple(_ring(r, f"{field}.coordinates[{i}]", datum) for i, r in enumerate(coords[1:], 1))
         return Polygon(outer, holes)
     if gtype == "MultiPolygon":
-        raise ZoneError("MultiPolygon is not supported; make one Polygon feature per zone", field=f"{field}.type")
+        raise ZoneError(
+            "MultiPolygon is not supported; make one Polygon feature per zone", field=f"{field}.type"
+        )
     raise ZoneError(f"expected Polygon or Point, got {gtype!r}", field=f"{field}.type")
 
 
@@ -197,7 +199,8 @@ def parse_feature_collection(
         zone = parse_feature(f, i, default_datum=default_datum, resident_id=resident_id)
         if zone.id in seen:
             raise ZoneError(
-                f"resident {zone.resident_id!r} already has a zone named {zone.name!r} (features[{seen[zone.id]}])",
+                f"resident {zone.resident_id!r} already has a zone named {zone.name!r}"
+                f" (features[{seen[zone.id]}])",
                 field=f"features[{i}].properties.name",
             )
         seen[zone.id] = i

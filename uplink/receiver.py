@@ -1,0 +1,491 @@
+"""The reference receiver: what a county platform runs (or starts from) to take gateway uplinks.
+
+``ReceiverStore`` validates envelopes and stores every reading once (idempotent by id; a higher
+``revision`` replaces the stored one, a lower or equal one is a duplicate), with one SQLite
+transaction per envelope. ``Receiver`` subscribes to ``<prefix>/+/readings|alerts|status|
+command_results`` for any number of gateways and answers each envelope with an ``ack`` on
+``<prefix>/<gateway_id>/ack``. Invalid items are rejected with a reason in the ack (and kept in
+the ``rejections`` table); duplicates are acked again (the gateway needs the ack) and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import aiosqlite
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from uplink.backoff import Backoff
+from uplink.contract import ALERTS_SCHEMA, READINGS_SCHEMA, Ack, Rejection, WireAlert, WireReading
+from uplink.errors import UplinkError
+
+log = logging.getLogger("hutgw.receiver")
+
+SCHEMA = """
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS readings (
+    id TEXT PRIMARY KEY,
+    gateway_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    resident_id TEXT,
+    effective_at TEXT,
+    batch_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    gateway_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    resident_id TEXT,
+    batch_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejections (
+    gateway_id TEXT NOT NULL,
+    batch_id TEXT,
+    id TEXT,
+    reason TEXT NOT NULL,
+    payload BLOB,
+    received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS gateways (
+    gateway_id TEXT PRIMARY KEY,
+    state TEXT,
+    status BLOB,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS command_results (
+    command_id TEXT,
+    gateway_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    received_at REAL NOT NULL
+);
+"""
+
+STREAMS = {
+    "readings": (READINGS_SCHEMA, WireReading),
+    "alerts": (ALERTS_SCHEMA, WireAlert),
+}
+SCHEMA_TO_STREAM = {schema: stream for stream, (schema, _) in STREAMS.items()}
+MAX_IDS_PER_QUERY = 900
+
+
+def _reason(e: ValidationError) -> str:
+    first = e.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(item)"
+    more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    return f"schema: {where}: {first['msg']}{more}"
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What storing one envelope did."""
+
+    ack: Ack
+    new: int
+    revised: int
+    duplicates: int
+
+
+class ReceiverStore:
+    """The receiver's SQLite database (``async with``)."""
+
+    def __init__(self, path: Path, *, clock: Any = time.time) -> None:
+        self._path = path
+        self._clock = clock
+        self._db: aiosqlite.Connection | None = None
+
+    async def __aenter__(self) -> ReceiverStore:
+        self._db = await aiosqlite.connect(self._path, isolation_level=None)
+        await self._db.executescript(SCHEMA)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise UplinkError("the receiver database is not open")
+        return self._db
+
+    async def store(self, gateway_id: str, stream: str, raw: bytes) -> Stored | None:
+        """Validate and store one envelope; ``None`` when it is too broken to ack (counted)."""
+        try:
+            env = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            await self._invalid(gateway_id, None, f"not JSON: {e}", raw)
+            return None
+        if not isinstance(env, dict) or not isinstance(env.get("batch_id"), str):
+            await self._invalid(gateway_id, None, "envelope without batch_id", raw)
+            return None
+        batch_id: str = env["batch_id"]
+        schema, model = STREAMS[stream]
+        items = env.get(stream)
+        if not isinstance(items, list):
+            await self._invalid(gateway_id, batch_id, f"envelope has no {stream!r} list", raw)
+            return None
+        problem = None
+        if env.get("schema") != schema:
+            problem = f"envelope schema {env.get('schema')!r} is not {schema!r}"
+        elif env.get("gateway_id") != gateway_id:
+            problem = f"envelope gateway_id {env.get('gateway_id')!r} does not match the topic ({gateway_id!r})"
+        extra = set(env) - {"schema", "gateway_id", "batch_id", "sent_at", stream}
+        if problem is None and extra:
+            problem = f"envelope has unknown fields {sorted(extra)}"
+        good: dict[str, tuple[BaseModel, dict[str, Any]]] = {}
+        rejected: dict[str, str] = {}
+        rejected_payloads: dict[str, dict[str, Any]] = {}
+        for item in items:
+            item_id = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(item_id, str):
+                await self._invalid(gateway_id, batch_id, "item without an id", orjson.dumps(item))
+                continue
+            if problem is not None:
+                rejected[item_id] = problem
+                rejected_payloads[item_id] = item
+                continue
+            try:
+                parsed = model.model_validate(item)
+            except ValidationError as e:
+                rejected[item_id] = _reason(e)
+                rejected_payloads[item_id] = item
+                continue
+            prev = good.get(item_id)
+            if prev is None or getattr(parsed, "revision", 0) > getattr(prev[0], "revision", 0):
+                good[item_id] = (parsed, item)
+        if stream == "readings":
+            new, revised, dups = await self._store_readings(gateway_id, batch_id, good, rejected, rejected_payloads)
+        else:
+            new, revised, dups = await self._store_alerts(gateway_id, batch_id, good, rejected, rejected_payloads)
+        ack = Ack(
+            batch_id=batch_id,
+            accepted=list(good),
+            rejected=[Rejection(id=i, reason=r) for i, r in rejected.items()],
+        )
+        return Stored(ack, new, revised, dups)
+
+    async def _existing(self, table: str, ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        col = "revision" if table == "readings" else "0"
+        for i in range(0, len(ids), MAX_IDS_PER_QUERY):
+            chunk = ids[i : i + MAX_IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                f"SELECT id, {col} FROM {table} WHERE id IN ({marks})",  # noqa: S608 - fixed names
+                chunk,
+            ) as cur:
+                for row in await cur.fetchall():
+                    found[row[0]] = int(row[1])
+        return found
+
+    async def _store_readings(
+        self,
+        gateway_id: str,
+        batch_id: str,
+        good: dict[str, tuple[BaseModel, dict[str, Any]]],
+        rejected: dict[str, str],
+        rejected_payloads: dict[str, dict[str, Any]],
+    ) -> tuple[int, int, int]:
+        now = self._clock()
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            existing = await self._existing("readings", list(good))
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            dups = 0
+            for rid, (parsed, item) in good.items():
+                assert isinstance(parsed, WireReading)
+                row = (
+                    gateway_id,
+                    parsed.revision,
+                    parsed.kind,
+                    parsed.resident_id,
+                    parsed.effective_at.isoformat(),
+                    batch_id,
+                    orjson.dumps(item),
+                    now,
+                    rid,
+                )
+                old = existing.get(rid)
+                if old is None:
+                    inserts.append(row)
+                elif parsed.revision > old:
+                    updates.append(row)
+                else:
+                    dups += 1
+            if inserts:
+                await db.executemany(
+                    "INSERT INTO readings (gateway_id, revision, kind, resident_id, effective_at, batch_id,"
+                    " payload, received_at, id) VALUES (?,?,?,?,?,?,?,?,?)",
+                    inserts,
+                )
+            if updates:
+                await db.executemany(
+                    "UPDATE readings SET gateway_id=?, revision=?, kind=?, resident_id=?, effective_at=?,"
+                    " batch_id=?, payload=?, received_at=? WHERE id=?",
+                    updates,
+                )
+            await self._finish(gateway_id, batch_id, rejected, rejected_payloads, dups, len(updates), now)
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return len(inserts), len(updates), dups
+
+    async def _store_alerts(
+        self,
+        gateway_id: str,
+        batch_id: str,
+        good: dict[str, tuple[BaseModel, dict[str, Any]]],
+        rejected: dict[str, str],
+        rejected_payloads: dict[str, dict[str, Any]],
+    ) -> tuple[int, int, int]:
+        now = self._clock()
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            existing = await self._existing("alerts", list(good))
+            inserts = []
+            for aid, (parsed, item) in good.items():
+                assert isinstance(parsed, WireAlert)
+                if aid in existing:
+                    continue
+                inserts.append(
+                    (aid, gateway_id, parsed.kind, parsed.severity, parsed.resident_id, batch_id,
+                     orjson.dumps(item), now)
+                )
+            if inserts:
+                await db.executemany("INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?)", inserts)
+            dups = len(good) - len(inserts)
+            await self._finish(gateway_id, batch_id, rejected, rejected_payloads, dups, 0, now)
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return len(inserts), 0, dups
+
+    async def _finish(
+        self,
+        gateway_id: str,
+        batch_id: str,
+        rejected: dict[str, str],
+        rejected_payloads: dict[str, dict[str, Any]],
+        dups: int,
+        revised: int,
+        now: float,
+    ) -> None:
+        db = self.db
+        if rejected:
+            await db.executemany(
+                "INSERT INTO rejections VALUES (?,?,?,?,?,?)",
+                [(gateway_id, batch_id, i, r, orjson.dumps(rejected_payloads.get(i)), now) for i, r in rejected.items()],
+            )
+        await db.executemany(
+            "INSERT INTO counters (name, value) VALUES (?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            [("envelopes", 1), ("duplicates", dups), ("revisions", revised), ("rejected", len(rejected))],
+        )
+        await db.execute("COMMIT")
+
+    async def _invalid(self, gateway_id: str, batch_id: str | None, reason: str, raw: bytes) -> None:
+        log.warning("receiver: invalid message from %s (batch %s): %s", gateway_id, batch_id, reason)
+        await self.db.execute(
+            "INSERT INTO rejections VALUES (?,?,?,?,?,?)", (gateway_id, batch_id, None, reason, raw[:65536],
+                                                              self._clock())
+        )
+        await self.db.execute(
+            "INSERT INTO counters (name, value) VALUES ('invalid', 1)"
+            " ON CONFLICT(name) DO UPDATE SET value = value + 1"
+        )
+
+    async def store_status(self, gateway_id: str, raw: bytes) -> None:
+        try:
+            obj = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
+            obj = {}
+        state = obj.get("state") if isinstance(obj, dict) else None
+        await self.db.execute(
+            "INSERT INTO gateways VALUES (?,?,?,?) ON CONFLICT(gateway_id) DO UPDATE SET"
+            " state=excluded.state, status=excluded.status, updated_at=excluded.updated_at",
+            (gateway_id, state, raw, self._clock()),
+        )
+
+    async def store_command_result(self, gateway_id: str, raw: bytes) -> None:
+        try:
+            obj = orjson.loads(raw)
+            cid = obj.get("command_id") if isinstance(obj, dict) else None
+        except orjson.JSONDecodeError:
+            cid = None
+        await self.db.execute(
+            "INSERT INTO command_results VALUES (?,?,?,?)", (cid, gateway_id, raw, self._clock())
+        )
+
+    async def counters(self) -> dict[str, int]:
+        async with self.db.execute("SELECT name, value FROM counters") as cur:
+            return {name: int(value) for name, value in await cur.fetchall()}
+
+    async def reading_ids(self) -> set[str]:
+        async with self.db.execute("SELECT id FROM readings") as cur:
+            return {row[0] for row in await cur.fetchall()}
+
+    async def count(self, table: str) -> int:
+        if table not in ("readings", "alerts", "rejections", "command_results", "gateways"):
+            raise ValueError(table)
+        async with self.db.execute(f"SELECT COUNT(*) FROM {table}") as cur:  # noqa: S608 - checked name
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOptions:
+    url: str
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_id: str = "hutgw-receiver"
+    protocol: str = "3.1.1"
+
+    def client(self, **kwargs: Any) -> aiomqtt.Client:
+        from urllib.parse import urlsplit
+
+        from uplink.settings import TlsSettings
+        from uplink.tls import client_context
+
+        parts = urlsplit(self.url)
+        tls = None
+        if parts.scheme == "mqtts":
+            tls = client_context(TlsSettings(self.ca_file, self.cert_file, self.key_file))
+        version = aiomqtt.ProtocolVersion.V5 if self.protocol == "5" else aiomqtt.ProtocolVersion.V311
+        client = aiomqtt.Client(
+            parts.hostname or "127.0.0.1",
+            parts.port or (8883 if tls else 1883),
+            username=self.username,
+            password=self.password,
+            tls_context=tls,
+            protocol=version,
+            logger=logging.getLogger("hutgw.receiver.mqtt"),
+            **kwargs,
+        )
+        client.pending_calls_threshold = 10_000
+        return client
+
+
+class Receiver:
+    """Subscribes for all gateways under ``prefix``, stores, acks. ``await run()`` until cancelled."""
+
+    def __init__(self, store: ReceiverStore, broker: BrokerOptions, *, prefix: str = "hut/v1") -> None:
+        self._store = store
+        self._broker = broker
+        self._prefix = prefix.rstrip("/")
+        self.connected = asyncio.Event()
+        self.envelopes = 0
+
+    async def run(self) -> None:
+        backoff = Backoff(0.2, 10.0, 30.0, rng=random.Random())
+        loop = asyncio.get_running_loop()
+        while True:
+            started: float | None = None
+            try:
+                client = self._broker.client(
+                    identifier=self._broker.client_id,
+                    clean_session=None if self._broker.protocol == "5" else False,
+                    clean_start=False,
+                    max_inflight_messages=100,
+                    keepalive=15,
+                )
+                async with AsyncExitStack() as stack:
+                    async with asyncio.timeout(20):
+                        await stack.enter_async_context(client)
+                    started = loop.time()
+                    await self._session(client)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                delay = backoff.next_delay()
+                log.warning("receiver: broker connection ended (%s); retrying in %.1f s", e, delay)
+            else:  # pragma: no cover
+                delay = backoff.next_delay()
+            finally:
+                self.connected.clear()
+            if started is not None:
+                backoff.connection_ended(loop.time() - started)
+            await asyncio.sleep(delay)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        for leaf in ("readings", "alerts", "status", "command_results"):
+            await client.subscribe(f"{self._prefix}/+/{leaf}", qos=1, timeout=15)
+        log.info("receiver: subscribed to %s/+/{readings,alerts,status,command_results}", self._prefix)
+        self.connected.set()
+        pending: set[asyncio.Task[None]] = set()
+        try:
+            async for message in client.messages:
+                parts = message.topic.value.rsplit("/", 2)
+                if len(parts) != 3 or parts[0] != self._prefix:
+                    continue
+                _, gateway_id, leaf = parts
+                raw = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+                if leaf in STREAMS:
+                    stored = await self._store.store(gateway_id, leaf, raw)
+                    self.envelopes += 1
+                    if stored is None:
+                        continue
+                    body = stored.ack.model_dump_json(by_alias=True).encode()
+                    task = asyncio.create_task(
+                        client.publish(f"{self._prefix}/{gateway_id}/ack", body, qos=1, timeout=15)
+                    )
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                    while len(pending) > 50:
+                        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                elif leaf == "status":
+                    await self._store.store_status(gateway_id, raw)
+                elif leaf == "command_results":
+                    await self._store.store_command_result(gateway_id, raw)
+            raise UplinkError("message stream ended")
+        finally:
+            for t in pending:
+                t.cancel()
+
+
+async def import_export(store: ReceiverStore, lines: Iterable[bytes]) -> tuple[list[str], list[Rejection]]:
+    """Store an offline export (one envelope per line); returns (accepted ids, rejections)."""
+    accepted: list[str] = []
+    rejected: list[Rejection] = []
+    for lineno, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            env = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise UplinkError(f"line {lineno} is not JSON: {e}", hint="is this a `hutgw buffer export` file?") from None
+        stream = SCHEMA_TO_STREAM.get(env.get("schema")) if isinstance(env, dict) else None
+        gateway_id = env.get("gateway_id") if isinstance(env, dict) else None
+        if stream is None or not isinstance(gateway_id, str):
+            raise UplinkError(f"line {lineno} is not a hut.readings/1 or hut.alerts/1 envelope")
+        stored = await store.store(gateway_id, stream, line)
+        if stored is None:
+            raise UplinkError(f"line {lineno}: envelope is invalid (see the receiver log)")
+        accepted.extend(stored.ack.accepted)
+        rejected.extend(stored.ack.rejected)
+    return accepted, rejected
