@@ -17,7 +17,7 @@ class OutboxError(HutError):
     """Family root for the durable outbox."""
 
 
-BufferError = OutboxError  # noqa: A001 - the layer's documented family name
+BufferError = OutboxError
 
 
 class OutboxClosedError(OutboxError):
@@ -42,7 +42,9 @@ class InvalidRecordError(OutboxError):
     """A record handed to ``put`` has a field of the wrong type; nothing was stored."""
 
     def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"invalid record: {field}: {detail}", hint="this is a programming error in the caller")
+        super().__init__(
+            f"invalid record: {field}: {detail}", hint="this is a programming error in the caller"
+        )
         self.field = field
 
 

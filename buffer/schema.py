@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS pending ON records(lane, seq) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS batch ON records(batch_id) WHERE state <= 1 AND batch_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS finished ON records(changed_at) WHERE state >= 2;
-CREATE INDEX IF NOT EXISTS by_key ON records(key, seq) WHERE key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS by_key ON records(key, seq) WHERE key IS NOT NULL AND lane <= 1;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT NOT NULL, kind TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (name, kind)
@@ -50,7 +50,9 @@ COLUMNS = "seq, id, stream, lane, kind, key, state, created_at, attempts, batch_
 INSERT_COLUMNS = "seq, id, stream, lane, kind, key, state, created_at, changed_at, payload"
 
 
-def configure(con: sqlite3.Connection, *, page_size: int, wal_autocheckpoint: int, journal_size_limit: int) -> None:
+def configure(
+    con: sqlite3.Connection, *, page_size: int, wal_autocheckpoint: int, journal_size_limit: int
+) -> None:
     """Pragmas for an SD card: WAL, synchronous=FULL, modest pages, bounded WAL; then the schema.
 
     ``page_size`` only takes effect on a new (empty) database.
@@ -71,6 +73,4 @@ def configure(con: sqlite3.Connection, *, page_size: int, wal_autocheckpoint: in
 def create_schema(con: sqlite3.Connection) -> None:
     # executescript commits any open transaction first; the DDL is idempotent.
     con.executescript(DDL)
-    con.execute(
-        "INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
-    )
+    con.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))

@@ -146,7 +146,8 @@ _ADVICE = {
     ),
     2: (
         "血压偏高。请静坐休息,5分钟后再测一次;如仍偏高,请告诉村医。",
-        "High reading. Sit quietly and measure again in 5 minutes; if it stays high, tell the village doctor.",
+        "High reading. Sit quietly and measure again in 5 minutes; if it stays high, "
+        "tell the village doctor.",
     ),
     3: (
         "血压明显偏高。请5分钟后再测一次,并在今天找村医看看。",
@@ -154,7 +155,10 @@ _ADVICE = {
     ),
     4: ("血压很高。请马上找医生。", "Very high blood pressure. See a doctor now."),
 }
-CRISIS_ADVICE = ("血压达到危急水平。请马上找医生,不要独自离开。", "Blood pressure at crisis level. See a doctor now; do not leave alone.")
+CRISIS_ADVICE = (
+    "血压达到危急水平。请马上找医生,不要独自离开。",
+    "Blood pressure at crisis level. See a doctor now; do not leave alone.",
+)
 
 
 def _whole(x: float) -> Decimal:

@@ -140,14 +140,14 @@ class ClockConfig(_Section):
     max_device_future_s: float = Field(
         600.0, ge=0, description="device time more than this ahead of the gateway clock is not used"
     )
-    device_tz: str = Field(
+    device_timezone: str = Field(
         "Asia/Shanghai", description="time zone of devices that report local time without zone"
     )
     sync_source: Literal["kernel", "trust"] = Field(
         "kernel", description="kernel: ask adjtimex whether NTP synchronised the clock; trust: battery RTC"
     )
 
-    @field_validator("device_tz")
+    @field_validator("device_timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

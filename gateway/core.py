@@ -109,7 +109,7 @@ class Gateway:
 
     def device_for(self, source: str) -> DeviceEntry | None:
         snap = self.snapshot()
-        return snap.devices.get(source) or snap.device_by_address(source)
+        return snap.device(source) or snap.device_at(source)
 
     # -- intake -------------------------------------------------------------------------
     async def submit(self, processed: Processed) -> None:
@@ -234,6 +234,8 @@ def reading_event(r: Reading) -> Mapping[str, Any]:
                 "category": r.classification.category,
                 "label": r.classification.label,
                 "advice": r.classification.advice,
+                "label_zh": r.classification.label_zh,
+                "advice_zh": r.classification.advice_zh,
             }
         ),
         "revision": r.revision,

@@ -133,7 +133,7 @@ class Daemon:
             from uplink.client import Uplink
 
             uplink = Uplink(
-                uplink_settings(cfg.uplink, cfg.gateway_id),
+                uplink_settings(cfg.uplink, self.state_dir),
                 outbox,
                 gateway_id=cfg.gateway_id,
                 logger=logging.getLogger("hutgw.uplink"),

@@ -1,14 +1,14 @@
 """A tiny Prometheus registry: counters and gauges, labelled families, text exposition format 0.0.4.
 
-No dependency and no global registry: the daemon creates one :class:`Registry`, registers its
-metrics at wiring time and serves :meth:`Registry.render` at ``GET /metrics`` with
+No dependency and no global registry: the daemon creates one :class:`MetricsRegistry`, registers its
+metrics at wiring time and serves :meth:`MetricsRegistry.render` at ``GET /metrics`` with
 :data:`CONTENT_TYPE`. Metrics are updated from the event loop (no locking).
 
 Values that are cheaper to read at scrape time than to keep current (queue depths, oldest
 pending age) are set by a collector: ``registry.on_collect(fn)`` runs ``fn()`` before every
 render. Label values are device ids, profiles, lanes: never resident data.
 
-    reg = Registry()
+    reg = MetricsRegistry()
     decode_errors = reg.counter("hutgw_decode_errors_total", "Frames refused by a decoder.",
                                 ("profile", "category"))
     decode_errors.labels("omron.bp", "checksum").inc()
@@ -181,7 +181,7 @@ class Family:
         return "\n".join(lines) + "\n"
 
 
-class Registry:
+class MetricsRegistry:
     """The set of metrics one daemon exposes, rendered in registration order."""
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
@@ -237,7 +237,7 @@ class ProcessMetrics:
     """
 
     def __init__(
-        self, registry: Registry, *, proc: str = "/proc/self", clock: Callable[[], float] = time.time
+        self, registry: MetricsRegistry, *, proc: str = "/proc/self", clock: Callable[[], float] = time.time
     ) -> None:
         self._proc = proc
         self._page = os.sysconf("SC_PAGE_SIZE")

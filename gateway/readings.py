@@ -31,6 +31,8 @@ class Classification:
     category: str
     label: str | None = None
     advice: str | None = None
+    label_zh: str | None = None
+    advice_zh: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,13 @@ def to_wire_dict(r: Reading) -> dict[str, Any]:
     if r.classification is not None:
         c = r.classification
         out["classification"] = WireClassification(
-            guideline=c.guideline, version=c.version, category=c.category, label=c.label, advice=c.advice
+            guideline=c.guideline,
+            version=c.version,
+            category=c.category,
+            label=c.label,
+            advice=c.advice,
+            label_zh=c.label_zh,
+            advice_zh=c.advice_zh,
         ).model_dump()
     return out
 

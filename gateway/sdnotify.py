@@ -19,6 +19,7 @@ passed without a ping. A blocked event loop stops the pings by itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -85,11 +86,20 @@ class Notifier:
         """True when running under systemd with a usable notification socket."""
         return self._target is not None
 
-    def notify(self, *assignments: str) -> bool:
-        """Send ``KEY=VALUE`` lines as one datagram; ``True`` if it was handed to the kernel."""
+    def notify(self, *assignments: str, remember_status: bool = True) -> bool:
+        """Send ``KEY=VALUE`` lines as one datagram; ``True`` if it was handed to the kernel.
+
+        Each assignment is kept to one line. A ``STATUS=`` is remembered as :attr:`last_status`
+        (the watchdog restores it after an unhealthy spell) unless ``remember_status=False``.
+        """
+        lines = [_clean(a) for a in assignments]
+        if remember_status:
+            for line in lines:
+                if line.startswith("STATUS="):
+                    self.last_status = line.removeprefix("STATUS=")
         if self._target is None:
             return False
-        message = "\n".join(assignments).encode("utf-8", errors="replace")
+        message = "\n".join(lines).encode("utf-8", errors="replace")
         try:
             if self._sock is None:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
@@ -98,22 +108,17 @@ class Notifier:
             self._sock.sendto(message, self._target)
         except OSError as e:
             # BlockingIOError too: systemd is not reading. Never wait for it in the event loop.
-            self._log.warning("systemd notification %s to %s failed: %s", assignments, self.address, e)
+            self._log.warning("systemd notification %s to %s failed: %s", lines, self.address, e)
             return False
         return True
 
     def ready(self, status: str | None = None) -> bool:
         """``READY=1``: start-up finished (outbox, uplink and device tasks are up)."""
-        lines = ["READY=1"]
-        if status is not None:
-            self.last_status = _clean(status)
-            lines.append(f"STATUS={self.last_status}")
-        return self.notify(*lines)
+        return self.notify("READY=1", *([] if status is None else [f"STATUS={status}"]))
 
     def status(self, text: str) -> bool:
         """``STATUS=``: one line shown by ``systemctl status``."""
-        self.last_status = _clean(text)
-        return self.notify(f"STATUS={self.last_status}")
+        return self.notify(f"STATUS={text}")
 
     def watchdog(self) -> bool:
         """``WATCHDOG=1``: keep-alive ping (use :class:`Watchdog`, which checks health first)."""
@@ -121,11 +126,7 @@ class Notifier:
 
     def stopping(self, status: str | None = None) -> bool:
         """``STOPPING=1``: graceful shutdown has begun."""
-        lines = ["STOPPING=1"]
-        if status is not None:
-            self.last_status = _clean(status)
-            lines.append(f"STATUS={self.last_status}")
-        return self.notify(*lines)
+        return self.notify("STOPPING=1", *([] if status is None else [f"STATUS={status}"]))
 
     def mainpid(self, pid: int | None = None) -> bool:
         """``MAINPID=``: the process systemd should treat as the service's main process."""
@@ -168,8 +169,9 @@ class Watchdog:
     """Pings the systemd watchdog at half the interval while ``health_check()`` reports healthy.
 
     ``async with Watchdog(notifier, interval, health_check, logger):`` owns one task named
-    ``sd-watchdog``. With no interval or a disabled notifier it does nothing (and never calls
-    the health check). The check is called once per tick and must be quick and not block.
+    ``sd-watchdog``; or run ``await watchdog.run(stop_event)`` in your own task group. With no
+    interval or a disabled notifier it does nothing (and never calls the health check). The
+    check is called once per tick and must be quick and not block.
     """
 
     def __init__(
@@ -203,7 +205,7 @@ class Watchdog:
             return self
         self._group = asyncio.TaskGroup()
         await self._group.__aenter__()
-        self._task = self._group.create_task(self._run(), name="sd-watchdog")
+        self._task = self._group.create_task(self.run(), name="sd-watchdog")
         return self
 
     async def __aexit__(
@@ -241,7 +243,7 @@ class Watchdog:
                 self._log.warning("healthy again after: %s; watchdog pings resume", self.unhealthy_reason)
                 self.unhealthy_reason = None
                 restored = self._notifier.last_status or "running"
-                self._notifier.notify("WATCHDOG=1", f"STATUS={restored}")
+                self._notifier.notify("WATCHDOG=1", f"STATUS={restored}", remember_status=False)
             else:
                 self._notifier.watchdog()
             self.pings += 1
@@ -253,11 +255,21 @@ class Watchdog:
                 self._interval or 0.0,
             )
             self.unhealthy_reason = reason
-            self._notifier.notify(f"STATUS=unhealthy: {reason}")
+            self._notifier.notify(f"STATUS=unhealthy: {reason}", remember_status=False)
 
-    async def _run(self) -> None:
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """The ping loop as a plain coroutine (for a caller's own TaskGroup), until ``stop`` is set.
+
+        Returns at once when the watchdog is inactive.
+        """
         period = self.period
-        assert period is not None
-        while True:
+        if period is None:
+            self._log.debug("systemd watchdog not requested; no pings")
+            return
+        while stop is None or not stop.is_set():
             self.tick()
-            await asyncio.sleep(period)
+            if stop is None:
+                await asyncio.sleep(period)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), period)

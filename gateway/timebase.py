@@ -90,7 +90,8 @@ def resolve_time(
     try:
         device_utc = device_time_utc(device_time, device_tz)
     except (OverflowError, ValueError):
-        return TimeDecision(received_at, "gateway", text, None, "device time out of range: using receive time")
+        note = "device time out of range: using receive time"
+        return TimeDecision(received_at, "gateway", text, None, note)
     offset = (device_utc - received_at).total_seconds()
     if not clock_synced:
         return TimeDecision(
@@ -208,3 +209,22 @@ class ClockCorrector:
             device_time_note=device_time_note,
         )
         return Correction(received, decision)
+
+
+class SyncWatcher:
+    """Tells the daemon, once, that the clock has just become synchronised (time to correct)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._was = clock.synced()
+
+    @property
+    def synced(self) -> bool:
+        return self._was
+
+    def poll(self) -> bool:
+        """True exactly on the unsynchronised -> synchronised transition."""
+        now = self._clock.synced()
+        became = now and not self._was
+        self._was = now
+        return became

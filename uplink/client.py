@@ -104,6 +104,7 @@ class _Inflight:
     sent_at: float = 0.0  # loop time of the last send; 0 = not sent on this connection
     attempts: int = 0
     sending: bool = False
+    pubacked: bool = False  # the broker has it (our persistent session will bring the ack)
 
 
 def _jsonable(value: Any) -> Any:
@@ -148,6 +149,26 @@ class _ConnectionLost(UplinkError):
     pass
 
 
+class _ErrorTap(logging.Handler):
+    """Forwards paho's log records and remembers the last error.
+
+    With TLS 1.3 a broker refuses a client certificate *after* the handshake: paho only logs
+    "failed to receive on socket: ... alert unknown ca" and aiomqtt then times out waiting for
+    the CONNACK. The tap lets the uplink name the real cause instead of "timed out".
+    """
+
+    def __init__(self, target: logging.Logger) -> None:
+        super().__init__(logging.DEBUG)
+        self.target = target
+        self.last_error: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            self.last_error = record.getMessage()
+        if self.target.isEnabledFor(record.levelno):
+            self.target.handle(record)
+
+
 class Uplink:
     """Drains an outbox to the county broker. Use as ``async with Uplink(...) as up:``."""
 
@@ -177,6 +198,10 @@ class Uplink:
         self._slot_free = asyncio.Event()
         self._main: asyncio.Task[None] | None = None
         self._client: aiomqtt.Client | None = None
+        # A logger of our own, outside the logger tree, so the tap sees only this uplink's client.
+        self._paho_log = logging.Logger("hutgw.uplink.mqtt")  # noqa: LOG001
+        self._tap = _ErrorTap(logging.getLogger("hutgw.uplink.mqtt"))
+        self._paho_log.addHandler(self._tap)
         self._tls = client_context(settings.tls) if settings.use_tls else None
         key = load_public_key(settings.command_public_key) if settings.command_public_key else None
         replay_path = settings.state_dir / "command_ids.json" if settings.state_dir is not None else None
@@ -263,7 +288,7 @@ class Uplink:
             timeout=s.io_timeout_s,
             max_inflight_messages=max(20, s.max_inflight_batches * 2 + 10),
             tls_context=self._tls,
-            logger=logging.getLogger("hutgw.uplink.mqtt"),
+            logger=self._paho_log,
             **kwargs,
         )
         client.pending_calls_threshold = 10_000
@@ -279,6 +304,7 @@ class Uplink:
                 self._state.reconnects += 1
             first = False
             connected_at: float | None = None
+            self._tap.last_error = None
             try:
                 client = self._make_client()
                 async with AsyncExitStack() as stack:
@@ -312,7 +338,11 @@ class Uplink:
     def _connection_failed(self, exc: BaseException, was_connected: bool, backoff: Backoff) -> float:
         s = self._s
         code = _auth_code(exc)
-        tls_cause = describe_tls_failure(exc) if s.use_tls else None
+        tls_cause = None
+        if s.use_tls:
+            tls_cause = describe_tls_failure(exc)
+            if tls_cause is None and self._tap.last_error and not was_connected:
+                tls_cause = describe_tls_failure(RuntimeError(self._tap.last_error))
         if code is not None:
             err = BrokerAuthError(
                 f"the broker {s.host}:{s.port} refused us (CONNACK {code}: {exc})",
@@ -350,9 +380,13 @@ class Uplink:
         self._state.auth_failed = False
         self._state.last_error = None
         self._state.since = self._clock()
+        now = asyncio.get_running_loop().time()
         for entry in self._inflight.values():
-            entry.sent_at = 0.0  # resend everything that was in flight
             entry.sending = False
+            # A batch the broker never confirmed goes again at once; one it confirmed is with the
+            # county already, and its ack may still come through our persistent session: give it
+            # a fresh ack timeout before sending it again.
+            entry.sent_at = now if entry.pubacked else 0.0
         self._log.info(
             "uplink: connected to %s:%s as %s (MQTT %s, ack mode %s)",
             self._s.host,
@@ -392,9 +426,10 @@ class Uplink:
 
     async def _drain_loop(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
         s = self._s
-        # Batches that were in flight when the last connection dropped go first.
+        # Batches the broker never confirmed before the last connection dropped go first.
         for held in list(self._inflight.values()):
-            self._start_send(client, tg, held)
+            if not held.sent_at:
+                self._start_send(client, tg, held)
         while True:
             if len(self._inflight) >= s.max_inflight_batches:
                 self._slot_free.clear()
@@ -446,10 +481,12 @@ class Uplink:
         first = entry.attempts == 0
         entry.attempts += 1
         entry.sent_at = loop.time()
+        entry.pubacked = False
         try:
             await client.publish(self.topics[entry.stream], entry.payload, qos=1, timeout=s.io_timeout_s)
         finally:
             entry.sending = False
+        entry.pubacked = True
         if first:
             self._state.published += len(entry.ids)
         else:

@@ -54,8 +54,10 @@ class WireClassification(_Wire):
     guideline: str
     version: str
     category: str
-    label: str | None = None
-    advice: str | None = None
+    label: str | None = Field(None, description="English label of the category")
+    advice: str | None = Field(None, description="English advice to the resident")
+    label_zh: str | None = Field(None, description="Chinese label of the category")
+    advice_zh: str | None = Field(None, description="Chinese advice to the resident")
 
 
 class WireReading(_Wire):

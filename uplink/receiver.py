@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS command_results (
 );
 """
 
-STREAMS = {
+STREAMS: dict[str, tuple[str, type[BaseModel]]] = {
     "readings": (READINGS_SCHEMA, WireReading),
     "alerts": (ALERTS_SCHEMA, WireAlert),
 }
@@ -147,7 +147,9 @@ class ReceiverStore:
         if env.get("schema") != schema:
             problem = f"envelope schema {env.get('schema')!r} is not {schema!r}"
         elif env.get("gateway_id") != gateway_id:
-            problem = f"envelope gateway_id {env.get('gateway_id')!r} does not match the topic ({gateway_id!r})"
+            problem = (
+                f"envelope gateway_id {env.get('gateway_id')!r} does not match the topic ({gateway_id!r})"
+            )
         extra = set(env) - {"schema", "gateway_id", "batch_id", "sent_at", stream}
         if problem is None and extra:
             problem = f"envelope has unknown fields {sorted(extra)}"
@@ -173,9 +175,13 @@ class ReceiverStore:
             if prev is None or getattr(parsed, "revision", 0) > getattr(prev[0], "revision", 0):
                 good[item_id] = (parsed, item)
         if stream == "readings":
-            new, revised, dups = await self._store_readings(gateway_id, batch_id, good, rejected, rejected_payloads)
+            new, revised, dups = await self._store_readings(
+                gateway_id, batch_id, good, rejected, rejected_payloads
+            )
         else:
-            new, revised, dups = await self._store_alerts(gateway_id, batch_id, good, rejected, rejected_payloads)
+            new, revised, dups = await self._store_alerts(
+                gateway_id, batch_id, good, rejected, rejected_payloads
+            )
         ack = Ack(
             batch_id=batch_id,
             accepted=list(good),
@@ -190,7 +196,7 @@ class ReceiverStore:
             chunk = ids[i : i + MAX_IDS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             async with self.db.execute(
-                f"SELECT id, {col} FROM {table} WHERE id IN ({marks})",  # noqa: S608 - fixed names
+                f"SELECT id, {col} FROM {table} WHERE id IN ({marks})",
                 chunk,
             ) as cur:
                 for row in await cur.fetchall():
@@ -270,8 +276,16 @@ class ReceiverStore:
                 if aid in existing:
                     continue
                 inserts.append(
-                    (aid, gateway_id, parsed.kind, parsed.severity, parsed.resident_id, batch_id,
-                     orjson.dumps(item), now)
+                    (
+                        aid,
+                        gateway_id,
+                        parsed.kind,
+                        parsed.severity,
+                        parsed.resident_id,
+                        batch_id,
+                        orjson.dumps(item),
+                        now,
+                    )
                 )
             if inserts:
                 await db.executemany("INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?)", inserts)
@@ -296,7 +310,10 @@ class ReceiverStore:
         if rejected:
             await db.executemany(
                 "INSERT INTO rejections VALUES (?,?,?,?,?,?)",
-                [(gateway_id, batch_id, i, r, orjson.dumps(rejected_payloads.get(i)), now) for i, r in rejected.items()],
+                [
+                    (gateway_id, batch_id, i, r, orjson.dumps(rejected_payloads.get(i)), now)
+                    for i, r in rejected.items()
+                ],
             )
         await db.executemany(
             "INSERT INTO counters (name, value) VALUES (?, ?)"
@@ -308,8 +325,8 @@ class ReceiverStore:
     async def _invalid(self, gateway_id: str, batch_id: str | None, reason: str, raw: bytes) -> None:
         log.warning("receiver: invalid message from %s (batch %s): %s", gateway_id, batch_id, reason)
         await self.db.execute(
-            "INSERT INTO rejections VALUES (?,?,?,?,?,?)", (gateway_id, batch_id, None, reason, raw[:65536],
-                                                              self._clock())
+            "INSERT INTO rejections VALUES (?,?,?,?,?,?)",
+            (gateway_id, batch_id, None, reason, raw[:65536], self._clock()),
         )
         await self.db.execute(
             "INSERT INTO counters (name, value) VALUES ('invalid', 1)"
@@ -349,7 +366,7 @@ class ReceiverStore:
     async def count(self, table: str) -> int:
         if table not in ("readings", "alerts", "rejections", "command_results", "gateways"):
             raise ValueError(table)
-        async with self.db.execute(f"SELECT COUNT(*) FROM {table}") as cur:  # noqa: S608 - checked name
+        async with self.db.execute(f"SELECT COUNT(*) FROM {table}") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -406,12 +423,11 @@ class Receiver:
         while True:
             started: float | None = None
             try:
+                session: dict[str, Any] = (
+                    {"clean_start": False} if self._broker.protocol == "5" else {"clean_session": False}
+                )
                 client = self._broker.client(
-                    identifier=self._broker.client_id,
-                    clean_session=None if self._broker.protocol == "5" else False,
-                    clean_start=False,
-                    max_inflight_messages=100,
-                    keepalive=15,
+                    identifier=self._broker.client_id, max_inflight_messages=100, keepalive=15, **session
                 )
                 async with AsyncExitStack() as stack:
                     async with asyncio.timeout(20):
@@ -478,8 +494,10 @@ async def import_export(store: ReceiverStore, lines: Iterable[bytes]) -> tuple[l
         try:
             env = orjson.loads(line)
         except orjson.JSONDecodeError as e:
-            raise UplinkError(f"line {lineno} is not JSON: {e}", hint="is this a `hutgw buffer export` file?") from None
-        stream = SCHEMA_TO_STREAM.get(env.get("schema")) if isinstance(env, dict) else None
+            raise UplinkError(
+                f"line {lineno} is not JSON: {e}", hint="is this a `hutgw buffer export` file?"
+            ) from None
+        stream = SCHEMA_TO_STREAM.get(str(env.get("schema"))) if isinstance(env, dict) else None
         gateway_id = env.get("gateway_id") if isinstance(env, dict) else None
         if stream is None or not isinstance(gateway_id, str):
             raise UplinkError(f"line {lineno} is not a hut.readings/1 or hut.alerts/1 envelope")

@@ -55,7 +55,12 @@ def describe_tls_failure(exc: BaseException) -> str | None:
             break
         seen = seen.__cause__ or seen.__context__
     lowered = text.lower()
-    markers = ("certificate", "unknown ca", "bad certificate", "alert", "handshake", "ssl")
+    if "certificate verify failed" in lowered:
+        return (
+            f"the broker's certificate is not trusted ({text}): "
+            "check [uplink.tls] ca_file is the county CA and the broker host name matches"
+        )
+    markers = ("certificate", "unknown ca", "alert", "handshake", "ssl")
     if any(m in lowered for m in markers):
         return (
             f"TLS failed ({text}): the broker refused our client certificate or the handshake; "

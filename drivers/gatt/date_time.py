@@ -80,6 +80,9 @@ class DateTime:
 def from_bytes(data: bytes, field: str = "timestamp") -> DateTime:
     """Exactly 7 bytes (callers slice embedded copies)."""
     if len(data) != SIZE:
-        raise DecodeError("truncated" if not data else "bad_length", f"Date Time needs 7 bytes, got {len(data)}",
-                          field=field)
+        raise DecodeError(
+            "truncated" if not data else "bad_length",
+            f"Date Time needs 7 bytes, got {len(data)}",
+            field=field,
+        )
     return DateTime(int.from_bytes(data[0:2], "little"), data[2], data[3], data[4], data[5], data[6])

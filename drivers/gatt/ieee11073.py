@@ -70,16 +70,18 @@ def float_from_raw(raw: int) -> MedFloat:
 def parse_sfloat(data: bytes, field: str = "sfloat") -> MedFloat:
     """Exactly two bytes, little-endian."""
     if len(data) != 2:
-        raise DecodeError("truncated" if not data else "bad_length", f"SFLOAT needs 2 bytes, got {len(data)}",
-                          field=field)
+        raise DecodeError(
+            "truncated" if not data else "bad_length", f"SFLOAT needs 2 bytes, got {len(data)}", field=field
+        )
     return sfloat_from_raw(int.from_bytes(data, "little"))
 
 
 def parse_float(data: bytes, field: str = "float") -> MedFloat:
     """Exactly four bytes, little-endian."""
     if len(data) != 4:
-        raise DecodeError("truncated" if not data else "bad_length", f"FLOAT needs 4 bytes, got {len(data)}",
-                          field=field)
+        raise DecodeError(
+            "truncated" if not data else "bad_length", f"FLOAT needs 4 bytes, got {len(data)}", field=field
+        )
     return float_from_raw(int.from_bytes(data, "little"))
 
 

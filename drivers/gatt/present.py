@@ -45,3 +45,24 @@ def number(value: MedFloat | None) -> float | None:
 
 def medfloat_field(value: MedFloat | None) -> float | str | None:
     return None if value is None else value.field()
+
+
+def raw_stamp(value: DateTime | None) -> str | None:
+    """The device's time stamp as written (even when unknown or invalid), for de-duplication.
+
+    ``None`` when absent or all zero (a clock never set tells readings apart by nothing).
+    """
+    if value is None or not any(
+        (value.year, value.month, value.day, value.hours, value.minutes, value.seconds)
+    ):
+        return None
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+        f"{value.hours:02d}:{value.minutes:02d}:{value.seconds:02d}"
+    )
+
+
+def stamp_extras(value: DateTime | None, **extras: object) -> dict[str, object]:
+    """``extras`` plus ``device_timestamp`` (see :func:`raw_stamp`) when there is one."""
+    stamp = raw_stamp(value)
+    return extras if stamp is None else {**extras, "device_timestamp": stamp}

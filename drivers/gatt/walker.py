@@ -75,7 +75,9 @@ def _read(kind: Kind, data: bytes, pos: int, name: str) -> tuple[Any, int]:
         if not rest:
             raise DecodeError("malformed", "flagged as present but no values follow", field=name)
         if len(rest) % 2:
-            raise DecodeError("malformed", f"{len(rest)} bytes left, not a whole number of uint16", field=name)
+            raise DecodeError(
+                "malformed", f"{len(rest)} bytes left, not a whole number of uint16", field=name
+            )
         return [int.from_bytes(rest[i : i + 2], "little") for i in range(0, len(rest), 2)], len(data)
     size = _SIZES[kind]
     chunk = data[pos : pos + size]
@@ -136,6 +138,8 @@ def fixed_int(data: bytes, size: int, name: str) -> int:
     """A fixed-size little-endian unsigned value (features, battery level)."""
     if len(data) != size:
         raise DecodeError(
-            "truncated" if not data else "bad_length", f"needs exactly {size} byte(s), got {len(data)}", field=name
+            "truncated" if not data else "bad_length",
+            f"needs exactly {size} byte(s), got {len(data)}",
+            field=name,
         )
     return int.from_bytes(data, "little")

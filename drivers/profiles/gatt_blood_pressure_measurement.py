@@ -31,8 +31,11 @@ def status_fields(raw: int | None) -> dict[str, Any] | None:
 def status_flags(status: dict[str, Any] | None) -> tuple[str, ...]:
     if status is None:
         return ()
-    flags = [name for name in ("body_movement", "cuff_too_loose", "irregular_pulse", "improper_position")
-             if status[name]]
+    flags = [
+        name
+        for name in ("body_movement", "cuff_too_loose", "irregular_pulse", "improper_position")
+        if status[name]
+    ]
     if status["pulse_rate_range"] in ("above_upper", "below_lower"):
         flags.append(f"pulse_rate_{status['pulse_rate_range']}")
     return tuple(flags)
@@ -88,7 +91,7 @@ def decode(frame: RawFrame) -> Decoded:
         device_time_note=note,
         user_index=present.user_index(v.get("user_id")),
         flags=status_flags(fields["measurement_status"]),
-        extras={"reported_unit": fields["unit"]},
+        extras=present.stamp_extras(v.get("timestamp"), reported_unit=fields["unit"]),
     )
     return Decoded(fields=fields, measurements=(measurement,))
 

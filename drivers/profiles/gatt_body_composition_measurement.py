@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from drivers.errors import DecodeError
 from drivers.frames import RawFrame
 from drivers.gatt import present, tables, uuids
+from drivers.gatt.date_time import DateTime
 from drivers.gatt.walker import walk
 from drivers.measurement import CM, KG, KJ, OHM, PERCENT, Decoded, Measurement, Value
 from drivers.profile import BleMatch, Profile
@@ -46,6 +48,7 @@ def record_fields(frame: RawFrame) -> dict[str, Any]:
         "timestamp": present.timestamp_fields(v.get("timestamp")),
         "user_id": v.get("user_id"),
         "basal_metabolism_kj": v.get("basal_metabolism"),
+        "basal_metabolism_kcal": None if "basal_metabolism" not in v else v["basal_metabolism"] / 4.184,
         "muscle_pct": None if "muscle_pct" not in v else present.scaled(v["muscle_pct"], 1, 10),
         "impedance_ohm": None if "impedance" not in v else present.scaled(v["impedance"], 1, 10),
         "height": None,
@@ -60,6 +63,12 @@ def record_fields(frame: RawFrame) -> dict[str, Any]:
         out["height_unit"] = "in" if imperial else "m"
         out["height_m"] = height_m(v["height"], imperial)
     return out
+
+
+def _stamp(fields: Mapping[str, Any] | None) -> DateTime | None:
+    if fields is None:
+        return None
+    return DateTime(*(fields[k] for k in ("year", "month", "day", "hours", "minutes", "seconds")))
 
 
 def measurement_of(fields: Mapping[str, Any]) -> Measurement | None:
@@ -97,7 +106,7 @@ def measurement_of(fields: Mapping[str, Any]) -> Measurement | None:
         device_time_note=note,
         user_index=present.user_index(fields["user_id"]),
         flags=("multiple_packet",) if fields["multiple_packet"] else (),
-        extras={"reported_unit": fields["mass_unit"]},
+        extras=present.stamp_extras(_stamp(stamp), reported_unit=fields["mass_unit"]),
     )
 
 
@@ -114,7 +123,9 @@ def merge_fields(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         for key, value in part.items():
             if merged.get(key) is None and value is not None:
                 merged[key] = value
-        merged["measurement_unsuccessful"] = merged["measurement_unsuccessful"] or part["measurement_unsuccessful"]
+        merged["measurement_unsuccessful"] = (
+            merged["measurement_unsuccessful"] or part["measurement_unsuccessful"]
+        )
     return merged
 
 
@@ -146,9 +157,15 @@ def group(parts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def decode_sequence(frames: Sequence[RawFrame]) -> Decoded:
+    if not frames:
+        raise DecodeError("truncated", "no indications to merge", field="sequence")
     records = group([record_fields(f) for f in frames])
     measurements = tuple(m for m in (measurement_of(r) for r in records) if m is not None)
-    fields: dict[str, Any] = {"records": len(records), "merged": records[0] if records else None, "items": records}
+    fields: dict[str, Any] = {
+        "records": len(records),
+        "merged": records[0] if records else None,
+        "items": records,
+    }
     return Decoded(fields=fields, measurements=measurements)
 
 

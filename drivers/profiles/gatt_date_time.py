@@ -46,8 +46,9 @@ def decode_current_time(frame: RawFrame) -> Decoded:
     )
 
 
-def encode_current_time(stamp: date_time.DateTime, day_of_week: int, fractions256: int = 0,
-                        adjust_reason: int = 0x01) -> bytes:
+def encode_current_time(
+    stamp: date_time.DateTime, day_of_week: int, fractions256: int = 0, adjust_reason: int = 0x01
+) -> bytes:
     """The value the gateway writes to set a device clock (manual time update by default)."""
     return stamp.encode() + bytes((day_of_week, fractions256, adjust_reason))
 

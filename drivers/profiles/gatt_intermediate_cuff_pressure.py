@@ -17,6 +17,8 @@ def decode(frame: RawFrame) -> Decoded:
     w = walk(tables.BLOOD_PRESSURE, frame.data)
     fields = common_fields(w)
     fields["current_cuff_pressure"] = w.values["systolic"].field()
+    fields["diastolic"] = w.values["diastolic"].field()  # unused by ICP, NaN on the wire
+    fields["mean_arterial_pressure"] = w.values["mean_arterial_pressure"].field()
     pressure = to_mmhg(w.values["systolic"], bool(w.flags & tables.BPM_KPA))
     events = () if pressure is None else (DeviceEvent("cuff_pressure", {"pressure_mmhg": pressure}),)
     return Decoded(fields=fields, events=events)

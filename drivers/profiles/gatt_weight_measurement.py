@@ -69,7 +69,7 @@ def decode(frame: RawFrame) -> Decoded:
         device_time=when,
         device_time_note=note,
         user_index=present.user_index(v.get("user_id")),
-        extras={"reported_unit": fields["weight_unit"]},
+        extras=present.stamp_extras(v.get("timestamp"), reported_unit=fields["weight_unit"]),
     )
     return Decoded(fields=fields, measurements=(measurement,))
 

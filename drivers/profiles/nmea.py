@@ -17,12 +17,13 @@ from typing import Any
 
 from drivers.errors import DecodeError
 from drivers.frames import RawFrame
-from drivers.measurement import DEG, KM_PER_H, M, Decoded, Measurement, Value
+from drivers.measurement import DEG, M_PER_S, Decoded, M, Measurement, Value
 from drivers.profile import Framer, Profile, SerialSettings
 from drivers.serial.checksums import is_hex2, xor8_hex
 from drivers.serial.framer import LineFramer
 
 KNOT_KMH = 1.852
+KNOT_MPS = 1852 / 3600
 HDOP_TO_M = 5.0
 _NUM = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 _ADDR = re.compile(r"[A-Z0-9]{5}")
@@ -94,7 +95,9 @@ def _pad(parts: list[str], n: int) -> list[str]:
     return parts + [""] * (n - len(parts))
 
 
-def _position(values: dict[str, Value], at: datetime | None, note: str | None, extras: dict[str, Any]) -> Measurement:
+def _position(
+    values: dict[str, Value], at: datetime | None, note: str | None, extras: dict[str, Any]
+) -> Measurement:
     return Measurement("position", values, device_time=at, device_time_note=note, extras=extras)
 
 
@@ -115,7 +118,9 @@ def _rmc(f: list[str], out: dict[str, Any]) -> tuple[Measurement, ...]:
     out["course_deg"] = _float(f[7], "course_deg")
     var = _float(f[9], "magnetic_variation_deg")
     if var is not None and f[10] not in ("E", "W"):
-        raise DecodeError("malformed", f"variation direction {f[10]!r} is not E or W", field="magnetic_variation_deg")
+        raise DecodeError(
+            "malformed", f"variation direction {f[10]!r} is not E or W", field="magnetic_variation_deg"
+        )
     out["magnetic_variation_deg"] = -var if var is not None and f[10] == "W" else var
     out["mode"] = f[11] or None
     out["nav_status"] = f[12] or None
@@ -123,10 +128,10 @@ def _rmc(f: list[str], out: dict[str, Any]) -> tuple[Measurement, ...]:
     if not out["valid"] or lat is None or lon is None or (lat == 0 and lon == 0):
         return ()
     values = {"latitude": Value(lat, DEG), "longitude": Value(lon, DEG)}
-    if out["speed_kmh"] is not None:
-        values["speed"] = Value(out["speed_kmh"], KM_PER_H)
+    if knots is not None:
+        values["speed"] = Value(round(knots * KNOT_MPS, 6), M_PER_S)
     if out["course_deg"] is not None:
-        values["course"] = Value(out["course_deg"], DEG)
+        values["heading"] = Value(out["course_deg"], DEG)
     at = datetime(*d, *t, tzinfo=UTC) if d and t else None
     return (_position(values, at, None if at else "no date/time in sentence", {"source": "nmea.rmc"}),)
 
@@ -155,11 +160,21 @@ def _gga(f: list[str], out: dict[str, Any]) -> tuple[Measurement, ...]:
         return ()
     values = {"latitude": Value(lat, DEG), "longitude": Value(lon, DEG)}
     if out["altitude_m"] is not None:
-        values["altitude"] = Value(out["altitude_m"], M)
+        values["elevation"] = Value(out["altitude_m"], M)
     if out["hdop"] is not None:
         values["accuracy_m"] = Value(round(out["hdop"] * HDOP_TO_M, 6), M)
     extras = {"source": "nmea.gga", "time_utc": out["time_utc"], "satellites": out["satellites"]}
     return (_position(values, None, "GGA carries the time of day only", extras),)
+
+
+#: Fields (address included) of a complete sentence, to tell "cut short" from "sent without checksum".
+_FULL_COUNT = {"RMC": 12, "GGA": 15}
+
+
+def _complete_without_checksum(body: str) -> bool:
+    parts = body.split(",")
+    want = _FULL_COUNT.get(parts[0][-3:])
+    return want is not None and len(parts) >= want
 
 
 def _checked_body(data: bytes) -> str:
@@ -177,7 +192,7 @@ def _checked_body(data: bytes) -> str:
         raise DecodeError("malformed", "sentence does not start with '$'")
     star = body.rfind("*")
     if star < 0:
-        if terminated:
+        if terminated or _complete_without_checksum(body):
             raise DecodeError("missing_checksum", "no '*hh' checksum", field="checksum")
         raise DecodeError("truncated", "sentence ends before its '*' checksum")
     given = body[star + 1 :]

@@ -95,7 +95,8 @@ def parse_value(spec: FieldSpec, raw: str) -> Any:
             spec.maximum is not None and num > spec.maximum
         ):
             raise DecodeError(
-                "out_of_range", f"{num} outside {spec.minimum}..{spec.maximum} {spec.unit or ''}".rstrip(),
+                "out_of_range",
+                f"{num} outside {spec.minimum}..{spec.maximum} {spec.unit or ''}".rstrip(),
                 field=spec.name,
             )
         return num
@@ -155,35 +156,54 @@ def _store(spec: FieldSpec, value: Any, out: dict[str, Any]) -> None:
             out[d.name] = round(value * d.scale + d.offset, d.digits)
 
 
+def _pairs(fmt: LineFormat, tokens: list[_Token]) -> list[tuple[_Token, _Token]] | None:
+    """Header/value pairs: alternating tokens, or ``KEY<key_separator>VALUE`` tokens.
+
+    ``None`` when they do not pair up (a header without value, a token without separator)."""
+    if fmt.key_separator is None:
+        if len(tokens) % 2:
+            return None
+        return [(tokens[i], tokens[i + 1]) for i in range(0, len(tokens), 2)]
+    pairs = []
+    for t in tokens:
+        key, sep, value = t.text.partition(fmt.key_separator)
+        if not sep or t.quoted:
+            return None
+        pairs.append((_Token(key, t.offset, False), _token(value, t.offset + len(key) + 1, fmt.quote)))
+    return pairs
+
+
 def _key_value(fmt: LineFormat, body: str, terminated: bool) -> tuple[dict[str, Any], bool | None]:
     tokens, open_quote = _split(body, fmt.separator, fmt.quote)
     if open_quote:
         raise DecodeError("truncated" if not terminated else "malformed", "unbalanced quote")
+    pairs = _pairs(fmt, tokens)
     cs_index = next(
-        (i for i in range(0, len(tokens) - 1, 2) if tokens[i].text == fmt.checksum_key and not tokens[i].quoted),
-        None,
+        (i for i, (k, _) in enumerate(pairs or ()) if k.text == fmt.checksum_key and not k.quoted), None
     )
-    if fmt.checksum == "sum8_hex_upto_cs" and cs_index is not None:
-        complete = cs_index + 2 == len(tokens) and is_hex2(tokens[-1].text)
-        if not terminated and not complete:
+    if not terminated:
+        complete = (
+            fmt.checksum == "sum8_hex_upto_cs"
+            and pairs is not None
+            and cs_index == len(pairs) - 1
+            and is_hex2(pairs[-1][1].text)
+        )
+        if not complete:
             raise DecodeError("truncated", "line ends before its checksum and terminator")
-    elif not terminated:
-        raise DecodeError("truncated", "line has no terminator yet")
-    if len(tokens) % 2:
+    if pairs is None:
         raise DecodeError("malformed", "headers and values do not pair up (a header without value?)")
     checksum_ok: bool | None = None
-    pairs = [(tokens[i], tokens[i + 1]) for i in range(0, len(tokens), 2)]
     if fmt.checksum == "sum8_hex_upto_cs":
         if cs_index is None:
             if fmt.checksum_required:
                 raise DecodeError("missing_checksum", f"no {fmt.checksum_key} pair", field=fmt.checksum_key)
         else:
-            if cs_index + 2 != len(tokens):
+            if cs_index != len(pairs) - 1:
                 raise DecodeError("malformed", "data after the checksum", field=fmt.checksum_key)
-            given = tokens[-1].text
+            given = pairs[-1][1].text
             if not is_hex2(given):
                 raise DecodeError("malformed", f"{given!r} is not two hex digits", field=fmt.checksum_key)
-            covered = body[: tokens[cs_index].offset].encode(fmt.encoding)
+            covered = body[: pairs[-1][0].offset].encode(fmt.encoding)
             want = sum8_hex(covered)
             if given.upper() != want:
                 raise DecodeError("bad_checksum", f"got {given}, computed {want}", field=fmt.checksum_key)
@@ -302,7 +322,9 @@ def _measurements(fmt: LineFormat, fields: Mapping[str, Any]) -> tuple[Measureme
         device_time, note = _device_time(fmt, fields)
         value_fields = {s.name for s in (*fmt.keys.values(), *fmt.columns) if s is not None and s.value}
         extras = {k: v for k, v in fields.items() if k not in value_fields}
-        return (Measurement(rule.kind, values, device_time=device_time, device_time_note=note, extras=extras),)
+        return (
+            Measurement(rule.kind, values, device_time=device_time, device_time_note=note, extras=extras),
+        )
     return ()
 
 

@@ -7,18 +7,19 @@ forbid unknown keys; every problem is reported with the dotted path of the field
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from drivers.errors import DriverError
 from drivers.profile import SerialSettings
 from drivers.serial.checksums import ChecksumRule
 from drivers.serial.spec import (
-    DeviceTimeSpec,
     Derived,
+    DeviceTimeSpec,
     FieldSpec,
     FieldType,
     Layout,
@@ -44,10 +45,17 @@ class _M(BaseModel):
 
 
 class _Profile(_M):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="protocol name, e.g. acme.scale")
+    name: str = Field(description="protocol name, e.g. acme.scale")
     title: str = Field(min_length=1)
     provisional: bool = False
     notes: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", v):
+            raise ValueError(f"{v!r}: use lower-case letters, digits, '.', '_' or '-' (e.g. acme.scale)")
+        return v
 
 
 class _Serial(_M):
@@ -68,6 +76,9 @@ class _Framing(_M):
 class _Layout(_M):
     type: Layout = "key_value"
     separator: str = Field(",", min_length=1, max_length=1)
+    key_separator: str | None = Field(
+        None, min_length=1, max_length=1, description="between header and value; unset = alternating tokens"
+    )
     quote: str = Field('"', max_length=1, description='quote character, "" for none')
     ignore: list[str] = Field(default_factory=list)
     keep_unknown: bool = True
@@ -104,7 +115,7 @@ class _Field(_M):
     @model_validator(mode="after")
     def _consistent(self) -> _Field:
         if self.type == "enum" and not self.choices:
-            raise ValueError("type enum needs a choices table, e.g. choices = { \"1\" = \"male\" }")
+            raise ValueError('type enum needs a choices table, e.g. choices = { "1" = "male" }')
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is above max {self.max}")
         numeric = self.type in ("int", "float", "number")
@@ -238,6 +249,7 @@ def parse_format(data: dict[str, Any], *, source: str = "format") -> LineFormat:
         record_length=f.framing.record_length,
         layout=f.layout.type,
         separator=f.layout.separator,
+        key_separator=f.layout.key_separator if f.layout.key_separator != f.layout.separator else None,
         quote=f.layout.quote or None,
         keys={k: _spec(v) for k, v in f.fields.items()},
         ignore=frozenset(f.layout.ignore),
@@ -246,7 +258,9 @@ def parse_format(data: dict[str, Any], *, source: str = "format") -> LineFormat:
         checksum=f.checksum.rule,
         checksum_key=f.checksum.key,
         checksum_required=f.checksum.required,
-        measurements=tuple(MeasurementRule(r.kind, tuple(r.when_any), dict(r.when_fields)) for r in f.measurement),
+        measurements=tuple(
+            MeasurementRule(r.kind, tuple(r.when_any), dict(r.when_fields)) for r in f.measurement
+        ),
         device_time=DeviceTimeSpec(**f.device_time.model_dump()) if f.device_time else None,
     )
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 
 class LineFramer:
-    def __init__(self, terminator: bytes = b"\n", *, max_length: int = 1024, start: tuple[bytes, ...] = ()) -> None:
+    def __init__(
+        self, terminator: bytes = b"\n", *, max_length: int = 1024, start: tuple[bytes, ...] = ()
+    ) -> None:
         if not terminator:
             raise ValueError("terminator must not be empty")
         self._end = terminator[-1:]

@@ -91,7 +91,7 @@ class LineFormat:
 
     name: str
     title: str
-    serial: SerialSettings = SerialSettings()
+    serial: SerialSettings = field(default_factory=SerialSettings)
     provisional: bool = False
     notes: str = ""
     # framing
@@ -103,6 +103,7 @@ class LineFormat:
     # layout
     layout: Layout = "key_value"
     separator: str = ","
+    key_separator: str | None = None
     quote: str | None = '"'
     keys: Mapping[str, FieldSpec] = field(default_factory=dict)
     ignore: frozenset[str] = frozenset()

@@ -9,7 +9,7 @@ from types import ModuleType
 
 from aiohttp import web
 
-from gateway.api import readings
+from gateway.api import doctor, history, kiosk, page, readings, stream
 from gateway.api.errors import problem
 from gateway.config import ApiConfig
 from gateway.core import Gateway
@@ -18,7 +18,7 @@ from gateway.errors import ConfigError
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Route modules; each has ``setup(app)``.
-ROUTE_MODULES: tuple[ModuleType, ...] = (readings,)
+ROUTE_MODULES: tuple[ModuleType, ...] = (readings, kiosk, doctor, history, stream, page)
 
 API_CONFIG: web.AppKey[ApiConfig] = web.AppKey("api_config", ApiConfig)
 

@@ -20,8 +20,9 @@ the signal alive but never change a state.
 Events: ``enter``/``exit`` when a confirmed state changes while the zone's schedule is active
 (a change while inactive is raised when the window opens, if it still holds). The first
 state learned is silent, except inside a danger zone. ``signal_lost`` when there was no fix
-for ``signal_lost_min`` while in the alarm state (outside a safe zone, inside a danger zone)
-or while the zone's schedule is active (at last fix + T, or the window's start if later);
+for ``signal_lost_min``: for a zone without schedule, while in the alarm state (outside a
+safe zone, inside a danger zone), at last fix + T; for a zone with a schedule, in any state
+but only while the schedule is active (at last fix + T, or the window's start if later).
 ``signal_restored`` with the next fix.
 """
 
@@ -98,8 +99,19 @@ class FenceSettings:
 class _CompiledZone:
     """A zone with its projected geometry, ready for fast classification."""
 
-    __slots__ = ("danger", "kind", "max_lat", "max_lon", "min_lat", "min_lon", "mx", "my", "schedule",
-                 "shape", "zone")
+    __slots__ = (
+        "danger",
+        "kind",
+        "max_lat",
+        "max_lon",
+        "min_lat",
+        "min_lon",
+        "mx",
+        "my",
+        "schedule",
+        "shape",
+        "zone",
+    )
 
     def __init__(self, zone: Zone) -> None:
         self.zone = zone
@@ -136,14 +148,19 @@ class _CompiledZone:
         p = shape.projection
         x = (lon - p.lon0) * p.mx
         y = (lat - p.lat0) * p.my
+        b = shape.cell_bound(x, y)  # cached, conservative: decides most fixes in O(1)
+        if b < 0.0 and (not self.danger or -b > band):
+            return INSIDE
+        if b > 0.0 and (self.danger or b > band):
+            return OUTSIDE
         inside = shape.contains_xy(x, y)
         if self.danger:
             if not inside:
                 return OUTSIDE
-            return INSIDE if shape.boundary_distance_xy(x, y) > band else UNCERTAIN
+            return INSIDE if shape.boundary_farther_than(x, y, band) else UNCERTAIN
         if inside:
             return INSIDE
-        return OUTSIDE if shape.boundary_distance_xy(x, y) > band else UNCERTAIN
+        return OUTSIDE if shape.boundary_farther_than(x, y, band) else UNCERTAIN
 
     def alarm_state(self) -> int:
         return INSIDE if self.danger else OUTSIDE
@@ -170,6 +187,7 @@ class _Resident:
     history: list[Fix] = field(default_factory=list)
     next_due: datetime | None = None
     queued: bool = False
+    any_lost: bool = False
 
 
 def _history_key(f: Fix) -> datetime:
@@ -240,10 +258,11 @@ class GeofenceEngine:
         r = self._residents.get(fix.resident_id)
         if r is None:
             return []
-        lat, lon = fix.latitude, fix.longitude
+        lat, lon, at = fix.latitude, fix.longitude, fix.at
         try:
             usable = -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
-            at = _normalize_time(fix.at)
+            if at.tzinfo is not UTC:
+                at = _normalize_time(at)
         except (TypeError, AttributeError, OverflowError, ValueError):
             usable = False
         if not usable:
@@ -263,10 +282,12 @@ class GeofenceEngine:
         events: list[FenceEvent] = []
         if newest is not None and r.next_due is not None and r.next_due <= at:
             self._service(r, at, events)
-        for st in r.zones:
-            if st.lost:
-                st.lost = False
-                events.append(self._event(r, st, "signal_restored", at, fix, with_fix=True))
+        if r.any_lost:
+            r.any_lost = False
+            for st in r.zones:
+                if st.lost:
+                    st.lost = False
+                    events.append(self._event(r, st, "signal_restored", at, fix, with_fix=True))
         r.newest = fix
         r.history.append(fix)
         if len(r.history) > s.history:
@@ -353,10 +374,10 @@ class GeofenceEngine:
         if st.lost or r.newest is None:
             return None
         base = r.newest.at + self._lost_after
+        if st.cz.schedule is not None:  # watched only in its windows, then in any state
+            return st.cz.schedule.next_active(base)
         if st.confirmed == st.cz.alarm_state():
             return base
-        if st.cz.schedule is not None:
-            return st.cz.schedule.next_active(base)
         return None
 
     def _service(self, r: _Resident, now: datetime, events: list[FenceEvent]) -> datetime | None:
@@ -373,7 +394,7 @@ class GeofenceEngine:
             if lost is None:
                 continue
             if lost <= now:
-                st.lost = True
+                st.lost = r.any_lost = True
                 assert r.newest is not None
                 events.append(self._event(r, st, "signal_lost", lost, r.newest))
             elif nxt is None or lost < nxt:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _WGS84_A = 6378137.0
 _WGS84_E2 = 6.69437999014e-3
@@ -88,6 +88,54 @@ def distance_to_ring(x: float, y: float, xs: Sequence[float], ys: Sequence[float
     return math.sqrt(best)
 
 
+Edge = tuple[float, float, float, float, float]  # start x, start y, dx, dy, 1 / length²
+
+
+def ring_edges(xs: Sequence[float], ys: Sequence[float]) -> tuple[Edge, ...]:
+    """Per-edge constants so that :func:`distance_to_edges` does the least work per edge."""
+    out = []
+    n = len(xs)
+    for i in range(n):
+        xj, yj = xs[i - 1], ys[i - 1]
+        dx, dy = xs[i] - xj, ys[i] - yj
+        seg2 = dx * dx + dy * dy
+        out.append((xj, yj, dx, dy, 1.0 / seg2 if seg2 > 0.0 else 0.0))
+    return tuple(out)
+
+
+def distance_to_edges(x: float, y: float, edges: Sequence[Edge]) -> float:
+    """Same as :func:`distance_to_ring`, on precomputed edges."""
+    best = math.inf
+    for xj, yj, dx, dy, inv in edges:
+        px, py = x - xj, y - yj
+        t = (px * dx + py * dy) * inv
+        if t > 0.0:
+            if t > 1.0:
+                t = 1.0
+            px -= t * dx
+            py -= t * dy
+        d2 = px * px + py * py
+        if d2 < best:
+            best = d2
+    return math.sqrt(best)
+
+
+def edges_within(x: float, y: float, edges: Sequence[Edge], limit: float) -> bool:
+    """Whether some edge is within ``limit`` metres; stops at the first one found."""
+    lim2 = limit * limit
+    for xj, yj, dx, dy, inv in edges:
+        px, py = x - xj, y - yj
+        t = (px * dx + py * dy) * inv
+        if t > 0.0:
+            if t > 1.0:
+                t = 1.0
+            px -= t * dx
+            py -= t * dy
+        if px * px + py * py <= lim2:
+            return True
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectedCircle:
     projection: LocalProjection
@@ -112,17 +160,35 @@ class ProjectedCircle:
         return self.signed_distance(lat, lon) <= 0.0
 
 
+GRID = 8  # cells per side of a polygon's bounding box for the lazy bound cache
+_EPS = 1e-6  # metres; keeps cached bounds strictly conservative under rounding
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectedPolygon:
-    """A polygon (outer ring plus optional holes) with its vertices projected once."""
+    """A polygon (outer ring plus optional holes) with its vertices projected once.
+
+    ``cell_bound`` answers most queries in O(1): the bounding box is cut into a GRID x GRID
+    grid and, the first time a cell is hit, the exact signed distance of its centre is
+    computed. As the distance to the boundary changes by at most the distance moved, every
+    point of the cell is at least ``|d(centre)| - half diagonal`` from the boundary, on the
+    centre's side. Cells the boundary may cross give no bound and fall back to exact code.
+    """
 
     projection: LocalProjection
     rings_x: tuple[tuple[float, ...], ...]  # ring 0 is the outer ring, the rest are holes
     rings_y: tuple[tuple[float, ...], ...]
+    edges: tuple[tuple[Edge, ...], ...]  # per ring
     min_lat: float
     max_lat: float
     min_lon: float
     max_lon: float
+    grid_x0: float
+    grid_y0: float
+    cell_w: float
+    cell_h: float
+    half_diagonal: float
+    cells: list[float | None] = field(compare=False, repr=False)
 
     @classmethod
     def build(cls, outer: Ring, holes: Sequence[Ring] = ()) -> ProjectedPolygon:
@@ -136,7 +202,14 @@ class ProjectedPolygon:
             pts = [p.project(lat, lon) for lat, lon in ring]
             rx.append(tuple(x for x, _ in pts))
             ry.append(tuple(y for _, y in pts))
-        return cls(p, tuple(rx), tuple(ry), min_lat, max_lat, min_lon, max_lon)
+        x0, y0 = min(rx[0]), min(ry[0])
+        w = max(max(rx[0]) - x0, 1e-3) / GRID
+        h = max(max(ry[0]) - y0, 1e-3) / GRID
+        edges = tuple(ring_edges(xs, ys) for xs, ys in zip(rx, ry, strict=True))
+        return cls(
+            p, tuple(rx), tuple(ry), edges, min_lat, max_lat, min_lon, max_lon,
+            x0, y0, w, h, math.hypot(w, h) / 2.0, [None] * (GRID * GRID),
+        )  # fmt: skip
 
     def contains_xy(self, x: float, y: float) -> bool:
         if not point_in_ring(x, y, self.rings_x[0], self.rings_y[0]):
@@ -147,7 +220,30 @@ class ProjectedPolygon:
         return True
 
     def boundary_distance_xy(self, x: float, y: float) -> float:
-        return min(distance_to_ring(x, y, rx, ry) for rx, ry in zip(self.rings_x, self.rings_y, strict=True))
+        if len(self.edges) == 1:
+            return distance_to_edges(x, y, self.edges[0])
+        return min(distance_to_edges(x, y, e) for e in self.edges)
+
+    def boundary_farther_than(self, x: float, y: float, limit: float) -> bool:
+        """``boundary_distance_xy(x, y) > limit``, with an early exit."""
+        return not any(edges_within(x, y, e, limit) for e in self.edges)
+
+    def cell_bound(self, x: float, y: float) -> float:
+        """A signed bound valid for every point of (x, y)'s grid cell: ``b > 0``: outside by at
+        least ``b`` metres; ``b < 0``: inside by at least ``-b``; ``0.0``: no bound known."""
+        i = int((x - self.grid_x0) / self.cell_w)
+        j = int((y - self.grid_y0) / self.cell_h)
+        if not (0 <= i < GRID and 0 <= j < GRID) or x < self.grid_x0 or y < self.grid_y0:
+            return 0.0
+        k = j * GRID + i
+        b = self.cells[k]
+        if b is None:
+            cx = self.grid_x0 + (i + 0.5) * self.cell_w
+            cy = self.grid_y0 + (j + 0.5) * self.cell_h
+            lower = self.boundary_distance_xy(cx, cy) - self.half_diagonal - _EPS
+            b = 0.0 if lower <= 0.0 else -lower if self.contains_xy(cx, cy) else lower
+            self.cells[k] = b
+        return b
 
     def contains(self, lat: float, lon: float) -> bool:
         x, y = self.projection.project(lat, lon)

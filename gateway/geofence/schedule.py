@@ -75,7 +75,7 @@ def _hhmm(value: Any, field: str) -> time:
         hh, mm = value[:2], value[3:]
         if hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60:
             return time(int(hh), int(mm))
-    raise ZoneError(f"expected a time of day as \"HH:MM\" (00:00 to 23:59), got {value!r}", field=field)
+    raise ZoneError(f'expected a time of day as "HH:MM" (00:00 to 23:59), got {value!r}', field=field)
 
 
 def parse_schedule(value: Any, field: str = "schedule") -> Schedule:

@@ -187,7 +187,7 @@ def parse_feature_collection(
     """Validate a whole FeatureCollection; raise :class:`ZoneError` at the first problem."""
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         got = data.get("type") if isinstance(data, dict) else type(data).__name__
-        raise ZoneError(f'expected a GeoJSON FeatureCollection, got type {got!r}', field="type")
+        raise ZoneError(f"expected a GeoJSON FeatureCollection, got type {got!r}", field="type")
     features = data.get("features")
     if not isinstance(features, list):
         raise ZoneError("expected a list of features", field="features")

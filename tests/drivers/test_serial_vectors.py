@@ -18,7 +18,9 @@ VECTORS = load_vectors("serial.json")
 
 def _decode(vector: dict[str, Any]) -> Any:
     profile = registry.get(vector["protocol"])
-    frame = RawFrame("serial", "test", vector["input_text"].encode("latin-1"), datetime(2026, 1, 1, tzinfo=UTC))
+    frame = RawFrame(
+        "serial", "test", vector["input_text"].encode("latin-1"), datetime(2026, 1, 1, tzinfo=UTC)
+    )
     return profile.decode(frame).fields
 
 

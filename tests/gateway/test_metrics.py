@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.metrics import CONTENT_TYPE, MetricError, ProcessMetrics, Registry, format_value
+from gateway.metrics import CONTENT_TYPE, MetricError, MetricsRegistry, ProcessMetrics, format_value
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -22,9 +22,9 @@ def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     return out
 
 
-def daemon_registry() -> Registry:
+def daemon_registry() -> MetricsRegistry:
     """The metrics the daemon registers (issue 11), with some values."""
-    reg = Registry()
+    reg = MetricsRegistry()
     depth = reg.gauge("hutgw_outbox_pending", "Records waiting for the uplink.", ("lane",))
     depth.labels("readings").set(12)
     depth.labels(lane="events").set(0)
@@ -80,7 +80,7 @@ def test_content_type_is_the_text_format() -> None:
 
 
 def test_label_values_and_help_are_escaped() -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     g = reg.gauge("x_info", 'help with \\ and\nnewline "quoted"', ("device",))
     g.labels('a"b\\c\nd').set(1)
     text = reg.render()
@@ -91,28 +91,36 @@ def test_label_values_and_help_are_escaped() -> None:
 
 @given(st.text(max_size=30))
 def test_any_label_value_round_trips(value: str) -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     reg.gauge("g", "h", ("l",)).labels(value).set(2)
     assert parse(reg.render())["g"] == {(("l", value),): 2.0}
 
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0, "0"), (3.0, "3"), (-2, "-2"), (0.5, "0.5"), (1e-7, "1e-07"), (math.inf, "+Inf"), (-math.inf, "-Inf")],
+    [
+        (0, "0"),
+        (3.0, "3"),
+        (-2, "-2"),
+        (0.5, "0.5"),
+        (1e-7, "1e-07"),
+        (math.inf, "+Inf"),
+        (-math.inf, "-Inf"),
+    ],
 )
 def test_format_value(value: float, text: str) -> None:
     assert format_value(value) == text
 
 
 def test_nan_is_written_as_prometheus_nan() -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     reg.gauge("g", "h").set(math.nan)
     assert "g NaN\n" in reg.render()
     assert math.isnan(parse(reg.render())["g"][()])
 
 
 def test_counters_only_go_up() -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     c = reg.counter("c_total", "h")
     with pytest.raises(MetricError):
         c.inc(-1)
@@ -127,7 +135,7 @@ def test_counters_only_go_up() -> None:
 
 
 def test_gauges_go_both_ways() -> None:
-    g = Registry().gauge("g", "h")
+    g = MetricsRegistry().gauge("g", "h")
     g.inc(5)
     g.dec(2)
     assert g.value == 3
@@ -147,13 +155,13 @@ def test_gauges_go_both_ways() -> None:
     ],
 )
 def test_invalid_names_are_refused(kind: str, name: str, labels: tuple[str, ...]) -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     with pytest.raises(MetricError):
         getattr(reg, kind)(name, "h", labels)
 
 
 def test_labels_must_match_the_family() -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     fam = reg.counter("e_total", "h", ("profile",))
     with pytest.raises(MetricError):
         fam.inc()  # labelled family: choose a series first
@@ -166,16 +174,16 @@ def test_labels_must_match_the_family() -> None:
 
 
 def test_duplicate_registration_is_refused() -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     reg.gauge("g", "h")
     with pytest.raises(MetricError, match="already registered"):
-        reg.counter("g", "h2")
+        reg.gauge("g", "h2")
     assert "g" in reg
     assert reg.get("g").kind == "gauge"
 
 
 def test_remove_and_clear_series() -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     seen = reg.gauge("seen", "h", ("device",))
     seen.labels("a").set(1)
     seen.labels("b").set(2)
@@ -187,7 +195,7 @@ def test_remove_and_clear_series() -> None:
 
 
 def test_collectors_run_before_every_render() -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     depth = reg.gauge("depth", "h")
     queue = [1, 2, 3]
     reg.on_collect(lambda: depth.set(len(queue)))
@@ -197,7 +205,7 @@ def test_collectors_run_before_every_render() -> None:
 
 
 def test_a_failing_collector_is_counted_not_fatal() -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     g = reg.gauge("g", "h")
 
     def broken() -> None:
@@ -212,7 +220,7 @@ def test_a_failing_collector_is_counted_not_fatal() -> None:
 
 
 def test_process_metrics_from_proc() -> None:
-    reg = Registry()
+    reg = MetricsRegistry()
     ProcessMetrics(reg, clock=lambda: 1000.0)
     before = parse(reg.render())
     fds_now = len(os.listdir("/proc/self/fd"))

@@ -92,6 +92,21 @@ def test_status_is_kept_on_one_line(path_receiver: Receiver) -> None:
     assert path_receiver.recv() == ["STATUS=line one WATCHDOG=1"]
 
 
+async def test_status_given_through_notify_is_restored_after_recovery(path_receiver: Receiver) -> None:
+    notifier = Notifier(path_receiver.env_value)
+    notifier.notify("READY=1", "STATUS=ready: API http://127.0.0.1:8080")
+    wd = Watchdog(notifier, 10.0, Script(["uplink stuck", True]))
+    wd.tick()
+    wd.tick()
+    notifier.close()
+    assert path_receiver.drain() == [
+        ["READY=1", "STATUS=ready: API http://127.0.0.1:8080"],
+        ["STATUS=unhealthy: uplink stuck"],
+        ["WATCHDOG=1", "STATUS=ready: API http://127.0.0.1:8080"],
+    ]
+    assert notifier.last_status == "ready: API http://127.0.0.1:8080"
+
+
 def test_the_kernel_names_the_sending_process(path_receiver: Receiver) -> None:
     """systemd's NotifyAccess=main checks the sender pid; it must be the daemon process itself."""
     path_receiver.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
@@ -267,3 +282,29 @@ async def test_watchdog_task_ends_with_the_block_even_on_error(path_receiver: Re
             raise ValueError("daemon failed")
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "sd-watchdog"]
     notifier.close()
+
+
+async def test_run_until_stop_in_the_callers_task_group(path_receiver: Receiver) -> None:
+    script = Script([True, "outbox stalled", True])
+    stop = asyncio.Event()
+    notifier = Notifier(path_receiver.env_value)
+    wd = Watchdog(notifier, 0.02, script)
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(wd.run(stop), name="watchdog")
+        await script.done.wait()
+        stop.set()
+    notifier.close()
+    calls = script.calls
+    assert path_receiver.drain()[:3] == [
+        ["WATCHDOG=1"],
+        ["STATUS=unhealthy: outbox stalled"],
+        ["WATCHDOG=1", "STATUS=running"],
+    ]
+    assert calls == 3
+    assert wd.pings == 2
+
+
+async def test_run_returns_at_once_when_inactive() -> None:
+    script = Script([True])
+    await Watchdog(Notifier(None), 30.0, script).run(asyncio.Event())
+    assert script.calls == 0

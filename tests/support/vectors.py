@@ -39,7 +39,9 @@ def is_error_vector(vector: Mapping[str, Any]) -> bool:
 def mismatches(expected: Any, actual: Any, path: str = "$") -> list[str]:
     """Every difference between ``expected`` and ``actual`` under the section-0 rules."""
     if expected is None:
-        return [] if actual is None or actual is _MISSING else [f"{path}: expected absent/None, got {actual!r}"]
+        return (
+            [] if actual is None or actual is _MISSING else [f"{path}: expected absent/None, got {actual!r}"]
+        )
     if actual is _MISSING:
         return [f"{path}: missing (expected {expected!r})"]
     if isinstance(expected, bool) or isinstance(actual, bool):

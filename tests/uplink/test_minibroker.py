@@ -42,8 +42,12 @@ async def test_publish_subscribe_retained_and_will() -> None:
             # A client that vanishes without DISCONNECT has its will published.
             reader, writer = await asyncio.open_connection("127.0.0.1", broker.port)
             body = (
-                b"\x00\x04MQTT\x04" + bytes([0x02 | 0x04 | 0x08 | 0x20]) + b"\x00\x3c"
-                + b"\x00\x02g2" + b"\x00\x10hut/v1/g2/status" + b"\x00\x07offline"
+                b"\x00\x04MQTT\x04"
+                + bytes([0x02 | 0x04 | 0x08 | 0x20])
+                + b"\x00\x3c"
+                + b"\x00\x02g2"
+                + b"\x00\x10hut/v1/g2/status"
+                + b"\x00\x07offline"
             )
             writer.write(bytes([0x10, len(body)]) + body)
             await writer.drain()

@@ -6,6 +6,7 @@ gateway also loads a technician's files from ``<state_dir>/profiles/*.toml``.
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from pathlib import Path
 
@@ -46,16 +47,35 @@ def load_format_file(path: Path) -> Profile:
     return to_profile(read_format(Path(path)))
 
 
-def load_format_dir(path: Path) -> list[Profile]:
-    """Every ``*.toml`` in ``path`` (sorted by file name); a missing folder gives an empty list.
+def load_format_dir(
+    path: Path, *, logger: logging.Logger | None = None, errors: list[FormatFileError] | None = None
+) -> list[Profile]:
+    """Every valid ``*.toml`` in ``path`` (sorted by file name); a missing folder gives ``[]``.
 
-    One bad file raises :class:`FormatFileError` naming it: the caller decides whether to skip
-    it (the gateway logs and goes on) or stop.
+    A bad file never stops the others: it is logged (and appended to ``errors`` when given), as
+    is a file whose profile name is already taken (built-in or an earlier file).
     """
+    from drivers import registry  # lazy: built-in profiles import this module
+
+    log = logger or logging.getLogger("hutgw.profiles")
     folder = Path(path)
     if not folder.is_dir():
         return []
-    return [load_format_file(p) for p in sorted(folder.glob("*.toml"))]
+    taken = set(registry.profiles())
+    found: list[Profile] = []
+    for p in sorted(folder.glob("*.toml")):
+        try:
+            profile = load_format_file(p)
+            if profile.name in taken:
+                raise FormatFileError(p, [f"profile.name: {profile.name!r} is already taken; rename it"])
+        except FormatFileError as e:
+            log.error("format file skipped: %s", e)
+            if errors is not None:
+                errors.append(e)
+            continue
+        taken.add(profile.name)
+        found.append(profile)
+    return found
 
 
 def builtin(stem: str) -> Profile:

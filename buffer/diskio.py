@@ -1,0 +1,33 @@
+"""Disk figures: bytes this process wrote (``/proc/self/io``) and the size of the database files."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+PROC_IO = Path("/proc/self/io")
+
+
+def write_bytes(proc_io: Path = PROC_IO) -> int | None:
+    """``write_bytes`` of this process (what it sent to the storage layer), ``None`` if unavailable."""
+    try:
+        text = proc_io.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "write_bytes":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def database_bytes(path: Path) -> int:
+    """Size of the database file plus its write-ahead log (0 for files that do not exist)."""
+    total = 0
+    for p in (path, Path(str(path) + "-wal")):
+        with contextlib.suppress(OSError):
+            total += p.stat().st_size
+    return total

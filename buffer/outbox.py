@@ -1,0 +1,660 @@
+"""The durable, prioritised outbox.
+
+``Outbox`` is an ``async with`` component owning one aiosqlite connection and two named tasks:
+``outbox-writer`` (group commit) and, for the process that owns the database,
+``outbox-maintain`` (retention, TTL, quota, lease expiry).  Every database operation is one
+transaction run whole in aiosqlite's worker thread (see :mod:`buffer.store`), so concurrent
+``put`` calls share a single ``executemany`` + ``COMMIT`` and a claim is atomic against other
+claimers without any lock in Python.
+
+Re-sending after a lost ack: when a lease runs out (or a batch is released, or the process
+restarts), the batch's rows go back to *pending* but keep their ``batch_id``.  ``claim`` takes
+rows in priority order; when the first row it meets belongs to such a batch it returns that whole
+batch again under the same ``batch_id`` (``Claim.resent``), so the receiver can de-duplicate by
+batch id.  A late ack of the original send still counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import fcntl
+import functools
+import logging
+import os
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import EllipsisType
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from buffer import diskio, ids, salvage, schema, store
+from buffer.errors import InvalidRecordError, OutboxClosedError, OutboxError, translate
+from buffer.record import Lane, Record, State, Stored
+from buffer.results import AckResult, Claim, MaintenanceResult, OutboxStats, RecoveryReport
+from buffer.settings import OutboxSettings
+
+T = TypeVar("T")
+
+OverflowCallback = Callable[[Mapping[str, int], str], None]
+
+_LANE_NAMES = {lane: lane.name.lower() for lane in Lane}
+_QUOTA_CHECK_EVERY = 32  # group commits between two looks at the used size
+_PRUNE_CHUNK = 2000
+
+
+class Outbox:
+    """Durable outbox of opaque records in priority lanes (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        settings: OutboxSettings = OutboxSettings(),  # noqa: B008 - frozen
+        clock: Callable[[], float] = time.time,
+        logger: logging.Logger | None = None,
+        on_overflow: OverflowCallback | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.settings = settings
+        self._clock = clock
+        self._log = logger or logging.getLogger("hutgw.buffer")
+        self._on_overflow = on_overflow
+        self.recovery: RecoveryReport | None = None
+        self.owner = False  # True when this process holds the outbox lock (the daemon)
+        self._db: aiosqlite.Connection | None = None
+        self._con: sqlite3.Connection | None = None
+        self._st = store.StoreState()
+        self._tg: asyncio.TaskGroup | None = None
+        self._lock_fd: int | None = None
+        self._queue: list[tuple[Sequence[Record], asyncio.Future[builtins.list[int]]]] = []
+        self._queued_rows = 0
+        self._wake = asyncio.Event()
+        self._maintain_soon = asyncio.Event()
+        self._closing = False
+        self._open = False
+        self._write_bytes0: int | None = None
+        self._duplicates = 0
+        self._stale_acks = 0
+        self._lease_expired = 0
+        self._puts = 0
+        self._overflow = False
+        self._resumed = 0
+        self._recovered_seq_floor = 0
+        self._maint_task: asyncio.Task[None] | None = None
+
+    # ---------------------------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> Outbox:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.owner = self._take_lock()
+        try:
+            await self._open_db()
+        except BaseException:
+            await self._close_db()
+            self._drop_lock()
+            raise
+        self._write_bytes0 = diskio.write_bytes()
+        self._tg = asyncio.TaskGroup()
+        await self._tg.__aenter__()
+        self._tg.create_task(self._writer(), name="outbox-writer")
+        if self.owner and self.settings.maintain_interval_s is not None:
+            self._maint_task = self._tg.create_task(
+                self._maintainer(self.settings.maintain_interval_s), name="outbox-maintain"
+            )
+        self._open = True
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._open = False
+        self._closing = True
+        self._wake.set()
+        try:
+            if self._maint_task is not None:
+                self._maint_task.cancel()  # the maintainer waits forever: stop it
+            if self._tg is not None:
+                await self._tg.__aexit__(None, None, None)
+        finally:
+            self._tg = None
+            self._maint_task = None
+            await self._close_db()
+            self._drop_lock()
+
+    def _take_lock(self) -> bool:
+        fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def _drop_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+
+    async def _open_db(self) -> None:
+        s = self.settings
+        if s.check_on_open:
+            problem = await asyncio.to_thread(salvage.problem, self.path)
+            if problem is not None:
+                if not self.owner:
+                    raise translate(
+                        sqlite3.DatabaseError(f"database disk image is malformed: {problem}"),
+                        "opening the outbox",
+                    )
+                await asyncio.to_thread(self._recover, problem)
+        try:
+            self._db = await aiosqlite.connect(str(self.path), isolation_level=None, timeout=s.busy_timeout_s)
+            self._con = self._db._conn
+            await self._run(
+                "opening the outbox",
+                functools.partial(
+                    schema.configure,
+                    page_size=s.page_size,
+                    wal_autocheckpoint=s.wal_autocheckpoint_pages,
+                    journal_size_limit=s.journal_size_limit_bytes,
+                ),
+            )
+            await self._run("opening the outbox", functools.partial(store.load, st=self._st))
+            if self.recovery is not None and self._st.next_seq <= self._recovered_seq_floor:
+                self._st.next_seq = self._recovered_seq_floor + 1
+                await self._run("opening the outbox", functools.partial(store.save_hwm_tx, st=self._st))
+            if self.owner:
+                self._resumed = await self._run(
+                    "resuming in-flight batches", functools.partial(store.resume, st=self._st)
+                )
+                if self._resumed:
+                    self._log.info(
+                        "outbox: %d in-flight rows from the last run are pending again", self._resumed
+                    )
+        except sqlite3.Error as exc:
+            raise translate(exc, "opening the outbox") from exc
+
+    def _recover(self, problem: str) -> None:
+        """Move the damaged file aside and salvage what can be read (runs in a worker thread)."""
+        now = self._clock()
+        old_size = diskio.database_bytes(self.path)
+        moved = salvage.move_aside(self.path, now)
+        self._log.error("outbox: database damaged (%s); moved aside to %s, salvaging", problem, moved)
+        s = self.settings
+        dst = sqlite3.connect(self.path, isolation_level=None, timeout=s.busy_timeout_s)
+        try:
+            schema.configure(
+                dst,
+                page_size=s.page_size,
+                wal_autocheckpoint=s.wal_autocheckpoint_pages,
+                journal_size_limit=s.journal_size_limit_bytes,
+            )
+            got = salvage.salvage(moved, dst)
+        finally:
+            dst.close()
+        # Rows lost with the damaged pages may have had sequence numbers above every recovered one;
+        # skip past any number they could have used so the county never sees a number twice.
+        self._recovered_seq_floor = got.seq_high + old_size // 64
+        self.recovery = RecoveryReport(
+            moved_to=moved,
+            recovered_rows=got.rows,
+            unreadable_ranges=got.unreadable_ranges,
+            detail=got.detail,
+            at=now,
+        )
+        self._log.error("outbox: %s", self.recovery.alert_text())
+
+    async def _close_db(self) -> None:
+        if self._db is not None:
+            db, self._db, self._con = self._db, None, None
+            with contextlib.suppress(Exception):
+                await db.close()
+
+    async def _run(self, doing: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(con, *args)`` whole in the database thread: one hop, one transaction."""
+        db, con = self._db, self._con
+        if db is None or con is None:
+            raise OutboxClosedError()
+        try:
+            # aiosqlite's public methods run one statement per hop; its worker-thread entry point
+            # lets a whole transaction run in one hop.
+            result: T = await db._execute(fn, con, *args)  # type: ignore[no-untyped-call]
+        except OutboxError:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            raise translate(exc, doing) from exc
+        return result
+
+    def _check_open(self) -> None:
+        if not self._open or self._closing:
+            raise OutboxClosedError()
+
+    # ------------------------------------------------------------------------------ group commit
+
+    async def put(self, record: Record) -> int:
+        """Store one record; returns its sequence number once the row is committed to disk."""
+        return (await self._submit((record,)))[0]
+
+    async def put_many(self, records: Sequence[Record]) -> builtins.list[int]:
+        if not records:
+            return []
+        return await self._submit(tuple(records))
+
+    async def _submit(self, records: Sequence[Record]) -> builtins.list[int]:
+        self._check_open()
+        for r in records:
+            _validate(r)
+        fut: asyncio.Future[builtins.list[int]] = asyncio.get_running_loop().create_future()
+        self._queue.append((records, fut))
+        self._queued_rows += len(records)
+        self._wake.set()
+        return await fut
+
+    async def _writer(self) -> None:
+        loop = asyncio.get_running_loop()
+        wait_s = self.settings.group_commit_ms / 1000.0
+        max_rows = self.settings.group_max_rows
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            # Let writers that are ready to run add their records to this group: keep yielding
+            # while the group grows, for at most group_commit_ms.
+            deadline = loop.time() + wait_s
+            seen = self._queued_rows
+            while seen < max_rows and wait_s > 0 and not self._closing:
+                await asyncio.sleep(0)
+                if self._queued_rows == seen or loop.time() >= deadline:
+                    break
+                seen = self._queued_rows
+            group: builtins.list[tuple[Sequence[Record], asyncio.Future[builtins.list[int]]]] = []
+            rows = 0
+            while self._queue and (not group or rows + len(self._queue[0][0]) <= max_rows):
+                entry = self._queue.pop(0)
+                group.append(entry)
+                rows += len(entry[0])
+            self._queued_rows -= rows
+            await self._commit_group(group)
+
+    async def _commit_group(
+        self, group: builtins.list[tuple[Sequence[Record], asyncio.Future[builtins.list[int]]]]
+    ) -> None:
+        records = [r for recs, _ in group for r in recs]
+        try:
+            seqs = await self._run(
+                "storing records",
+                functools.partial(
+                    store.insert_group,
+                    st=self._st,
+                    records=records,
+                    now=self._clock(),
+                    measure=self._st.commits % _QUOTA_CHECK_EVERY == 0,
+                ),
+            )
+        except Exception as exc:
+            err = exc if isinstance(exc, OutboxError) else translate(exc, "storing records")
+            self._log.error("outbox: could not store %d records: %s", len(records), err)
+            for _, fut in group:
+                if not fut.done():
+                    fut.set_exception(err)
+            return
+        self._puts += len(records)
+        i = 0
+        for recs, fut in group:
+            part = seqs[i : i + len(recs)]
+            i += len(recs)
+            dups = sum(1 for s in part if s < 0)
+            if dups:
+                self._duplicates += dups
+            if not fut.done():
+                fut.set_result([abs(s) for s in part])
+        if self._st.used_bytes > self.settings.quota_bytes:
+            self._maintain_soon.set()
+
+    # ----------------------------------------------------------------------------- claim and ack
+
+    async def claim(
+        self,
+        *,
+        stream: str | None = None,
+        max_count: int = 500,
+        max_bytes: int = 256_000,
+        lease_s: float = 30.0,
+    ) -> Claim | None:
+        """Lease the highest-priority pending rows (one stream) as a batch; ``None`` if none pending."""
+        self._check_open()
+        if max_count < 1 or max_bytes < 1:
+            raise ValueError("max_count and max_bytes must be >= 1")
+        now = self._clock()
+        got = await self._run(
+            "claiming a batch",
+            functools.partial(
+                store.claim,
+                st=self._st,
+                stream=stream,
+                max_count=max_count,
+                max_bytes=max_bytes,
+                lease_until=now + lease_s,
+                new_batch_id=ids.batch_id(now),
+            ),
+        )
+        if got is None:
+            return None
+        return Claim(got.batch_id, got.stream, got.items, now + lease_s, got.resent)
+
+    async def ack(
+        self, batch_id: str, accepted: Iterable[str], rejected: Mapping[str, str] | None = None
+    ) -> AckResult:
+        """Accepted ids -> delivered, rejected -> rejected (with reason), the rest of the batch -> pending.
+
+        A row revised while in flight goes back to pending with its new payload instead.  An
+        unknown or already answered batch id is ignored (counted in ``stale_acks``).
+        """
+        self._check_open()
+        got = await self._run(
+            "recording an ack",
+            functools.partial(
+                store.ack,
+                st=self._st,
+                batch_id=batch_id,
+                accepted=set(accepted),
+                rejected=dict(rejected or {}),
+                now=self._clock(),
+            ),
+        )
+        if got.stale:
+            self._stale_acks += 1
+            self._log.info("outbox: ack for unknown or answered batch %s ignored", batch_id)
+        return AckResult(got.delivered, got.rejected, got.requeued, got.unknown_ids, got.stale)
+
+    async def release(self, batch_id: str) -> int:
+        """Give an in-flight batch back (publish failed); it is re-sent later under the same id."""
+        self._check_open()
+        return await self._run(
+            "releasing a batch", functools.partial(store.release, st=self._st, batch_id=batch_id)
+        )
+
+    async def expire_leases(self) -> int:
+        """In-flight rows whose lease ran out go back to pending, keeping their batch id."""
+        self._check_open()
+        n = await self._run(
+            "expiring leases", functools.partial(store.expire_leases, st=self._st, now=self._clock())
+        )
+        if n:
+            self._lease_expired += n
+            self._log.info("outbox: %d in-flight rows had no ack in time; they will be re-sent", n)
+        return n
+
+    async def inflight_batches(self) -> builtins.list[tuple[str, str, int, State, float | None]]:
+        """(batch_id, stream, rows, state, lease_until) of batches in flight or waiting to be re-sent."""
+        self._check_open()
+        rows = await self._run("listing batches", store.inflight_batches)
+        return [(b, s, n, schema.CODE_STATE[st], lease) for b, s, n, st, lease in rows]
+
+    # ------------------------------------------------------------------------ revise and receipts
+
+    async def revise(self, id: str, payload: bytes, *, key: str | EllipsisType | None = ...) -> None:
+        """Replace a record's payload (and key); it is delivered again under the same id.
+
+        Pending: updated in place.  Delivered or rejected: updated and pending again.  In flight:
+        updated now and back to pending when its batch is answered (never marked delivered by the
+        ack of the old payload).  Unknown id: :class:`~buffer.errors.UnknownRecordError`.
+        """
+        self._check_open()
+        if not isinstance(payload, bytes):
+            raise InvalidRecordError("payload", "must be bytes")
+        if key is not ... and key is not None and not isinstance(key, str):
+            raise InvalidRecordError("key", "must be a string or None")
+        await self._run(
+            "revising a record",
+            functools.partial(
+                store.revise,
+                st=self._st,
+                record_id=id,
+                payload=payload,
+                key=None if isinstance(key, EllipsisType) else key,
+                set_key=not isinstance(key, EllipsisType),
+                now=self._clock(),
+            ),
+        )
+
+    async def mark_delivered(self, ids: Iterable[str], *, exported_at: float | None = None) -> int:
+        """Mark rows delivered from an import receipt; rows revised after ``exported_at`` stay pending."""
+        self._check_open()
+        return await self._run(
+            "marking records delivered",
+            functools.partial(
+                store.mark_delivered,
+                st=self._st,
+                ids=builtins.list(ids),
+                now=self._clock(),
+                exported_at=exported_at,
+            ),
+        )
+
+    # ----------------------------------------------------------------------------------- reading
+
+    async def get(self, id: str) -> Stored | None:
+        self._check_open()
+        return await self._run("reading a record", functools.partial(store.get, record_id=id))
+
+    async def history(
+        self, key: str, *, since: float | None = None, limit: int = 100, kinds: Sequence[str] | None = None
+    ) -> builtins.list[Stored]:
+        """A resident's records (every state but rejected), newest first."""
+        self._check_open()
+        return await self._run(
+            "reading history",
+            functools.partial(
+                store.history,
+                key=key,
+                since=since,
+                limit=limit,
+                kinds=None if kinds is None else tuple(kinds),
+            ),
+        )
+
+    async def unattributed(
+        self, *, stream: str | None = None, since: float | None = None, limit: int = 100
+    ) -> builtins.list[Stored]:
+        """Records without a key (readings nobody is attributed to yet), newest first."""
+        self._check_open()
+        return await self._run(
+            "listing unattributed records",
+            functools.partial(store.unkeyed, stream=stream, since=since, limit=limit),
+        )
+
+    async def list(
+        self,
+        *,
+        state: State | None = None,
+        stream: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> builtins.list[Stored]:
+        """Rows filtered by state/stream/kind: pending in claim order, others by sequence number."""
+        self._check_open()
+        code = None if state is None else schema.STATE_CODE[State(state)]
+        return await self._run(
+            "listing records",
+            functools.partial(store.listing, state=code, stream=stream, kind=kind, limit=limit),
+        )
+
+    async def export_pending(self, *, since: float | None = None) -> AsyncIterator[Stored]:
+        """Every undelivered (pending or in-flight) row in sequence order; marks nothing."""
+        self._check_open()
+        after = 0
+        while True:
+            page = await self._run(
+                "exporting records",
+                functools.partial(
+                    store.undelivered_page, after_seq=after, since=since, limit=self.settings.read_chunk_rows
+                ),
+            )
+            if not page:
+                return
+            for item in page:
+                yield item
+            after = page[-1].seq
+
+    # ----------------------------------------------------------------------- stats and upkeep
+
+    async def stats(self) -> OutboxStats:
+        self._check_open()
+        snap = await self._run("reading outbox statistics", functools.partial(store.snapshot, st=self._st))
+        depth: dict[str, dict[str, int]] = {
+            _LANE_NAMES[lane]: {state.value: 0 for state in State} for lane in Lane
+        }
+        for (lane, code), n in snap.depth.items():
+            depth[_LANE_NAMES[Lane(lane)]][schema.CODE_STATE[code].value] = n
+        now = self._clock()
+        wb = diskio.write_bytes()
+        dropped = {k: v for (name, k), v in snap.counters.items() if name == "dropped"}
+        ttl = {k: v for (name, k), v in snap.counters.items() if name == "ttl_expired"}
+        return OutboxStats(
+            depth=depth,
+            oldest_pending_age_s=None
+            if snap.oldest_pending_created is None
+            else max(0.0, now - snap.oldest_pending_created),
+            bytes_on_disk=diskio.database_bytes(self.path),
+            used_bytes=snap.used_bytes,
+            quota_bytes=self.settings.quota_bytes,
+            bytes_written=None if wb is None or self._write_bytes0 is None else wb - self._write_bytes0,
+            seq_high=snap.seq_high,
+            pruned=snap.counters.get(("pruned", ""), 0),
+            dropped=dropped,
+            ttl_expired=ttl,
+            lease_expired=self._lease_expired,
+            duplicates=self._duplicates,
+            stale_acks=self._stale_acks,
+            recovered_rows=None if self.recovery is None else self.recovery.recovered_rows,
+            overflow=self._overflow,
+            puts=self._puts,
+            commits=self._st.commits,
+        )
+
+    async def maintain(self) -> MaintenanceResult:
+        """Lease expiry, retention prune, per-kind TTL expiry, quota enforcement (in that order).
+
+        Work is done in short transactions so that puts keep flowing in between.
+        """
+        self._check_open()
+        s = self.settings
+        lease_expired = await self.expire_leases()
+        now = self._clock()
+        pruned = 0
+        while True:
+            got = await self._run(
+                "pruning delivered records",
+                functools.partial(
+                    store.prune_finished, st=self._st, before=now - s.retention_s, limit=_PRUNE_CHUNK
+                ),
+            )
+            pruned += got.rows
+            if got.rows < _PRUNE_CHUNK:
+                break
+        ttl: Counter[str] = Counter()
+        for kind, ttl_s in s.ttl_s_by_kind.items():
+            while True:
+                got = await self._run(
+                    "expiring records",
+                    functools.partial(
+                        store.expire_ttl, st=self._st, kind=kind, before=now - ttl_s, limit=_PRUNE_CHUNK
+                    ),
+                )
+                ttl.update(got.by_kind)
+                if got.rows < _PRUNE_CHUNK:
+                    break
+        if ttl:
+            self._log.warning("outbox: expired undelivered records past their time to live: %s", dict(ttl))
+        quota_pruned, dropped, used = await self._enforce_quota()
+        overflow = used > s.quota_bytes
+        self._overflow = overflow
+        if dropped or overflow:
+            if overflow:
+                reason = (
+                    f"outbox over its quota ({used} > {s.quota_bytes} bytes) with only alerts and clinical "
+                    "readings left: nothing more can be dropped"
+                )
+            else:
+                reason = f"outbox over its quota: dropped the oldest telemetry ({sum(dropped.values())} rows)"
+            self._log.error("outbox: %s", reason)
+            if self._on_overflow is not None:
+                try:
+                    self._on_overflow(dict(dropped), reason)
+                except Exception:
+                    self._log.exception("outbox: overflow callback failed")
+        return MaintenanceResult(
+            pruned=pruned,
+            ttl_expired=dict(ttl),
+            quota_pruned=quota_pruned,
+            dropped=dict(dropped),
+            lease_expired=lease_expired,
+            used_bytes=used,
+            overflow=overflow,
+        )
+
+    async def _enforce_quota(self) -> tuple[int, Counter[str], int]:
+        s = self.settings
+        used = await self._run("measuring the outbox", store.used_bytes)
+        pruned = 0
+        dropped: Counter[str] = Counter()
+        if used <= s.quota_bytes:
+            return pruned, dropped, used
+        target = int(s.quota_bytes * s.quota_low_water)
+        for step in (store.prune_oldest_finished, store.drop_oldest_telemetry):
+            while used > target:
+                rows = max(1, sum(self._st.depth.values()))
+                per_row = max(1, used // rows)
+                limit = max(50, min(_PRUNE_CHUNK, (used - target) // per_row + 1))
+                got = await self._run(
+                    "enforcing the quota", functools.partial(step, st=self._st, limit=limit)
+                )
+                used = got.used_bytes
+                if step is store.prune_oldest_finished:
+                    pruned += got.rows
+                else:
+                    dropped.update(got.by_kind)
+                if got.rows < limit:
+                    break
+        self._st.used_bytes = used
+        return pruned, dropped, used
+
+    async def _maintainer(self, interval_s: float) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._maintain_soon.wait(), timeout=interval_s)
+            self._maintain_soon.clear()
+            try:
+                await self.maintain()
+            except OutboxClosedError:
+                return
+            except OutboxError as exc:
+                self._log.error("outbox: maintenance failed: %s", exc)
+
+
+def _validate(r: Record) -> None:
+    if not isinstance(r, Record):
+        raise InvalidRecordError("record", f"expected buffer.record.Record, got {type(r).__name__}")
+    if not isinstance(r.id, str) or not r.id:
+        raise InvalidRecordError("id", "must be a non-empty string")
+    if not isinstance(r.stream, str) or not r.stream:
+        raise InvalidRecordError("stream", "must be a non-empty string")
+    if not isinstance(r.lane, Lane):
+        try:
+            Lane(r.lane)
+        except (ValueError, TypeError):
+            raise InvalidRecordError("lane", f"{r.lane!r} is not a Lane") from None
+    if not isinstance(r.kind, str):
+        raise InvalidRecordError("kind", "must be a string")
+    if not isinstance(r.payload, bytes):
+        raise InvalidRecordError("payload", "must be bytes")
+    if r.key is not None and not isinstance(r.key, str):
+        raise InvalidRecordError("key", "must be a string or None")

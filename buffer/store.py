@@ -1,0 +1,670 @@
+"""The outbox's transactions as plain functions on a ``sqlite3.Connection``.
+
+Each public function here is one transaction and runs whole in the database thread (the outbox
+hands it to aiosqlite's worker thread in a single call), so a group commit or a claim costs one
+thread hop however many statements it runs.  The connection is in autocommit mode
+(``isolation_level=None``); transactions are explicit ``BEGIN IMMEDIATE`` ... ``COMMIT``.
+
+:class:`StoreState` is the in-memory side (next sequence number, depth per lane and state); it is
+only touched from the database thread and changed only after a commit succeeded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+from buffer.errors import UnknownRecordError
+from buffer.record import Lane, Record, Stored
+from buffer.schema import (
+    CODE_STATE,
+    COLUMNS,
+    DELIVERED,
+    INFLIGHT,
+    INSERT_COLUMNS,
+    PENDING,
+    REJECTED,
+)
+
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+Depth = Counter[tuple[int, int]]  # (lane, state code) -> rows
+
+
+@dataclass(slots=True)
+class StoreState:
+    next_seq: int = 1
+    depth: Depth = field(default_factory=Counter)
+    data_version: int = -1
+    depth_stale: bool = True
+    commits: int = 0
+    used_bytes: int = 0  # live bytes as of the last look (every few group commits)
+
+
+@contextmanager
+def transaction(con: sqlite3.Connection) -> Iterator[None]:
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if con.in_transaction:
+            with suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+        raise
+    try:
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            with suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+        raise
+
+
+def to_stored(row: Sequence[object]) -> Stored:
+    seq, id_, stream, lane, kind, key, state, created_at, attempts, batch_id, reason, payload = row
+    return Stored(
+        id=str(id_),
+        seq=int(seq),  # type: ignore[call-overload]
+        stream=str(stream),
+        lane=Lane(int(lane)),  # type: ignore[call-overload]
+        kind=str(kind),
+        payload=bytes(payload),  # type: ignore[call-overload]
+        key=None if key is None else str(key),
+        state=CODE_STATE[int(state)],  # type: ignore[call-overload]
+        created_at=float(created_at),  # type: ignore[arg-type]
+        attempts=int(attempts),  # type: ignore[call-overload]
+        batch_id=None if batch_id is None else str(batch_id),
+        reason=None if reason is None else str(reason),
+    )
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def seq_high_water(con: sqlite3.Connection) -> int:
+    """The highest sequence number ever handed out (rows may have been deleted since)."""
+    row = con.execute("SELECT max(seq) FROM records").fetchone()
+    high = int(row[0] or 0)
+    meta = con.execute("SELECT value FROM meta WHERE name = 'seq_hwm'").fetchone()
+    if meta is not None and meta[0] is not None:
+        high = max(high, int(meta[0]))
+    return high
+
+
+def recount(con: sqlite3.Connection, st: StoreState) -> None:
+    depth: Depth = Counter()
+    for lane, state, n in con.execute("SELECT lane, state, count(*) FROM records GROUP BY lane, state"):
+        depth[(int(lane), int(state))] = int(n)
+    st.depth = depth
+    st.depth_stale = False
+
+
+def sync_external(con: sqlite3.Connection, st: StoreState) -> None:
+    """Notice commits made by another connection (a CLI process) since our last look."""
+    version = int(con.execute("PRAGMA data_version").fetchone()[0])
+    if version != st.data_version:
+        st.data_version = version
+        st.next_seq = max(st.next_seq, seq_high_water(con) + 1)
+        st.depth_stale = True
+
+
+def load(con: sqlite3.Connection, st: StoreState) -> None:
+    sync_external(con, st)
+    recount(con, st)
+
+
+def _apply(st: StoreState, delta: Depth) -> None:
+    for k, v in delta.items():
+        st.depth[k] += v
+    st.commits += 1
+
+
+def _save_hwm(con: sqlite3.Connection, st: StoreState) -> None:
+    con.execute(
+        "INSERT INTO meta(name, value) VALUES ('seq_hwm', ?) "
+        "ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)",
+        (st.next_seq - 1,),
+    )
+
+
+def save_hwm_tx(con: sqlite3.Connection, st: StoreState) -> None:
+    with transaction(con):
+        _save_hwm(con, st)
+
+
+def _bump(con: sqlite3.Connection, name: str, counts: Mapping[str, int]) -> None:
+    con.executemany(
+        "INSERT INTO counters(name, kind, value) VALUES (?, ?, ?) "
+        "ON CONFLICT(name, kind) DO UPDATE SET value = value + excluded.value",
+        [(name, kind, n) for kind, n in counts.items() if n],
+    )
+
+
+# --------------------------------------------------------------------------------------------- put
+
+
+def insert_group(
+    con: sqlite3.Connection, st: StoreState, records: Sequence[Record], now: float, measure: bool = False
+) -> list[int]:
+    """Insert records in one transaction; returns one sequence number per record.
+
+    A record whose id is already stored (or repeated within the group) is not inserted again: its
+    existing sequence number is returned negated, so the caller can count duplicates.
+    ``measure`` also refreshes ``st.used_bytes`` (for the quota check).
+    """
+    with transaction(con):
+        sync_external(con, st)
+        ids = list(dict.fromkeys(r.id for r in records))
+        existing: dict[str, int] = {}
+        for part in _chunks(ids):
+            for id_, seq in con.execute(
+                f"SELECT id, seq FROM records WHERE id IN ({_marks(len(part))})", tuple(part)
+            ):
+                existing[id_] = int(seq)
+        seqs: list[int] = []
+        rows: list[tuple[object, ...]] = []
+        delta: Depth = Counter()
+        next_seq = st.next_seq
+        for r in records:
+            seq = existing.get(r.id)
+            if seq is None:
+                seq = next_seq
+                next_seq += 1
+                existing[r.id] = seq
+                rows.append((seq, r.id, r.stream, int(r.lane), r.kind, r.key, PENDING, now, now, r.payload))
+                delta[(int(r.lane), PENDING)] += 1
+                seqs.append(seq)
+            else:
+                seqs.append(-seq)  # negative: duplicate of an existing row
+        if rows:
+            con.executemany(f"INSERT INTO records({INSERT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+    st.next_seq = next_seq
+    _apply(st, delta)
+    if measure:
+        st.used_bytes = used_bytes(con)
+    return seqs
+
+
+# ------------------------------------------------------------------------------------------- claim
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    batch_id: str
+    stream: str
+    items: list[Stored]
+    resent: bool
+
+
+def _take(rows: list[tuple[object, ...]], max_count: int, max_bytes: int) -> int:
+    """How many of ``rows`` fit: at least one, then while count and bytes allow."""
+    total = 0
+    n = 0
+    for row in rows:
+        size = len(row[-1])  # type: ignore[arg-type]
+        if n >= max_count or (n > 0 and total + size > max_bytes):
+            break
+        total += size
+        n += 1
+    return n
+
+
+def claim(
+    con: sqlite3.Connection,
+    st: StoreState,
+    *,
+    stream: str | None,
+    max_count: int,
+    max_bytes: int,
+    lease_until: float,
+    new_batch_id: str,
+) -> Claimed | None:
+    with transaction(con):
+        sync_external(con, st)
+        if stream is None:
+            top = con.execute(
+                "SELECT batch_id, stream FROM records WHERE state = 0 ORDER BY lane, seq LIMIT 1"
+            ).fetchone()
+        else:
+            top = con.execute(
+                "SELECT batch_id, stream FROM records WHERE state = 0 AND stream = ? "
+                "ORDER BY lane, seq LIMIT 1",
+                (stream,),
+            ).fetchone()
+        if top is None:
+            return None
+        old_batch, top_stream = top
+        if old_batch is not None:
+            # An expired or released batch is re-sent whole under its original id.
+            rows = con.execute(
+                f"SELECT {COLUMNS} FROM records WHERE batch_id = ? AND state = 0 ORDER BY lane, seq",
+                (old_batch,),
+            ).fetchall()
+            n = _take(rows, max_count, max_bytes)
+            if n < len(rows):  # the caller asked for less this time: the rest become fresh rows
+                con.executemany(
+                    "UPDATE records SET batch_id = NULL WHERE seq = ?", [(r[0],) for r in rows[n:]]
+                )
+            batch_id = str(old_batch)
+            resent = True
+        else:
+            rows = con.execute(
+                f"SELECT {COLUMNS} FROM records WHERE state = 0 AND batch_id IS NULL AND stream = ? "
+                "ORDER BY lane, seq LIMIT ?",
+                (top_stream, max_count),
+            ).fetchall()
+            n = _take(rows, max_count, max_bytes)
+            batch_id = new_batch_id
+            resent = False
+        rows = rows[:n]
+        con.executemany(
+            "UPDATE records SET state = 1, batch_id = ?, lease_until = ?, attempts = attempts + 1 "
+            "WHERE seq = ?",
+            [(batch_id, lease_until, r[0]) for r in rows],
+        )
+    delta: Depth = Counter()
+    items: list[Stored] = []
+    for r in rows:
+        lane = int(r[3])
+        delta[(lane, PENDING)] -= 1
+        delta[(lane, INFLIGHT)] += 1
+        s = to_stored(r)
+        items.append(
+            Stored(
+                id=s.id,
+                seq=s.seq,
+                stream=s.stream,
+                lane=s.lane,
+                kind=s.kind,
+                payload=s.payload,
+                key=s.key,
+                state=CODE_STATE[INFLIGHT],
+                created_at=s.created_at,
+                attempts=s.attempts + 1,
+                batch_id=batch_id,
+                reason=None,
+            )
+        )
+    _apply(st, delta)
+    return Claimed(batch_id, str(top_stream), items, resent)
+
+
+# --------------------------------------------------------------------------------- ack and release
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    delivered: int
+    rejected: int
+    requeued: int
+    unknown_ids: int
+    stale: bool
+
+
+def ack(
+    con: sqlite3.Connection,
+    st: StoreState,
+    batch_id: str,
+    accepted: set[str],
+    rejected: Mapping[str, str],
+    now: float,
+) -> Acked:
+    with transaction(con):
+        sync_external(con, st)
+        rows = con.execute(
+            "SELECT seq, id, lane, state, revised FROM records "
+            "WHERE batch_id = ? AND state <= 1 AND batch_id IS NOT NULL",
+            (batch_id,),
+        ).fetchall()
+        if not rows:
+            return Acked(0, 0, 0, len(accepted) + len(rejected), True)
+        to_delivered: list[tuple[object, ...]] = []
+        to_rejected: list[tuple[object, ...]] = []
+        to_pending: list[tuple[object, ...]] = []
+        delta: Depth = Counter()
+        seen: set[str] = set()
+        for seq, id_, lane, state, revised in rows:
+            seen.add(id_)
+            delta[(lane, state)] -= 1
+            if revised:
+                to_pending.append((now, seq))
+                delta[(lane, PENDING)] += 1
+            elif id_ in accepted:
+                to_delivered.append((now, seq))
+                delta[(lane, DELIVERED)] += 1
+            elif id_ in rejected:
+                to_rejected.append((now, str(rejected[id_])[:1000], seq))
+                delta[(lane, REJECTED)] += 1
+            else:
+                to_pending.append((now, seq))
+                delta[(lane, PENDING)] += 1
+        con.executemany(
+            "UPDATE records SET state = 2, lease_until = NULL, changed_at = ? WHERE seq = ?", to_delivered
+        )
+        con.executemany(
+            "UPDATE records SET state = 3, lease_until = NULL, changed_at = ?, reason = ? WHERE seq = ?",
+            to_rejected,
+        )
+        con.executemany(
+            "UPDATE records SET state = 0, lease_until = NULL, batch_id = NULL, revised = 0, changed_at = ? "
+            "WHERE seq = ?",
+            to_pending,
+        )
+    _apply(st, delta)
+    unknown = len((accepted | set(rejected)) - seen)
+    return Acked(len(to_delivered), len(to_rejected), len(to_pending), unknown, False)
+
+
+_BACK_TO_PENDING = (
+    "UPDATE records SET state = 0, lease_until = NULL, revised = 0, "
+    "batch_id = CASE WHEN revised THEN NULL ELSE batch_id END "
+)
+
+
+def _back(con: sqlite3.Connection, st: StoreState, where: str, params: tuple[object, ...]) -> int:
+    with transaction(con):
+        sync_external(con, st)
+        lanes = con.execute(_BACK_TO_PENDING + where + " RETURNING lane", params).fetchall()
+    delta: Depth = Counter()
+    for (lane,) in lanes:
+        delta[(int(lane), INFLIGHT)] -= 1
+        delta[(int(lane), PENDING)] += 1
+    _apply(st, delta)
+    return len(lanes)
+
+
+def release(con: sqlite3.Connection, st: StoreState, batch_id: str) -> int:
+    """In-flight rows of the batch go back to pending and keep the batch id (re-sent as the same batch)."""
+    return _back(con, st, "WHERE batch_id = ? AND state = 1", (batch_id,))
+
+
+def expire_leases(con: sqlite3.Connection, st: StoreState, now: float) -> int:
+    return _back(con, st, "WHERE state = 1 AND batch_id IS NOT NULL AND lease_until <= ?", (now,))
+
+
+def resume(con: sqlite3.Connection, st: StoreState) -> int:
+    """On open: whatever was in flight when the last process stopped goes back to pending."""
+    return _back(con, st, "WHERE state = 1", ())
+
+
+# ------------------------------------------------------------------------------------------ revise
+
+
+def revise(
+    con: sqlite3.Connection,
+    st: StoreState,
+    record_id: str,
+    payload: bytes,
+    key: str | None,
+    set_key: bool,
+    now: float,
+) -> None:
+    with transaction(con):
+        sync_external(con, st)
+        row = con.execute("SELECT seq, lane, state FROM records WHERE id = ?", (record_id,)).fetchone()
+        if row is None:
+            raise UnknownRecordError(record_id)
+        seq, lane, state = int(row[0]), int(row[1]), int(row[2])
+        key_sql = ", key = ?" if set_key else ""
+        key_param: tuple[object, ...] = (key,) if set_key else ()
+        delta: Depth = Counter()
+        if state == INFLIGHT:
+            # Goes back to pending with the new payload when its batch is answered or expires.
+            con.execute(
+                f"UPDATE records SET payload = ?, revised = 1, revised_at = ?{key_sql} WHERE seq = ?",
+                (payload, now, *key_param, seq),
+            )
+        else:
+            con.execute(
+                "UPDATE records SET payload = ?, state = 0, batch_id = NULL, lease_until = NULL, "
+                f"reason = NULL, revised = 0, revised_at = ?, changed_at = ?{key_sql} WHERE seq = ?",
+                (payload, now, now, *key_param, seq),
+            )
+            if state != PENDING:
+                delta[(lane, state)] -= 1
+                delta[(lane, PENDING)] += 1
+    _apply(st, delta)
+
+
+def mark_delivered(
+    con: sqlite3.Connection, st: StoreState, ids: Sequence[str], now: float, exported_at: float | None
+) -> int:
+    """Rows named by an import receipt become delivered, unless revised after the export."""
+    delta: Depth = Counter()
+    marked = 0
+    with transaction(con):
+        sync_external(con, st)
+        for part in _chunks(list(dict.fromkeys(ids))):
+            rows = con.execute(
+                "SELECT seq, lane, state, revised, revised_at FROM records "
+                f"WHERE id IN ({_marks(len(part))})",
+                tuple(part),
+            ).fetchall()
+            updates = []
+            for seq, lane, state, revised, revised_at in rows:
+                if state == DELIVERED or revised:
+                    continue
+                if exported_at is not None and revised_at is not None and revised_at > exported_at:
+                    continue
+                updates.append((now, seq))
+                delta[(lane, state)] -= 1
+                delta[(lane, DELIVERED)] += 1
+            con.executemany(
+                "UPDATE records SET state = 2, lease_until = NULL, reason = NULL, changed_at = ? "
+                "WHERE seq = ?",
+                updates,
+            )
+            marked += len(updates)
+    _apply(st, delta)
+    return marked
+
+
+# ------------------------------------------------------------------------------------------- reads
+
+
+def get(con: sqlite3.Connection, record_id: str) -> Stored | None:
+    row = con.execute(f"SELECT {COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
+    return None if row is None else to_stored(row)
+
+
+def history(
+    con: sqlite3.Connection, key: str, since: float | None, limit: int, kinds: Sequence[str] | None
+) -> list[Stored]:
+    sql = f"SELECT {COLUMNS} FROM records WHERE key = ? AND state != 3"
+    params: list[object] = [key]
+    if since is not None:
+        sql += " AND created_at >= ?"
+        params.append(since)
+    if kinds is not None:
+        if not kinds:
+            return []
+        sql += f" AND kind IN ({_marks(len(kinds))})"
+        params.extend(kinds)
+    sql += " ORDER BY seq DESC LIMIT ?"
+    params.append(limit)
+    return [to_stored(r) for r in con.execute(sql, params)]
+
+
+def unkeyed(
+    con: sqlite3.Connection, stream: str | None, since: float | None, limit: int
+) -> list[Stored]:
+    """Records without a key (readings attributed to nobody), every state but rejected, newest first."""
+    sql = f"SELECT {COLUMNS} FROM records WHERE key IS NULL AND state != 3"
+    params: list[object] = []
+    if stream is not None:
+        sql += " AND stream = ?"
+        params.append(stream)
+    if since is not None:
+        sql += " AND created_at >= ?"
+        params.append(since)
+    sql += " ORDER BY seq DESC LIMIT ?"
+    params.append(limit)
+    return [to_stored(r) for r in con.execute(sql, params)]
+
+
+def listing(
+    con: sqlite3.Connection, state: int | None, stream: str | None, kind: str | None, limit: int
+) -> list[Stored]:
+    where: list[str] = []
+    params: list[object] = []
+    if state is not None:
+        where.append("state = ?")
+        params.append(state)
+    if stream is not None:
+        where.append("stream = ?")
+        params.append(stream)
+    if kind is not None:
+        where.append("kind = ?")
+        params.append(kind)
+    sql = f"SELECT {COLUMNS} FROM records"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    if state == PENDING:
+        sql += " ORDER BY lane, seq LIMIT ?"
+    else:
+        sql += " ORDER BY seq LIMIT ?"
+    params.append(limit)
+    return [to_stored(r) for r in con.execute(sql, params)]
+
+
+def undelivered_page(
+    con: sqlite3.Connection, after_seq: int, since: float | None, limit: int
+) -> list[Stored]:
+    """Pending and in-flight rows in sequence order after ``after_seq`` (keyset pagination)."""
+    sql = f"SELECT {COLUMNS} FROM records WHERE seq > ? AND state <= 1"
+    params: list[object] = [after_seq]
+    if since is not None:
+        sql += " AND created_at >= ?"
+        params.append(since)
+    sql += " ORDER BY seq LIMIT ?"
+    params.append(limit)
+    return [to_stored(r) for r in con.execute(sql, params)]
+
+
+def inflight_batches(con: sqlite3.Connection) -> list[tuple[str, str, int, int, float | None]]:
+    """(batch_id, stream, rows, state, lease_until) of batches in flight or waiting to be re-sent."""
+    return [
+        (str(b), str(s), int(n), int(state), None if lease is None else float(lease))
+        for b, s, n, state, lease in con.execute(
+            "SELECT batch_id, min(stream), count(*), max(state), max(lease_until) FROM records "
+            "WHERE state <= 1 AND batch_id IS NOT NULL GROUP BY batch_id ORDER BY min(seq)"
+        )
+    ]
+
+
+# ------------------------------------------------------------------------------------- maintenance
+
+
+def used_bytes(con: sqlite3.Connection) -> int:
+    page_size = int(con.execute("PRAGMA page_size").fetchone()[0])
+    pages = int(con.execute("PRAGMA page_count").fetchone()[0])
+    free = int(con.execute("PRAGMA freelist_count").fetchone()[0])
+    return (pages - free) * page_size
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    rows: int
+    by_kind: dict[str, int]
+    used_bytes: int
+
+
+def _delete(
+    con: sqlite3.Connection, st: StoreState, select_seqs: str, params: tuple[object, ...], counter: str | None
+) -> Deleted:
+    """Delete the rows whose seq ``select_seqs`` returns, in one transaction; count them per kind."""
+    delta: Depth = Counter()
+    by_kind: Counter[str] = Counter()
+    with transaction(con):
+        sync_external(con, st)
+        _save_hwm(con, st)
+        gone = con.execute(
+            f"DELETE FROM records WHERE seq IN ({select_seqs}) RETURNING lane, state, kind", params
+        ).fetchall()
+        for lane, state, kind in gone:
+            delta[(int(lane), int(state))] -= 1
+            by_kind[str(kind)] += 1
+        if counter == "pruned":
+            _bump(con, "pruned", {"": len(gone)})
+        elif counter is not None:
+            _bump(con, counter, by_kind)
+    _apply(st, delta)
+    return Deleted(len(gone), dict(by_kind), used_bytes(con))
+
+
+def prune_finished(con: sqlite3.Connection, st: StoreState, before: float, limit: int) -> Deleted:
+    """Delivered and rejected rows finished before ``before``, oldest first."""
+    return _delete(
+        con,
+        st,
+        "SELECT seq FROM records WHERE state >= 2 AND changed_at < ? ORDER BY changed_at LIMIT ?",
+        (before, limit),
+        "pruned",
+    )
+
+
+def prune_oldest_finished(con: sqlite3.Connection, st: StoreState, limit: int) -> Deleted:
+    return _delete(
+        con,
+        st,
+        "SELECT seq FROM records WHERE state >= 2 ORDER BY changed_at LIMIT ?",
+        (limit,),
+        "pruned",
+    )
+
+
+def expire_ttl(con: sqlite3.Connection, st: StoreState, kind: str, before: float, limit: int) -> Deleted:
+    """Pending rows of ``kind`` created before ``before`` (in-flight rows are left to their ack)."""
+    return _delete(
+        con,
+        st,
+        "SELECT seq FROM records WHERE state = 0 AND kind = ? AND created_at < ? ORDER BY seq LIMIT ?",
+        (kind, before, limit),
+        "ttl_expired",
+    )
+
+
+def drop_oldest_telemetry(con: sqlite3.Connection, st: StoreState, limit: int) -> Deleted:
+    return _delete(
+        con,
+        st,
+        "SELECT seq FROM records WHERE state = 0 AND lane = ? ORDER BY lane, seq LIMIT ?",
+        (int(Lane.TELEMETRY), limit),
+        "dropped",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    depth: dict[tuple[int, int], int]
+    oldest_pending_created: float | None
+    used_bytes: int
+    seq_high: int
+    counters: dict[tuple[str, str], int]
+
+
+def snapshot(con: sqlite3.Connection, st: StoreState) -> Snapshot:
+    sync_external(con, st)
+    if st.depth_stale:
+        recount(con, st)
+    oldest: float | None = None
+    for lane in Lane:
+        row = con.execute(
+            "SELECT created_at FROM records WHERE state = 0 AND lane = ? ORDER BY lane, seq LIMIT 1",
+            (int(lane),),
+        ).fetchone()
+        if row is not None:
+            oldest = float(row[0]) if oldest is None else min(oldest, float(row[0]))
+    counters = {(str(n), str(k)): int(v) for n, k, v in con.execute("SELECT name, kind, value FROM counters")}
+    return Snapshot(
+        {k: v for k, v in st.depth.items() if v}, oldest, used_bytes(con), st.next_seq - 1, counters
+    )

@@ -1,0 +1,57 @@
+"""Provisioned BLE devices as the transport sees them, and the policy each one gets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from drivers.errors import DriverError
+from drivers.gatt.uuids import normalize
+from drivers.profile import ConnectPolicy, Profile
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """One provisioned BLE device: its address, profile name and (optional) policy override."""
+
+    address: str
+    profile: str
+    policy: ConnectPolicy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BoundDevice:
+    address: str
+    profile: Profile
+    policy: ConnectPolicy
+
+
+def normalize_address(address: str) -> str:
+    return address.strip().upper()
+
+
+def bind(
+    devices: Iterable[DeviceSpec | tuple[str, str] | tuple[str, str, ConnectPolicy | None]],
+    profiles: Mapping[str, Profile],
+) -> dict[str, BoundDevice]:
+    """Resolve profiles and policies; raises :class:`DriverError` naming an unknown profile."""
+    out: dict[str, BoundDevice] = {}
+    for item in devices:
+        spec = item if isinstance(item, DeviceSpec) else DeviceSpec(*item)
+        profile = profiles.get(spec.profile)
+        if profile is None:
+            raise DriverError(
+                f"BLE device {spec.address}: unknown profile {spec.profile!r}",
+                hint="known profiles: " + ", ".join(sorted(profiles)),
+            )
+        policy = spec.policy or profile.connect_policy
+        if policy == "none":
+            policy = "advert_only" if profile.transport == "ble_adv" else "connect_on_advert"
+        out[normalize_address(spec.address)] = BoundDevice(normalize_address(spec.address), profile, policy)
+    return out
+
+
+def subscribe_uuids(profiles: Iterable[Profile]) -> frozenset[str]:
+    """Characteristics the transport subscribes to on any connected device (profiles tagged
+    ``subscribe``: measurements, cuff pressure, battery)."""
+    return frozenset(normalize(u) for p in profiles if "subscribe" in p.tags for u in p.gatt_characteristics)

@@ -1,0 +1,121 @@
+"""``gatt.record_access_control_point`` (0x2A52): stored-record download requests and responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drivers.errors import DecodeError
+from drivers.frames import RawFrame
+from drivers.gatt import uuids
+from drivers.measurement import Decoded
+from drivers.profile import Profile
+
+OPCODES = {
+    0x01: "report_stored_records",
+    0x02: "delete_stored_records",
+    0x03: "abort_operation",
+    0x04: "report_number_of_stored_records",
+    0x05: "number_of_stored_records_response",
+    0x06: "response_code",
+}
+OPERATORS = {
+    0x00: "null",
+    0x01: "all_records",
+    0x02: "less_than_or_equal_to",
+    0x03: "greater_than_or_equal_to",
+    0x04: "within_range_of",
+    0x05: "first_record",
+    0x06: "last_record",
+}
+RESPONSE_CODES = {
+    0x01: "success",
+    0x02: "op_code_not_supported",
+    0x03: "invalid_operator",
+    0x04: "operator_not_supported",
+    0x05: "invalid_operand",
+    0x06: "no_records_found",
+    0x07: "abort_unsuccessful",
+    0x08: "procedure_not_completed",
+    0x09: "operand_not_supported",
+}
+FILTER_TYPES = {0x01: "sequence_number", 0x02: "user_facing_time"}
+_REQUESTS_WITH_FILTER = (0x01, 0x02, 0x04)
+_NULL_OPERATOR_ONLY = (0x03, 0x05, 0x06)
+_FILTERED_OPERATORS = (0x02, 0x03, 0x04)
+
+
+def _filter_fields(operator: int, operand: bytes) -> dict[str, Any]:
+    if not operand:
+        raise DecodeError(
+            "truncated", f"operator {OPERATORS[operator]} needs a filter operand", field="operand"
+        )
+    out: dict[str, Any] = {
+        "filter_type": FILTER_TYPES.get(operand[0], "service_defined"),
+        "filter_type_value": operand[0],
+    }
+    if operand[0] == 0x01:  # sequence number filter (GLS/CGMS convention): uint16 values
+        count = 2 if operator == 0x04 else 1
+        body = operand[1:]
+        if len(body) < 2 * count:
+            raise DecodeError(
+                "truncated", f"sequence-number filter needs {count} uint16 value(s)", field="operand"
+            )
+        out["filter_values"] = [int.from_bytes(body[i : i + 2], "little") for i in range(0, 2 * count, 2)]
+    return out
+
+
+def decode(frame: RawFrame) -> Decoded:
+    data = frame.data
+    if len(data) < 2:
+        raise DecodeError("truncated", f"needs op code and operator, got {len(data)} byte(s)", field="opcode")
+    opcode, operator, operand = data[0], data[1], data[2:]
+    if opcode not in OPCODES:
+        raise DecodeError("reserved_value", f"op code 0x{opcode:02x} is RFU", field="opcode")
+    if operator not in OPERATORS:
+        raise DecodeError("reserved_value", f"operator 0x{operator:02x} is RFU", field="operator")
+    if opcode in _NULL_OPERATOR_ONLY and operator != 0x00:
+        raise DecodeError("invalid_operator", f"{OPCODES[opcode]} needs the Null operator", field="operator")
+    if opcode in _REQUESTS_WITH_FILTER and operator == 0x00:
+        raise DecodeError(
+            "invalid_operator", f"{OPCODES[opcode]} needs an operator, got Null", field="operator"
+        )
+    fields: dict[str, Any] = {
+        "opcode": OPCODES[opcode],
+        "opcode_value": opcode,
+        "operator": OPERATORS[operator],
+        "operator_value": operator,
+        "operand_hex": operand.hex(),
+    }
+    if opcode in _REQUESTS_WITH_FILTER and operator in _FILTERED_OPERATORS:
+        fields.update(_filter_fields(operator, operand))
+    elif opcode == 0x05:
+        if len(operand) < 2:
+            raise DecodeError("truncated", "number of records (uint16) missing", field="number_of_records")
+        fields["number_of_records"] = int.from_bytes(operand[:2], "little")
+    elif opcode == 0x06:
+        if len(operand) < 2:
+            raise DecodeError("truncated", "request op code and response code needed", field="response_code")
+        request, code = operand[0], operand[1]
+        fields.update(
+            request_opcode=OPCODES.get(request, "reserved"),
+            request_opcode_value=request,
+            response_code=RESPONSE_CODES.get(code, "reserved"),
+            response_code_value=code,
+        )
+    return Decoded(fields=fields)
+
+
+def encode(opcode: str, operator: str = "null", operand: bytes = b"") -> bytes:
+    """A request the gateway writes, e.g. ``encode("report_stored_records", "all_records")``."""
+    op = {v: k for k, v in OPCODES.items()}[opcode]
+    oper = {v: k for k, v in OPERATORS.items()}[operator]
+    return bytes((op, oper)) + operand
+
+
+PROFILE = Profile(
+    name="gatt.record_access_control_point",
+    title="Record Access Control Point (0x2A52)",
+    transport="ble_gatt",
+    decode=decode,
+    gatt_characteristics=(uuids.RECORD_ACCESS_CONTROL_POINT,),
+)

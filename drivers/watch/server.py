@@ -1,0 +1,217 @@
+"""The TCP listener 4G watches connect to.
+
+``async with WatchServer(...)``: accepts connections (up to ``max_connections``), frames each
+stream (:class:`~drivers.watch.framer.WatchFramer`, bounded by ``max_frame_bytes``), checks the
+first frame's watch id against ``allowed_ids`` (unknown watches are logged and disconnected),
+hands every frame to the sink as a ``RawFrame(transport="tcp", source=<watch id>)`` and writes
+back whatever the sink returns (the ``LK``/``AL`` replies). A connection idle for
+``idle_timeout_s`` is closed; a watch that reconnects replaces its previous connection.
+
+Listening on all interfaces (``0.0.0.0``, ``::``, empty host) is refused unless asked for
+explicitly with ``allow_all_interfaces=True``: the watch listener belongs on the hut's LAN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+
+from drivers.errors import DecodeError, TransportError
+from drivers.frames import RawFrame
+from drivers.source import FrameSink, LinkEvent
+from drivers.watch.codec import parse_frame
+from drivers.watch.framer import WatchFramer
+
+ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "*"})
+READ_SIZE = 4096
+
+
+@dataclass(eq=False)
+class _Conn:
+    writer: asyncio.StreamWriter
+    peer: str
+    watch_id: str | None = None
+
+
+class WatchServer:
+    def __init__(
+        self,
+        listen_host: str,
+        port: int,
+        sink: FrameSink,
+        allowed_ids: Callable[[str], bool],
+        idle_timeout_s: float = 600.0,
+        max_connections: int = 200,
+        max_frame_bytes: int = 16_384,
+        clock: Callable[[], float] = time.time,
+        logger: logging.Logger | None = None,
+        *,
+        allow_all_interfaces: bool = False,
+        write_timeout_s: float = 10.0,
+    ) -> None:
+        if listen_host.strip() in ALL_INTERFACES and not allow_all_interfaces:
+            raise TransportError(
+                f"refusing to listen for watches on all interfaces ({listen_host!r})",
+                hint="set [watch] listen to the hut's LAN address, e.g. 192.168.1.10:7700",
+            )
+        self.listen_host = listen_host
+        self._port = port
+        self._sink = sink
+        self._allowed = allowed_ids
+        self._idle = idle_timeout_s
+        self._max_conns = max_connections
+        self._max_frame = max_frame_bytes
+        self._clock = clock
+        self._log = logger or logging.getLogger("hutgw.watch")
+        self._write_timeout = write_timeout_s
+        self._server: asyncio.Server | None = None
+        self._tg: asyncio.TaskGroup | None = None
+        self._conns: set[_Conn] = set()
+        self._by_id: dict[str, _Conn] = {}
+        self.refused = 0
+        self.rejected_ids = 0
+        self.dropped_bytes = 0
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when constructed with port 0)."""
+        if self._server is None or not self._server.sockets:
+            return self._port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def connections(self) -> int:
+        return len(self._conns)
+
+    async def __aenter__(self) -> WatchServer:
+        self._tg = asyncio.TaskGroup()
+        await self._tg.__aenter__()
+        try:
+            self._server = await asyncio.start_server(self._accept, self.listen_host, self._port)
+        except OSError as e:
+            await self._tg.__aexit__(None, None, None)
+            raise TransportError(
+                f"cannot listen for watches on {self.listen_host}:{self._port}: {e.strerror}",
+                hint="check [watch] listen: the address must belong to this gateway and the port be free",
+            ) from None
+        self._log.info("listening for watches on %s:%d", self.listen_host, self.port)
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._conns):
+            conn.writer.close()
+        if self._tg is not None:
+            await self._tg.__aexit__(et, e, tb)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peername = writer.get_extra_info("peername")
+        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        if len(self._conns) >= self._max_conns or self._tg is None:
+            self.refused += 1
+            self._log.warning("watch connection from %s refused: %d connections open", peer, len(self._conns))
+            writer.close()
+            return
+        conn = _Conn(writer, peer)
+        self._conns.add(conn)
+        self._tg.create_task(self._serve(conn, reader), name=f"watch:{peer}")
+
+    async def _serve(self, conn: _Conn, reader: asyncio.StreamReader) -> None:
+        try:
+            await self._read_loop(conn, reader)
+        except (ConnectionError, OSError) as e:
+            self._log.info("watch %s (%s): connection error: %s", conn.watch_id or "?", conn.peer, e)
+        except Exception:  # one bad connection must never stop the listener
+            self._log.exception("watch %s (%s): unexpected error", conn.watch_id or "?", conn.peer)
+        finally:
+            self._conns.discard(conn)
+            if conn.watch_id is not None and self._by_id.get(conn.watch_id) is conn:
+                del self._by_id[conn.watch_id]
+                self._sink.link(LinkEvent(conn.watch_id, "disconnected", self._now(), conn.peer))
+            conn.writer.close()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self._write_timeout):
+                    await conn.writer.wait_closed()
+
+    async def _read_loop(self, conn: _Conn, reader: asyncio.StreamReader) -> None:
+        framer = WatchFramer(self._max_frame)
+        while True:
+            try:
+                async with asyncio.timeout(self._idle):
+                    data = await reader.read(READ_SIZE)
+            except TimeoutError:
+                self._log.info("watch %s (%s): idle, closing", conn.watch_id or "?", conn.peer)
+                return
+            if not data:
+                return
+            before = framer.dropped_bytes
+            frames = framer.feed(data)
+            self.dropped_bytes += framer.dropped_bytes - before
+            if conn.watch_id is None and framer.dropped_bytes > self._max_frame:
+                self._log.warning("connection from %s sends no watch frames, closing", conn.peer)
+                return
+            for raw in frames:
+                if not await self._handle(conn, raw):
+                    return
+
+    async def _handle(self, conn: _Conn, raw: bytes) -> bool:
+        """Deliver one frame; False closes the connection."""
+        try:
+            watch_id: str | None = parse_frame(raw).device_id
+        except DecodeError as e:
+            watch_id = None
+            self._log.debug("watch %s (%s): bad frame (%s)", conn.watch_id or "?", conn.peer, e)
+        if conn.watch_id is None:
+            if watch_id is None:
+                return True  # unidentified junk is dropped (bounded by the framer)
+            if not self._allowed(watch_id):
+                self.rejected_ids += 1
+                self._log.warning(
+                    "unknown watch id %s from %s: not provisioned, closing", watch_id, conn.peer
+                )
+                return False
+            self._identify(conn, watch_id)
+        elif watch_id is not None and watch_id != conn.watch_id:
+            self._log.warning("watch %s (%s) sent a frame as %s: closing", conn.watch_id, conn.peer, watch_id)
+            return False
+        assert conn.watch_id is not None
+        frame = RawFrame(
+            transport="tcp",
+            source=conn.watch_id,
+            data=raw,
+            received_at=self._now(),
+            channel=conn.peer,
+            monotonic=time.monotonic(),
+        )
+        try:
+            reply = await self._sink.frame(frame)
+        except Exception:
+            self._log.exception("watch %s: sink failed on a frame", conn.watch_id)
+            return True
+        if reply:
+            conn.writer.write(reply)
+            async with asyncio.timeout(self._write_timeout):
+                await conn.writer.drain()
+        return True
+
+    def _identify(self, conn: _Conn, watch_id: str) -> None:
+        conn.watch_id = watch_id
+        old = self._by_id.get(watch_id)
+        if old is not None:
+            self._log.info("watch %s reconnected from %s; closing %s", watch_id, conn.peer, old.peer)
+            old.writer.close()
+        self._by_id[watch_id] = conn
+        self._log.info("watch %s connected from %s", watch_id, conn.peer)
+        self._sink.link(LinkEvent(watch_id, "connected", self._now(), conn.peer))

@@ -1,0 +1,342 @@
+"""A resident's recent readings and trend; unattributed readings and their assignment.
+
+Readings come from the outbox, which keeps delivered readings for ``buffer.retention_days``.
+
+* ``GET /api/v1/residents/{resident_id}/history`` -- the signed-in resident's own readings, or
+  any resident's for the doctor (PIN or token, see :mod:`gateway.api.doctor`).
+* ``GET /api/v1/readings/unattributed`` -- readings from shared devices taken with nobody
+  signed in. The signed-in resident sees the ones from the last :data:`CLAIM_WINDOW_S`
+  seconds (to claim the one just measured); the doctor sees all of them.
+* ``POST /api/v1/readings/{id}/assign`` -- the signed-in resident claims such a reading for
+  themself, or the doctor gives it to any resident. The outbox keeps the same id with a new
+  revision, so the county receives an update of the reading, never a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from buffer.record import Stored
+from drivers.measurement import Value
+from gateway.api.doctor import AUTH, refusal
+from gateway.api.errors import problem, validation_errors
+from gateway.api.kiosk import WATCH
+from gateway.api.readings import GATEWAY
+from gateway.core import Gateway
+from gateway.errors import ReadingError
+from gateway.kinds import KINDS
+from gateway.readings import Classification, DeviceRef, Reading, decode, to_wire_dict
+
+CLAIM_WINDOW_S = 600.0
+"""a resident can claim an unattributed reading at the kiosk for this long after it was taken"""
+DEFAULT_DAYS = 90.0
+MAX_LIMIT = 500
+
+#: Values a trend is computed for, with the change (over the period shown) below which the
+#: direction is ``stable``.
+TREND_VALUES: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {
+        "blood_pressure": {"systolic": 5.0, "diastolic": 3.0, "pulse_rate": 5.0},
+        "weight": {"weight": 1.0, "bmi": 0.5},
+        "body_composition": {"weight": 1.0, "body_fat_pct": 1.0, "muscle_mass": 1.0},
+        "heart_rate": {"heart_rate": 5.0},
+    }
+)
+
+
+# ---------------------------------------------------------------------------- views
+
+
+def reading_view(d: Mapping[str, Any], stored: Stored | None = None) -> dict[str, Any]:
+    """What the kiosk shows of a reading (its wire JSON, see ``gateway.readings.to_wire_dict``)."""
+    device = d.get("device") or {}
+    out = {
+        "id": d["id"],
+        "kind": d["kind"],
+        "resident_id": d.get("resident_id"),
+        "attribution": d.get("attribution"),
+        "device": device.get("id"),
+        "effective_at": d.get("effective_at"),
+        "time_source": d.get("time_source"),
+        "values": d.get("values", {}),
+        "flags": d.get("flags", []),
+        "classification": d.get("classification"),
+        "revision": d.get("revision", 0),
+    }
+    if stored is not None:
+        out["state"] = stored.state.value
+    return out
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def reading_from_wire(d: Mapping[str, Any]) -> Reading:
+    """The :class:`Reading` back from its wire JSON (the outbox payload)."""
+    c = d.get("classification")
+    dev = d.get("device") or {}
+    raw = d.get("raw_hex")
+    return Reading(
+        id=d["id"],
+        kind=d["kind"],
+        values=MappingProxyType(
+            {k: Value(float(v["value"]), str(v["unit"])) for k, v in (d.get("values") or {}).items()}
+        ),
+        device=DeviceRef(id=dev.get("id", "?"), profile=dev.get("profile"), address=dev.get("address")),
+        received_at=_when(d["received_at"]),
+        effective_at=_when(d["effective_at"]),
+        time_source=d.get("time_source", "gateway"),
+        resident_id=d.get("resident_id"),
+        attribution=d.get("attribution", "unattributed"),
+        measured_at=d.get("measured_at"),
+        gateway_clock_synced=bool(d.get("gateway_clock_synced", True)),
+        flags=tuple(d.get("flags") or ()),
+        classification=None if c is None else Classification(**c),
+        raw=bytes.fromhex(raw) if raw else None,
+        extras=dict(d.get("extras") or {}),
+        revision=int(d.get("revision", 0)),
+    )
+
+
+# ---------------------------------------------------------------------------- trend
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    count: int
+    last: float
+    mean: float
+    min: float
+    max: float
+    change: float
+    """rise of the least-squares line from the first to the last reading shown"""
+    span_days: float
+    direction: str
+    """``rising``, ``falling``, ``stable`` or ``unknown`` (fewer than two readings)"""
+
+
+def trend_of(points: Sequence[tuple[float, float]], tolerance: float) -> Trend:
+    """``points``: (time in days, value), any order."""
+    pts = sorted(points)
+    n = len(pts)
+    ys = [y for _, y in pts]
+    mean = sum(ys) / n
+    span = pts[-1][0] - pts[0][0]
+    change = 0.0
+    if n >= 2 and span > 0:
+        mx = sum(x for x, _ in pts) / n
+        sxx = sum((x - mx) ** 2 for x, _ in pts)
+        slope = sum((x - mx) * (y - mean) for x, y in pts) / sxx
+        change = slope * span
+    if n < 2:
+        direction = "unknown"
+    elif abs(change) < tolerance:
+        direction = "stable"
+    else:
+        direction = "rising" if change > 0 else "falling"
+    return Trend(n, ys[-1], round(mean, 2), min(ys), max(ys), round(change, 2), round(span, 3), direction)
+
+
+def trends(readings: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per kind and value, the trend over the readings given (implausible values left out)."""
+    series: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in readings:
+        wanted = TREND_VALUES.get(r["kind"])
+        if not wanted or not r.get("effective_at"):
+            continue
+        day = _when(r["effective_at"]).timestamp() / 86_400
+        flags = set(r.get("flags") or ())
+        for name, v in (r.get("values") or {}).items():
+            value = v.get("value") if isinstance(v, Mapping) else None
+            if name not in wanted or f"implausible:{name}" in flags or not isinstance(value, int | float):
+                continue
+            if math.isfinite(value):
+                series.setdefault((r["kind"], name), []).append((day, float(value)))
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for (kind, name), pts in sorted(series.items()):
+        t = trend_of(pts, TREND_VALUES[kind][name])
+        out.setdefault(kind, {})[name] = {
+            "count": t.count,
+            "last": t.last,
+            "mean": t.mean,
+            "min": t.min,
+            "max": t.max,
+            "change": t.change,
+            "span_days": t.span_days,
+            "direction": t.direction,
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------- who may see what
+
+
+def _doctor(request: web.Request) -> tuple[bool, web.Response | None]:
+    """(is the doctor, refusal): a wrong PIN is refused even if a resident is signed in."""
+    v = request.app[AUTH].check(request)
+    if v.outcome == "doctor":
+        return True, None
+    if v.outcome == "none":
+        return False, None
+    return False, refusal(v)
+
+
+class HistoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str | None = None
+    days: float = Field(DEFAULT_DAYS, gt=0, le=3660)
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+
+
+def _query(request: web.Request, model: type[BaseModel]) -> BaseModel | web.Response:
+    try:
+        q = model.model_validate(dict(request.query))
+    except ValidationError as e:
+        return problem(422, "invalid query", validation_errors(e))
+    kind = getattr(q, "kind", None)
+    if kind is not None and kind not in KINDS:
+        return problem(422, "invalid query", {"kind": f"unknown kind (known: {', '.join(sorted(KINDS))})"})
+    return q
+
+
+async def get_history(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    resident_id = request.match_info["resident_id"]
+    doctor, refused = _doctor(request)
+    if refused is not None:
+        return refused
+    if not doctor:
+        session = gw.sessions.current()
+        if session is None or session.resident_id != resident_id:
+            return problem(403, "only the signed-in resident's own readings (or the doctor's PIN)")
+        gw.sessions.touch()
+    q = _query(request, HistoryQuery)
+    if isinstance(q, web.Response):
+        return q
+    assert isinstance(q, HistoryQuery)
+    resident = gw.snapshot().resident(resident_id)
+    if resident is None:
+        return problem(404, f"no resident {resident_id!r} in the registry")
+    since = gw.clock.now().timestamp() - q.days * 86_400
+    kinds = [q.kind] if q.kind else sorted(KINDS)
+    rows = await gw.outbox.history(resident_id, since=since, limit=q.limit, kinds=kinds)
+    readings = [reading_view(decode(s.payload), s) for s in rows if s.stream == "readings"]
+    return web.json_response(
+        {
+            "resident_id": resident_id,
+            "display_name": resident.name,
+            "readings": readings,
+            "trend": trends(readings),
+        }
+    )
+
+
+class UnattributedQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hours: float = Field(24.0 * 30, gt=0, le=24 * 3660)
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    claimable: bool = False
+
+
+async def _unattributed(gw: Gateway, *, since_s: float, limit: int) -> list[tuple[Stored, dict[str, Any]]]:
+    now = gw.clock.now()
+    rows = await gw.outbox.unattributed(stream="readings", since=now.timestamp() - since_s, limit=limit)
+    out = []
+    for s in rows:
+        d = decode(s.payload)
+        if d.get("resident_id") is None and _when(d["received_at"]) >= now - timedelta(seconds=since_s):
+            out.append((s, d))
+    return out
+
+
+async def get_unattributed(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    doctor, refused = _doctor(request)
+    if refused is not None:
+        return refused
+    q = _query(request, UnattributedQuery)
+    if isinstance(q, web.Response):
+        return q
+    assert isinstance(q, UnattributedQuery)
+    if doctor and not q.claimable:
+        window = q.hours * 3600
+    elif gw.sessions.current() is not None:
+        window = CLAIM_WINDOW_S
+    else:
+        return problem(403, "sign in first (or send the doctor's PIN)")
+    rows = await _unattributed(gw, since_s=window, limit=q.limit)
+    return web.json_response({"readings": [reading_view(d, s) for s, d in rows], "window_s": window})
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resident_id: str | None = Field(None, min_length=1, max_length=64)
+
+
+ASSIGN_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("assign_lock", asyncio.Lock)
+
+
+async def post_assign(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    doctor, refused = _doctor(request)
+    if refused is not None:
+        return refused
+    try:
+        body = AssignIn.model_validate_json(await request.read() or b"{}")
+    except ValidationError as e:
+        return problem(422, "invalid assignment", validation_errors(e))
+    reading_id = request.match_info["reading_id"]
+    session = None if doctor else gw.sessions.current()
+    if doctor:
+        if body.resident_id is None:
+            return problem(422, "invalid assignment", {"resident_id": "required"})
+        resident_id = body.resident_id
+    elif session is None:
+        return problem(403, "sign in first (or send the doctor's PIN)")
+    elif body.resident_id not in (None, session.resident_id):
+        return problem(403, "a resident can only claim a reading for themself")
+    else:
+        resident_id = session.resident_id
+    async with request.app[ASSIGN_LOCK]:
+        stored = await gw.outbox.get(reading_id)
+        if stored is None or stored.stream != "readings":
+            return problem(404, f"no reading {reading_id!r}")
+        data = decode(stored.payload)
+        if data.get("resident_id") is not None:
+            return problem(409, "this reading already belongs to a resident")
+        if not doctor:
+            age = (gw.clock.now() - _when(data["received_at"])).total_seconds()
+            if age > CLAIM_WINDOW_S:
+                return problem(
+                    403, f"only a reading from the last {CLAIM_WINDOW_S / 60:.0f} minutes can be claimed; "
+                    "ask the village doctor"
+                )
+        try:
+            assigned = gw.pipeline.assign(reading_from_wire(data), resident_id)
+        except ReadingError as e:
+            return problem(422, "invalid assignment", e.errors)
+        await gw.revise(assigned)
+    if session is not None:
+        gw.sessions.touch()
+        request.app[WATCH].sync()
+    return web.json_response({"reading": reading_view(to_wire_dict(assigned))})
+
+
+def setup(app: web.Application) -> None:
+    app[ASSIGN_LOCK] = asyncio.Lock()
+    app.router.add_get("/api/v1/residents/{resident_id}/history", get_history)
+    app.router.add_get("/api/v1/readings/unattributed", get_unattributed)
+    app.router.add_post("/api/v1/readings/{reading_id}/assign", post_assign)

@@ -1,0 +1,1 @@
+"""The kiosk page residents use (static files served by ``gateway.api.page``)."""

@@ -1,0 +1,22 @@
+"""Maps the validated pydantic config onto each component's own frozen settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from buffer.settings import DAY_S, OutboxSettings
+from gateway.config import BufferConfig, UplinkConfig
+from uplink.settings import UplinkSettings
+
+
+def outbox_settings(cfg: BufferConfig) -> OutboxSettings:
+    return OutboxSettings(
+        group_commit_ms=cfg.group_commit_ms,
+        quota_bytes=int(cfg.quota_mb * 1024 * 1024),
+        retention_s=cfg.retention_days * DAY_S,
+        ttl_s_by_kind={kind: days * DAY_S for kind, days in cfg.ttl_days.items()},
+    )
+
+
+def uplink_settings(cfg: UplinkConfig, state_dir: Path) -> UplinkSettings:
+    return UplinkSettings.from_mapping(cfg.model_dump(), state_dir=state_dir)

@@ -1,0 +1,164 @@
+"""``hutgw geofence``: import, list and remove residents' fences; replay a recorded trace."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway import config as gateway_config
+from gateway.errors import ConfigError
+from gateway.geofence.datum import DATUMS, Datum
+from gateway.geofence.engine import FenceSettings
+from gateway.geofence.errors import ZoneError
+from gateway.geofence.replay import FixFileError, event_json, read_fixes, replay
+from gateway.geofence.store import ZoneStore
+from gateway.geofence.zones import Circle, Zone, load_geojson, to_feature
+from provisioning.errors import EXIT_OK, BadInputError, NotFoundError
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser("geofence", help="residents' electronic fences (safe and danger zones)")
+    gsub = p.add_subparsers(dest="geofence_command", metavar="ACTION")
+    gsub.required = True
+
+    imp = gsub.add_parser("import", parents=[common], help="import zones from a GeoJSON FeatureCollection")
+    imp.add_argument("resident", metavar="RESIDENT", help="resident id the zones belong to")
+    imp.add_argument("file", metavar="FILE.geojson", type=Path)
+    imp.add_argument(
+        "--datum",
+        choices=DATUMS,
+        default="wgs84",
+        help="datum of features without a datum property (gcj02: AMap/Tencent, bd09: Baidu)",
+    )
+    imp.add_argument("--replace", action="store_true", help="remove the resident's zones not in the file")
+    imp.set_defaults(func=run_import)
+
+    ls = gsub.add_parser("list", parents=[common], help="list stored zones")
+    ls.add_argument("resident", metavar="RESIDENT", nargs="?", help="only this resident")
+    ls.set_defaults(func=run_list)
+
+    rm = gsub.add_parser("remove", parents=[common], help="remove one zone, or all of a resident's")
+    rm.add_argument("resident", metavar="RESIDENT")
+    rm.add_argument(
+        "name", metavar="NAME", nargs="?", help="zone name (default: all of the resident's zones)"
+    )
+    rm.set_defaults(func=run_remove)
+
+    rp = gsub.add_parser(
+        "replay", parents=[common], help="run a recorded trace through the fences and print the events"
+    )
+    rp.add_argument("--zones", type=Path, required=True, metavar="FILE.geojson")
+    rp.add_argument("--fixes", type=Path, required=True, metavar="FILE.csv|FILE.jsonl")
+    rp.add_argument(
+        "--datum", choices=DATUMS, default="wgs84", help="datum of zones without a datum property"
+    )
+    rp.set_defaults(func=run_replay)
+
+
+def _config(args: argparse.Namespace) -> gateway_config.Config:
+    try:
+        return gateway_config.load(args.config)
+    except ConfigError as e:
+        if not e.errors:
+            raise
+        raise ConfigError(f"{e.message}: {'; '.join(e.errors)}", e.errors, hint=e.hint) from None
+
+
+def _store(args: argparse.Namespace) -> ZoneStore:
+    state_dir = args.state_dir if args.state_dir is not None else _config(args).state_dir
+    return ZoneStore.in_state_dir(state_dir)
+
+
+def _load_zones(path: Path, datum: Datum, resident: str | None = None) -> list[Zone]:
+    try:
+        return load_geojson(path, default_datum=datum, resident_id=resident)
+    except ZoneError as e:
+        if e.message.endswith("does not exist"):
+            raise NotFoundError(e.message, hint="check the path") from None
+        raise BadInputError(e.message, hint=e.hint) from None
+
+
+def _describe(z: Zone) -> str:
+    s = z.shape
+    shape = f"circle r={s.radius_m:g} m" if isinstance(s, Circle) else f"polygon {len(s.outer)} vertices"
+    if not isinstance(s, Circle) and s.holes:
+        shape += f", {len(s.holes)} hole(s)"
+    when = "always"
+    if z.schedule is not None:
+        sj = z.schedule.to_json()
+        days = ",".join(sj["days"]) if len(sj["days"]) < 7 else "daily"
+        hours = f" {sj['from']}-{sj['to']}" if "from" in sj else ""
+        when = f"{days}{hours} {sj['tz']}"
+    return f"{z.resident_id}\t{z.name}\t{z.kind}\t{shape}\t{when}\t(drawn in {z.source_datum})"
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def run_import(args: argparse.Namespace) -> int:
+    zones = _load_zones(args.file, args.datum, args.resident)
+    count = _store(args).save(zones, replace_resident=args.resident if args.replace else None)
+    if args.json:
+        _print_json(
+            {"resident_id": args.resident, "imported": [z.name for z in zones], "replaced": args.replace}
+        )
+    else:
+        print(f"imported {count} zone(s) for {args.resident}: {', '.join(z.name for z in zones)}")
+    return EXIT_OK
+
+
+def run_list(args: argparse.Namespace) -> int:
+    zones = _store(args).load(args.resident)
+    if args.resident is not None and not zones:
+        raise NotFoundError(
+            f"resident {args.resident!r} has no zones", hint="import some with `hutgw geofence import`"
+        )
+    if args.json:
+        features = []
+        for z in zones:
+            feature = to_feature(z)
+            feature["properties"]["source_datum"] = z.source_datum
+            features.append(feature)
+        _print_json({"type": "FeatureCollection", "features": features})
+    else:
+        for z in zones:
+            print(_describe(z))
+    return EXIT_OK
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    removed = _store(args).remove(args.resident, args.name)
+    if removed == 0:
+        what = (
+            f"zone {args.name!r} of resident {args.resident!r}"
+            if args.name
+            else f"zones for {args.resident!r}"
+        )
+        raise NotFoundError(f"no {what}", hint="see `hutgw geofence list`")
+    if args.json:
+        _print_json({"resident_id": args.resident, "removed": removed})
+    else:
+        print(f"removed {removed} zone(s) of {args.resident}")
+    return EXIT_OK
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    settings = FenceSettings.from_config(_config(args).geofence)
+    zones = _load_zones(args.zones, args.datum)
+    try:
+        fixes = read_fixes(args.fixes)
+    except FixFileError as e:
+        if e.message.endswith("does not exist"):
+            raise NotFoundError(e.message, hint="check the path") from None
+        raise BadInputError(e.message, hint=e.hint) from None
+    out = sys.stdout
+    for ev in replay(zones, fixes, settings):
+        out.write(json.dumps(event_json(ev), ensure_ascii=False) + "\n")
+    out.flush()
+    return EXIT_OK

@@ -1,0 +1,268 @@
+"""``hutgw receiver``: the reference county receiver, offline-export import, signed commands.
+
+* ``hutgw receiver --broker URL --db FILE [--prefix hut/v1]`` runs the receiver (until SIGTERM).
+* ``hutgw receiver import FILE.jsonl.gz --db FILE [--receipt OUT]`` loads a ``hutgw buffer export``
+  file idempotently and writes a receipt (the accepted ids) for ``hutgw buffer mark-delivered``.
+* ``hutgw receiver command GATEWAY_ID ping|status|residents|geofences --key county.key --broker URL``
+  publishes a signed command and prints the gateway's result.
+* ``hutgw receiver keygen --out county.key`` makes the county signing key and prints the public
+  key for the gateways' ``[uplink] command_public_key``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from provisioning.errors import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    BadInputError,
+    NotFoundError,
+    ProvisioningError,
+    UnreachableError,
+)
+from uplink.commands import COMMAND_NAMES, load_private_key, make_command, private_key_pem, public_key_b64
+from uplink.errors import UplinkError
+from uplink.receiver import BrokerOptions, Receiver, ReceiverStore, import_export
+
+log = logging.getLogger("hutgw.receiver")
+
+
+def _broker_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    d: Any = argparse.SUPPRESS if suppress else None
+    p.add_argument("--broker", default=d, help="mqtt://HOST:PORT or mqtts://HOST:PORT")
+    p.add_argument("--prefix", default=argparse.SUPPRESS if suppress else "hut/v1", help="topic prefix")
+    p.add_argument("--username", default=d)
+    p.add_argument("--password", default=d)
+    p.add_argument("--ca-file", type=Path, default=d, help="CA to trust for mqtts://")
+    p.add_argument("--cert-file", type=Path, default=d, help="client certificate for mqtts://")
+    p.add_argument("--key-file", type=Path, default=d, help="client key for mqtts://")
+    p.add_argument("--protocol", choices=["3.1.1", "5"], default=argparse.SUPPRESS if suppress else "3.1.1")
+    p.add_argument("--client-id", default=argparse.SUPPRESS if suppress else "hutgw-receiver")
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser(
+        "receiver",
+        parents=[common],
+        help="reference county receiver: store uplinks, ack, import exports, send signed commands",
+    )
+    _broker_options(p, suppress=False)
+    p.add_argument("--db", type=Path, default=None, help="receiver SQLite database")
+    p.set_defaults(func=run_receiver)
+    actions = p.add_subparsers(dest="receiver_action", metavar="ACTION")
+
+    imp = actions.add_parser("import", parents=[common], help="load an offline export (FILE.jsonl.gz)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--db", type=Path, default=argparse.SUPPRESS)
+    imp.add_argument("--receipt", type=Path, default=None, help="receipt file (default FILE.receipt.json)")
+    imp.set_defaults(func=run_import)
+
+    cmd = actions.add_parser("command", parents=[common], help="publish a signed command to a gateway")
+    cmd.add_argument("gateway_id")
+    cmd.add_argument("name", choices=COMMAND_NAMES)
+    cmd.add_argument("--key", type=Path, required=True, help="county Ed25519 private key (PEM)")
+    cmd.add_argument("--args", default="{}", help="command arguments as JSON, or @FILE")
+    cmd.add_argument("--ttl", type=float, default=300.0, help="seconds until the command expires")
+    cmd.add_argument(
+        "--wait", type=float, default=15.0, help="seconds to wait for the result (0 = do not wait)"
+    )
+    _broker_options(cmd, suppress=True)
+    cmd.set_defaults(func=run_command)
+
+    kg = actions.add_parser("keygen", parents=[common], help="make the county command-signing key")
+    kg.add_argument("--out", type=Path, required=True)
+    kg.set_defaults(func=run_keygen)
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose > 1 else logging.INFO
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("hutgw.receiver.mqtt").setLevel(logging.WARNING)
+
+
+def _options(args: argparse.Namespace) -> BrokerOptions:
+    if not getattr(args, "broker", None):
+        raise BadInputError("--broker is required", hint="e.g. --broker mqtt://127.0.0.1:1883")
+    return BrokerOptions(
+        url=args.broker,
+        username=getattr(args, "username", None),
+        password=getattr(args, "password", None),
+        ca_file=getattr(args, "ca_file", None),
+        cert_file=getattr(args, "cert_file", None),
+        key_file=getattr(args, "key_file", None),
+        client_id=getattr(args, "client_id", "hutgw-receiver"),
+        protocol=getattr(args, "protocol", "3.1.1"),
+    )
+
+
+def _db(args: argparse.Namespace) -> Path:
+    db: Path | None = getattr(args, "db", None)
+    if db is None:
+        raise BadInputError(
+            "--db FILE is required", hint="the receiver's SQLite database, e.g. --db county.db"
+        )
+    return db
+
+
+def run_receiver(args: argparse.Namespace) -> int:
+    if getattr(args, "receiver_action", None):  # pragma: no cover - argparse routes actions elsewhere
+        raise ProvisioningError(f"unknown receiver action {args.receiver_action}")
+    options, db = _options(args), _db(args)
+    _setup_logging(args)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        async with ReceiverStore(db) as store:
+            receiver = Receiver(store, options, prefix=args.prefix)
+            log.info("receiver: storing into %s, broker %s, prefix %s", db, options.url, args.prefix)
+            await receiver.run()
+
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(main())
+    return EXIT_OK
+
+
+def run_import(args: argparse.Namespace) -> int:
+    db = _db(args)
+    path: Path = args.file
+    if not path.exists():
+        raise NotFoundError(f"{path} does not exist")
+    receipt_path: Path = args.receipt or path.with_name(
+        path.name.removesuffix(".gz").removesuffix(".jsonl") + ".receipt.json"
+    )
+
+    async def main() -> tuple[list[str], list[Any]]:
+        opener = gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rb") as f:
+                lines = f.readlines()
+        except (OSError, EOFError) as e:
+            raise BadInputError(f"cannot read {path}: {e}") from None
+        async with ReceiverStore(db) as store:
+            try:
+                return await import_export(store, lines)
+            except UplinkError as e:
+                raise BadInputError(f"{path}: {e.message}", hint=e.hint) from None
+
+    accepted, rejected = asyncio.run(main())
+    receipt = {
+        "schema": "hut.receipt/1",
+        "source": path.name,
+        "accepted": accepted,
+        "rejected": [r.model_dump() for r in rejected],
+    }
+    tmp = receipt_path.with_suffix(".tmp")
+    tmp.write_bytes(orjson.dumps(receipt))
+    os.replace(tmp, receipt_path)
+    summary = {"accepted": len(accepted), "rejected": len(rejected), "receipt": str(receipt_path)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"imported {len(accepted)} record(s), rejected {len(rejected)}; receipt: {receipt_path}")
+        print(f"on the gateway: hutgw buffer mark-delivered --from-receipt {receipt_path.name}")
+    return EXIT_OK
+
+
+def _load_args(text: str) -> dict[str, Any]:
+    try:
+        data = Path(text[1:]).read_bytes() if text.startswith("@") else text.encode()
+        obj = orjson.loads(data)
+    except (OSError, orjson.JSONDecodeError) as e:
+        raise BadInputError(f"--args is not JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise BadInputError("--args must be a JSON object")
+    return obj
+
+
+def run_command(args: argparse.Namespace) -> int:
+    options = _options(args)
+    prefix = getattr(args, "prefix", "hut/v1")
+    try:
+        key = load_private_key(args.key)
+    except UplinkError as e:
+        raise BadInputError(e.message, hint=e.hint) from None
+    body = make_command(key, args.gateway_id, args.name, _load_args(args.args), ttl_s=args.ttl)
+    results_topic = f"{prefix}/{args.gateway_id}/command_results"
+
+    async def main() -> dict[str, Any] | None:
+        client = options.client(identifier=f"hutgw-command-{body['id'][-12:]}", timeout=10)
+        try:
+            async with asyncio.timeout(15):
+                await client.__aenter__()
+        except Exception as e:
+            raise UnreachableError(f"cannot reach the broker {options.url}: {e}") from None
+        try:
+            if args.wait > 0:
+                await client.subscribe(results_topic, qos=1)
+            await client.publish(f"{prefix}/{args.gateway_id}/commands", orjson.dumps(body), qos=1)
+            if args.wait <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(args.wait):
+                    async for message in client.messages:
+                        payload = message.payload if isinstance(message.payload, bytes) else b""
+                        try:
+                            result = orjson.loads(payload)
+                        except orjson.JSONDecodeError:
+                            continue
+                        if isinstance(result, dict) and result.get("command_id") == body["id"]:
+                            return result
+            return {}
+        finally:
+            await client.__aexit__(None, None, None)
+
+    result = asyncio.run(main())
+    if result is None:
+        print(json.dumps({"sent": body["id"]}))
+        return EXIT_OK
+    if not result:
+        print(
+            f"error: no result from {args.gateway_id} within {args.wait:.0f} s (command {body['id']})",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    print(json.dumps(result, ensure_ascii=False))
+    return EXIT_OK if result.get("status") == "done" else EXIT_FAILURE
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    out: Path = args.out
+    if out.exists():
+        raise BadInputError(
+            f"{out} already exists", hint="choose another --out; never overwrite a county key"
+        )
+    key = Ed25519PrivateKey.generate()
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(private_key_pem(key))
+    pub = public_key_b64(key)
+    if args.json:
+        print(json.dumps({"key_file": str(out), "public_key": pub}))
+    else:
+        print(f"private key written to {out} (keep it at the county)")
+        print(f'gateway config: [uplink] command_public_key = "{pub}"')
+    return EXIT_OK

@@ -1,0 +1,109 @@
+"""A real gateway core (outbox, registry, pipeline, sessions, alerts, events) behind the real
+local API, for the kiosk tests. Everything is real except the clock, which the test moves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from buffer.outbox import Outbox
+from buffer.settings import OutboxSettings
+from gateway.alerts import AlertManager
+from gateway.api.app import build_app
+from gateway.clinical import ClinicalSettings
+from gateway.clock import FakeClock
+from gateway.config import ApiConfig
+from gateway.core import Gateway
+from gateway.events import EventBus
+from gateway.pipeline import Pipeline
+from gateway.quarantine import Quarantine
+from gateway.registry import DeviceEntry, Registry, ResidentEntry
+from gateway.sessions import KioskSessions
+
+CUFF_ADDRESS = "AA:BB:CC:DD:EE:01"
+RESIDENTS = (
+    ResidentEntry("R0001", "王秀英", "female", 1948, 155.0, card_number="NFC04A1B2C3"),
+    ResidentEntry("R0002", "李建国", "male", 1951, 168.0, card_number="88001234"),
+    ResidentEntry("R0003", "张桂兰", "female", 1955, 150.0),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@dataclass
+class KioskRig:
+    gateway: Gateway
+    clock: FakeClock
+    app: web.Application
+
+
+@contextlib.asynccontextmanager
+async def kiosk_gateway(
+    state_dir: Path, api: ApiConfig, *, clock: FakeClock | None = None
+) -> AsyncIterator[KioskRig]:
+    clock = clock or make_clock()
+    registry = Registry(state_dir / "registry.db")
+    for r in RESIDENTS:
+        registry.add_resident(r)
+    registry.add_device(DeviceEntry("cuff-1", "gatt.blood_pressure_measurement", CUFF_ADDRESS))
+    outbox = Outbox(
+        state_dir / "outbox.db",
+        settings=OutboxSettings(maintain_interval_s=None),
+        clock=lambda: clock.now().timestamp(),
+    )
+    try:
+        async with outbox:
+            sessions = KioskSessions(clock, api.session_timeout_s)
+            alerts = AlertManager(clock, 900.0)
+            gw: Gateway
+            pipeline = Pipeline(
+                registry=lambda: gw.snapshot(),
+                sessions=sessions,
+                clinical=ClinicalSettings.default(),
+                alerts=alerts,
+                clock=clock,
+                max_device_skew_s=86_400.0,
+            )
+            gw = Gateway(
+                gateway_id="hut-test",
+                clock=clock,
+                outbox=outbox,
+                registry=registry,
+                pipeline=pipeline,
+                sessions=sessions,
+                alerts=alerts,
+                events=EventBus(),
+                quarantine=Quarantine(state_dir / "quarantine.jsonl"),
+            )
+            yield KioskRig(gw, clock, build_app(gw, api))
+    finally:
+        registry.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Serve ``app`` on a real TCP port; yields the base URL."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
