@@ -71,7 +71,9 @@ def make_readings(n: int) -> list[Record]:
                 "pulse": {"value": 60 + i % 40, "unit": "/min"},
             }
         # bytes(...) copies to an exact-size object: orjson's output buffer is over-allocated.
-        out.append(Record(rid, "readings", Lane.CLINICAL, str(obj["kind"]), bytes(orjson.dumps(obj)), resident))
+        out.append(
+            Record(rid, "readings", Lane.CLINICAL, str(obj["kind"]), bytes(orjson.dumps(obj)), resident)
+        )
     return out
 
 
@@ -156,21 +158,48 @@ async def gateway_side(args: argparse.Namespace) -> None:
         total = sum(lane.get(State.PENDING.value, 0) for lane in st.depth.values())
         t0 = time.perf_counter()
         async with Uplink(settings, outbox, gateway_id="bench-gw") as up:
-            while up.state.acked < total:
+            while up.state.acked < total:  # noqa: ASYNC110 - polling a counter, 50 times a second
                 await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - t0
             state = up.state
         st = await outbox.stats()
-        left = sum(lane.get(State.PENDING.value, 0) + lane.get(State.INFLIGHT.value, 0) for lane in st.depth.values())
-    print(json.dumps({"rate": total / elapsed, "elapsed": elapsed, "rss_mb": rss_mb(), "left": left,
-                      "resent": state.resent, "published": state.published}))
+        left = sum(
+            lane.get(State.PENDING.value, 0) + lane.get(State.INFLIGHT.value, 0) for lane in st.depth.values()
+        )
+    print(
+        json.dumps(
+            {
+                "rate": total / elapsed,
+                "elapsed": elapsed,
+                "rss_mb": rss_mb(),
+                "left": left,
+                "resent": state.resent,
+                "published": state.published,
+            }
+        )
+    )
 
 
 def run_gateway(outbox: Path, broker: str, mode: str, batch: int, inflight: int) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--gateway", str(outbox), "--broker", broker, "--mode", mode,
-         "--batch", str(batch), "--inflight", str(inflight)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            __file__,
+            "--gateway",
+            str(outbox),
+            "--broker",
+            broker,
+            "--mode",
+            mode,
+            "--batch",
+            str(batch),
+            "--inflight",
+            str(inflight),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"gateway process failed:\n{out.stderr[-3000:]}")
@@ -197,8 +226,12 @@ def main() -> None:
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--inflight", type=int, default=4)
-    p.add_argument("--raw-batch", type=int, default=100,
-                   help="rows per commit of the raw SQLite reference (100, as in the measured limits)")
+    p.add_argument(
+        "--raw-batch",
+        type=int,
+        default=100,
+        help="rows per commit of the raw SQLite reference (100, as in the measured limits)",
+    )
     p.add_argument("--gateway", help=argparse.SUPPRESS)
     p.add_argument("--broker", help=argparse.SUPPRESS)
     p.add_argument("--mode", help=argparse.SUPPRESS)
@@ -212,13 +245,17 @@ def main() -> None:
     try:
         records = make_readings(args.n)
         avg = sum(len(r.payload) for r in records) / len(records)
-        print(f"backlog: {args.n} readings, {avg:.0f} bytes each (WireReading JSON); "
-              f"batch {args.batch}, {args.inflight} batches in flight")
+        print(
+            f"backlog: {args.n} readings, {avg:.0f} bytes each (WireReading JSON); "
+            f"batch {args.batch}, {args.inflight} batches in flight"
+        )
         with running_broker(work / "mosquitto") as broker:
             sqlite_rate = asyncio.run(raw_sqlite(records, work / "raw.db", args.raw_batch))
             same_rate = asyncio.run(raw_sqlite(records, work / "raw2.db", args.batch))
             mqtt_rate = asyncio.run(raw_mqtt(records, broker.port, args.batch, args.inflight))
-            print(f"raw aiosqlite executemany ({args.raw_batch}/commit, the reference): {sqlite_rate:10,.0f} rows/s")
+            print(
+                f"raw aiosqlite executemany ({args.raw_batch}/commit, reference): {sqlite_rate:10,.0f} rows/s"
+            )
             print(f"raw aiosqlite executemany ({args.batch}/commit):  {same_rate:10,.0f} rows/s")
             print(f"raw aiomqtt QoS 1 publish ({args.batch}/message):  {mqtt_rate:10,.0f} readings/s")
             asyncio.run(fill(work / "outbox-only.db", records))
@@ -227,15 +264,28 @@ def main() -> None:
 
             asyncio.run(fill(work / "outbox-broker.db", records))
             b = run_gateway(work / "outbox-broker.db", broker.url, "broker", args.batch, args.inflight)
-            print(f"uplink, broker ack mode:            {b['rate']:10,.0f} readings/s "
-                  f"({b['elapsed']:.1f} s)  = {b['rate'] / sqlite_rate:.2f} x raw SQLite (target >= 0.5); "
-                  f"gateway peak RSS {b['rss_mb']:.0f} MB; left {b['left']:.0f}; "
-                  f"{b['rate'] / same_rate:.2f} x raw at {args.batch}/commit")
+            print(
+                f"uplink, broker ack mode:            {b['rate']:10,.0f} readings/s "
+                f"({b['elapsed']:.1f} s)  = {b['rate'] / sqlite_rate:.2f} x raw SQLite (target >= 0.5); "
+                f"gateway peak RSS {b['rss_mb']:.0f} MB; left {b['left']:.0f}; "
+                f"{b['rate'] / same_rate:.2f} x raw at {args.batch}/commit"
+            )
 
             rx_db = work / "county.db"
             rx = subprocess.Popen(
-                [sys.executable, "-m", "provisioning.cli", "receiver", "--broker", broker.url, "--db", str(rx_db)],
-                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "receiver.log", "wb"),  # noqa: SIM115
+                [
+                    sys.executable,
+                    "-m",
+                    "provisioning.cli",
+                    "receiver",
+                    "--broker",
+                    broker.url,
+                    "--db",
+                    str(rx_db),
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=open(work / "receiver.log", "wb"),  # noqa: SIM115
             )
             try:
                 deadline = time.monotonic() + 20
@@ -247,10 +297,12 @@ def main() -> None:
             finally:
                 rx.terminate()
                 rx.wait(10)
-            print(f"uplink, county ack mode (receiver): {c['rate']:10,.0f} readings/s "
-                  f"({c['elapsed']:.1f} s)  = {c['rate'] / sqlite_rate:.2f} x raw SQLite (target >= 0.25); "
-                  f"gateway peak RSS {c['rss_mb']:.0f} MB; receiver stored {stored}; resent {c['resent']:.0f}; "
-                  f"{c['rate'] / same_rate:.2f} x raw at {args.batch}/commit")
+            print(
+                f"uplink, county ack mode (receiver): {c['rate']:10,.0f} readings/s "
+                f"({c['elapsed']:.1f} s)  = {c['rate'] / sqlite_rate:.2f} x raw SQLite (target >= 0.25); "
+                f"gateway peak RSS {c['rss_mb']:.0f} MB; receiver stored {stored}; resent {c['resent']:.0f}; "
+                f"{c['rate'] / same_rate:.2f} x raw at {args.batch}/commit"
+            )
             ok_b = b["rate"] >= 0.5 * sqlite_rate
             ok_c = c["rate"] >= 0.25 * sqlite_rate and stored == args.n
             print(f"targets: broker {'met' if ok_b else 'MISSED'}, county {'met' if ok_c else 'MISSED'}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -58,10 +59,8 @@ def bench_decode(n: int) -> list[tuple[str, float, float]]:
         for _ in range(n):
             parts = TANITA.decode().rstrip().split(",")
             for v in parts[9::2]:
-                try:
+                with contextlib.suppress(ValueError):
                     float(v)
-                except ValueError:
-                    pass
 
     def raw_nmea() -> None:
         for _ in range(n):
@@ -72,7 +71,11 @@ def bench_decode(n: int) -> list[tuple[str, float, float]]:
             float(f[3]), float(f[5])
 
     return [
-        ("tanita decode (lines/s)", rate(n, lambda: [tanita.decode(tf) for _ in range(n)]), rate(n, raw_tanita)),
+        (
+            "tanita decode (lines/s)",
+            rate(n, lambda: [tanita.decode(tf) for _ in range(n)]),
+            rate(n, raw_tanita),
+        ),
         ("nmea decode (lines/s)", rate(n, lambda: [nmea.decode(nf) for _ in range(n)]), rate(n, raw_nmea)),
     ]
 

@@ -30,7 +30,8 @@ def problem(path: Path) -> str | None:
     if not path.exists() or path.stat().st_size == 0:
         return None
     try:
-        con = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        # Read-only: closing it must not checkpoint the WAL into a file that may be damaged.
+        con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, timeout=10.0)
     except sqlite3.Error as exc:
         return str(exc)
     try:
@@ -153,7 +154,7 @@ class _Walker:
 def salvage(src_path: Path, dst: sqlite3.Connection) -> Salvaged:
     """Copy every readable row of ``src_path``'s ``records`` table into ``dst`` (schema already there)."""
     try:
-        src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
+        src = sqlite3.connect(src_path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, timeout=10.0)
     except sqlite3.Error as exc:
         return Salvaged(0, 0, 0, 0, f"could not open the damaged file: {exc}")
     try:
@@ -164,6 +165,9 @@ def salvage(src_path: Path, dst: sqlite3.Connection) -> Salvaged:
 
 def _salvage(src: sqlite3.Connection, dst: sqlite3.Connection) -> Salvaged:
     walker = _Walker(src)
+    # Lets SQLite read a file shorter than its header says (a truncated file) instead of refusing
+    # it outright; nothing is written through this read-only connection.
+    src.execute("PRAGMA writable_schema = ON")
     try:
         src.execute(f"SELECT {_SALVAGE_COLUMNS} FROM records LIMIT 0").fetchall()
     except sqlite3.DatabaseError as exc:

@@ -35,6 +35,8 @@ SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 KNOWN_KINDS = (
     "sos",
     "fall_down",
+    "device_alarm",
+    "watch_taken_off",
     "bp_crisis",
     "fence_exit",
     "fence_enter",

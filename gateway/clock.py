@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +72,28 @@ def interpret_adjtimex(result: int, status: int) -> bool:
     return result != TIME_ERROR and not status & STA_UNSYNC
 
 
+@functools.cache
+def _adjtimex() -> Any:
+    """libc's ``adjtimex`` (looked up once: ``find_library`` runs a subprocess); None if absent."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        fn = libc.adjtimex
+    except (OSError, AttributeError, TypeError):
+        return None
+    fn.argtypes = (ctypes.c_void_p,)
+    fn.restype = ctypes.c_int
+    return fn
+
+
 def kernel_synced() -> bool | None:
     """Ask the kernel (``adjtimex`` with ``modes = 0``); None when it cannot be asked."""
-    try:
-        name = ctypes.util.find_library("c")
-        libc = ctypes.CDLL(name, use_errno=True)
-        adjtimex = libc.adjtimex
-    except (OSError, AttributeError, TypeError):
+    adjtimex = _adjtimex()
+    if adjtimex is None:
         return None
     # The real struct timex is 208 bytes on 64-bit Linux; leave ample room on every ABI.
     buf = ctypes.create_string_buffer(1024)
     tx = _Timex.from_buffer(buf)
     tx.modes = 0
-    adjtimex.argtypes = (ctypes.c_void_p,)
-    adjtimex.restype = ctypes.c_int
     result = int(adjtimex(ctypes.addressof(tx)))
     if result < 0:
         return None

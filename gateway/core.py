@@ -23,9 +23,9 @@ from gateway.alerts import Alert, AlertManager, encode_alert
 from gateway.clock import Clock
 from gateway.events import EventBus
 from gateway.kinds import KINDS
-from gateway.pipeline import Pipeline, Processed
+from gateway.pipeline import Pipeline, Processed, reading_from_wire
 from gateway.quarantine import Quarantine
-from gateway.readings import Reading, encode
+from gateway.readings import Reading, decode, encode
 from gateway.registry import DeviceEntry, Registry, RegistrySnapshot
 from gateway.sessions import KioskSessions
 
@@ -96,6 +96,7 @@ class Gateway:
         self.uplink: Uplink | None = None
         self._dedup = dedup
         self._snapshot: RegistrySnapshot = registry.snapshot()
+        self._unsynced: set[str] = set()
         self.started_at = clock.now()
 
     # -- registry -----------------------------------------------------------------------
@@ -118,6 +119,8 @@ class Gateway:
         await self.outbox.put_many(records)
         r = processed.reading
         self.counters.readings[r.kind] += 1
+        if not r.gateway_clock_synced:
+            self._unsynced.add(r.id)
         self.events.publish("reading", reading_event(r))
         for a in processed.alerts:
             self.events.publish("alert", alert_event(a))
@@ -136,6 +139,26 @@ class Gateway:
         await self.outbox.revise(reading.id, encode(reading), key=reading.resident_id)
         self.events.publish("reading", reading_event(reading))
         self._wake()
+
+    async def tick(self) -> None:
+        """Periodic work: end idle kiosk sessions; re-time readings once the clock is synced."""
+        expired = self.sessions.expire()
+        if expired is not None:
+            self.events.publish("session", {"state": "expired", "resident_id": expired.resident_id})
+        if self._unsynced and self.clock.synced():
+            await self._correct_unsynced()
+
+    async def _correct_unsynced(self) -> None:
+        corrector = self.pipeline.corrector()
+        for reading_id in sorted(self._unsynced):
+            stored = await self.outbox.get(reading_id)
+            self._unsynced.discard(reading_id)
+            if stored is None:
+                continue
+            fixed = self.pipeline.correct_time(reading_from_wire(decode(stored.payload)), corrector)
+            if fixed is not None:
+                await self.revise(fixed)
+                self.log.info("reading %s re-timed now that the clock is synchronised", reading_id)
 
     def _wake(self) -> None:
         if self.uplink is not None:

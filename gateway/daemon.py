@@ -20,6 +20,7 @@ from aiohttp import web
 
 from buffer.outbox import Outbox
 from gateway.alerts import AlertManager
+from gateway.clinical import ClinicalSettings
 from gateway.api.app import build_app, check_exposure
 from gateway.clock import Clock, SystemClock
 from gateway.config import Config
@@ -30,7 +31,7 @@ from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
 from gateway.registry import Registry
 from gateway.sessions import KioskSessions
-from gateway.settings import clinical_settings, outbox_settings, uplink_settings
+from gateway.settings import outbox_settings, uplink_settings
 from gateway.sdnotify import Notifier, Watchdog, watchdog_interval
 
 log = logging.getLogger("hutgw.daemon")
@@ -85,7 +86,12 @@ class Daemon:
         check_exposure(cfg.api)  # refuse an exposed API without a token before touching anything
         self.state_dir.mkdir(parents=True, exist_ok=True)
         events = EventBus()
-        alerts = AlertManager(self.clock, cfg.clinical.suppress_s)
+        alerts = AlertManager(
+            self.clock,
+            {"*": cfg.clinical.suppress_s, **cfg.clinical.suppress_by_kind_s},
+            sos_max_suppress_s=cfg.clinical.sos_max_suppress_s,
+            guardians=lambda resident_id: gw.snapshot().guardians(resident_id),
+        )
         outbox = Outbox(
             self.state_dir / "outbox.db",
             settings=outbox_settings(cfg.buffer),
@@ -98,7 +104,7 @@ class Daemon:
         pipeline = Pipeline(
             registry=lambda: gw.snapshot(),
             sessions=sessions,
-            clinical=clinical_settings(cfg.clinical),
+            clinical=ClinicalSettings.from_config(cfg.clinical),
             alerts=alerts,
             clock=self.clock,
             max_device_skew_s=cfg.clock.max_device_skew_s,
@@ -179,7 +185,7 @@ class Daemon:
     async def _status_counters(self) -> dict[str, Any]:
         stats = await self.gateway.outbox.stats()
         return {
-            "pending": stats.pending_by_lane(),
+            "pending": {lane: by_state.get("pending", 0) for lane, by_state in stats.depth.items()},
             "oldest_pending_age_s": stats.oldest_pending_age_s,
             "decode_errors": sum(self.gateway.counters.decode_errors.values()),
             "clock_synced": self.clock.synced(),

@@ -33,6 +33,9 @@ class DeviceSupervisor:
         self.started = asyncio.Event()
         self._serial: dict[str, tuple[DeviceEntry, asyncio.Task[None], asyncio.Event]] = {}
 
+    def _epoch(self) -> float:
+        return self.clock.now().timestamp()
+
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as tg:
             if self.config.watch.listen:
@@ -79,8 +82,7 @@ class DeviceSupervisor:
                 dev.address,
                 profile,
                 self.gw,
-                clock=self.clock.now,
-                monotonic=self.clock.monotonic,
+                clock=self._epoch,
                 logger=logging.getLogger(f"hutgw.serial.{dev.id}"),
             ):
                 await stop.wait()
@@ -105,7 +107,7 @@ class DeviceSupervisor:
             idle_timeout_s=self.config.watch.idle_timeout_s,
             max_connections=self.config.watch.max_connections,
             max_frame_bytes=self.config.watch.max_frame_bytes,
-            clock=self.clock.now,
+            clock=self._epoch,
             logger=logging.getLogger("hutgw.watch"),
         ):
             await stop.wait()
@@ -126,7 +128,7 @@ class DeviceSupervisor:
                     devices,
                     self.gw,
                     backend=self.ble_backend,
-                    clock=self.clock.now,
+                    clock=self.clock,
                     max_connections=self.config.ble.max_connections,
                     silent_after_s=self.config.ble.silent_adapter_s,
                     logger=logging.getLogger("hutgw.ble"),

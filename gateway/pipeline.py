@@ -31,7 +31,7 @@ from typing import Any
 from drivers.frames import RawFrame
 from drivers.measurement import KG_PER_M2, DeviceEvent, Measurement, Value
 from gateway import clinical as cl
-from gateway.alerts import Alert, AlertManager
+from gateway.alerts import Alert, AlertManager, Severity
 from gateway.attribution import attribute
 from gateway.clock import Clock
 from gateway.errors import ReadingError
@@ -46,6 +46,28 @@ log = logging.getLogger(__name__)
 
 MANUAL_MAX_AGE_S = 366 * 86_400.0
 """a manual entry may be back-dated by up to a year"""
+
+EVENT_ALERTS: Mapping[str, tuple[str, Severity, str]] = MappingProxyType(
+    {
+        "sos": ("sos", "critical", "SOS button pressed"),
+        "fall_down": ("fall_down", "critical", "Fall detected"),
+        "fall": ("fall_down", "critical", "Fall detected"),
+        "alarm": ("device_alarm", "critical", "Alarm from the device (type not given)"),
+        "watch_taken_off": ("watch_taken_off", "warning", "Watch taken off"),
+    }
+)
+"""device event kind -> (alert kind, severity, message)"""
+BUTTON_PRESSES = frozenset(
+    {
+        "press",
+        "double_press",
+        "triple_press",
+        "long_press",
+        "long_double_press",
+        "long_triple_press",
+        "hold_press",
+    }
+)
 
 _ASSESSED = ("implausible:", "missing:", "derived:", "under_age:", "no_consent", "unknown_resident")
 
@@ -310,7 +332,13 @@ class Pipeline:
     # ------------------------------------------------------------------ device events
 
     def from_event(self, ev: DeviceEvent, *, device: DeviceEntry | None, frame: RawFrame) -> list[Alert]:
-        """Alerts for a device event: ``sos``, ``fall_down``, ``low_battery`` / low ``battery``."""
+        """Alerts for a device event (see :data:`EVENT_ALERTS`; ``battery`` at or below the
+        low-battery level; a ``button`` press on a button bound to a resident is an SOS).
+
+        An SOS reaches the resident's guardians even without a position. The watch's own fence
+        alarms (``out_of_fence``, ``into_fence``) raise nothing: the gateway's geofence engine
+        decides fence events from the positions.
+        """
         snap = self._registry()
         detail = dict(ev.detail)
         user_index = detail.get("user_index")
@@ -319,51 +347,51 @@ class Pipeline:
         device_id = device.id if device is not None else frame.source
         base: dict[str, Any] = {"device_id": device_id, "address": frame.source, "attribution": how}
         notify = snap.guardians(resident_id)
-        out: list[Alert | None] = []
-        if ev.kind == "sos":
-            pos = {k: detail[k] for k in ("latitude", "longitude", "accuracy_m", "valid") if k in detail}
-            has_position = "latitude" in pos and "longitude" in pos
-            message = "SOS button pressed" + ("" if has_position else "; position unknown")
-            out.append(
-                self._alerts.raise_alert(
-                    "sos",
-                    "critical",
-                    resident_id,
-                    message,
-                    {**base, "position": pos or None, **_scalars(detail, exclude=set(pos))},
-                    key=device_id,
-                    notify=notify,
-                )
+        kind = ev.kind
+        if kind == "button":
+            personal = device is not None and device.resident_id is not None
+            if not personal or detail.get("event") not in BUTTON_PRESSES:
+                return []
+            kind = "sos"
+        if kind in EVENT_ALERTS:
+            alert_kind, severity, message = EVENT_ALERTS[kind]
+            lat, lon = _num(detail.get("latitude")), _num(detail.get("longitude"))
+            has_position = lat is not None and lon is not None and detail.get("valid", True) is not False
+            position = (
+                {"latitude": lat, "longitude": lon, **_scalars(detail, only=("accuracy_m", "time_utc"))}
+                if has_position
+                else None
             )
-        elif ev.kind in ("fall_down", "fall"):
-            out.append(
-                self._alerts.raise_alert(
-                    "fall_down",
-                    "critical",
-                    resident_id,
-                    "Fall detected",
-                    {**base, **_scalars(detail)},
-                    key=device_id,
-                    notify=notify,
-                )
+            if severity == "critical" and not has_position:
+                message += "; position unknown"
+            extra = _scalars(detail, exclude={"latitude", "longitude", "valid"})
+            alert = self._alerts.raise_alert(
+                alert_kind,
+                severity,
+                resident_id,
+                message,
+                {**extra, **base, "device_event": ev.kind, "position": position},
+                key=device_id,
+                notify=notify,
             )
-        elif ev.kind in ("low_battery", "battery"):
+            return [alert] if alert is not None else []
+        if kind in ("low_battery", "battery"):
             level = _battery_level(detail)
-            low = ev.kind == "low_battery" or (level is not None and level <= self._clinical.low_battery_pct)
-            if low:
-                text = f"Device battery low ({level:.0f} %)" if level is not None else "Device battery low"
-                out.append(
-                    self._alerts.raise_alert(
-                        "low_battery",
-                        "warning",
-                        resident_id,
-                        text,
-                        {**base, "battery_pct": level},
-                        key=device_id,
-                        notify=notify if device is not None and not device.shared else (),
-                    )
-                )
-        return [a for a in out if a is not None]
+            low = kind == "low_battery" or (level is not None and level <= self._clinical.low_battery_pct)
+            if not low:
+                return []
+            text = f"Device battery low ({level:.0f} %)" if level is not None else "Device battery low"
+            alert = self._alerts.raise_alert(
+                "low_battery",
+                "warning",
+                resident_id,
+                text,
+                {**base, "battery_pct": level},
+                key=device_id,
+                notify=notify if device is not None and not device.shared else (),
+            )
+            return [alert] if alert is not None else []
+        return []
 
     # ------------------------------------------------------------------ shared tail
 
@@ -458,18 +486,20 @@ class Pipeline:
 
 
 def _battery_level(detail: Mapping[str, Any]) -> float | None:
-    for key in ("percent", "battery_pct", "battery", "level", "battery_level"):
+    for key in ("percent", "level_pct", "battery_pct", "battery", "level", "battery_level"):
         n = _num(detail.get(key))
         if n is not None and math.isfinite(n):
             return n
     return None
 
 
-def _scalars(detail: Mapping[str, Any], *, exclude: set[str] | None = None) -> dict[str, Any]:
+def _scalars(
+    detail: Mapping[str, Any], *, exclude: set[str] | None = None, only: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     """JSON-safe scalar fields of an event's detail."""
     out: dict[str, Any] = {}
     for k, v in detail.items():
-        if exclude and k in exclude:
+        if (exclude and k in exclude) or (only is not None and k not in only):
             continue
         if v is None or isinstance(v, str | bool | int) or (isinstance(v, float) and math.isfinite(v)):
             out[k] = v

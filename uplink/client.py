@@ -161,10 +161,20 @@ class _ErrorTap(logging.Handler):
         super().__init__(logging.DEBUG)
         self.target = target
         self.last_error: str | None = None
+        self.failed: asyncio.Event | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def arm(self) -> asyncio.Event:
+        self.last_error = None
+        self.loop = asyncio.get_running_loop()
+        self.failed = asyncio.Event()
+        return self.failed
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.ERROR:
             self.last_error = record.getMessage()
+            if self.failed is not None and self.loop is not None and not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(self.failed.set)
         if self.target.isEnabledFor(record.levelno):
             self.target.handle(record)
 
@@ -304,12 +314,11 @@ class Uplink:
                 self._state.reconnects += 1
             first = False
             connected_at: float | None = None
-            self._tap.last_error = None
             try:
                 client = self._make_client()
                 async with AsyncExitStack() as stack:
                     async with asyncio.timeout(s.io_timeout_s + 5):
-                        await stack.enter_async_context(client)
+                        await self._enter(stack, client)
                     connected_at = loop.time()
                     self._on_connected(client)
                     await self._session(client)
@@ -328,6 +337,25 @@ class Uplink:
             if connected_at is not None:
                 backoff.connection_ended(loop.time() - connected_at)
             await asyncio.sleep(delay)
+
+    async def _enter(self, stack: AsyncExitStack, client: aiomqtt.Client) -> None:
+        """Connect; give up as soon as paho reports a socket/TLS error instead of waiting for
+        aiomqtt's CONNACK timeout (it does not notice a reset or a TLS alert while connecting)."""
+        failed = self._tap.arm()
+        enter = asyncio.ensure_future(stack.enter_async_context(client))
+        watch = asyncio.ensure_future(failed.wait())
+        try:
+            await asyncio.wait({enter, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
+            if not enter.done():
+                enter.cancel()
+                with suppress(BaseException):
+                    await enter
+        self._tap.failed = None
+        if enter.cancelled():
+            raise aiomqtt.MqttError(f"connection failed: {self._tap.last_error}")
+        enter.result()
 
     @staticmethod
     def _unwrap(e: BaseException) -> BaseException:

@@ -55,3 +55,10 @@ def subscribe_uuids(profiles: Iterable[Profile]) -> frozenset[str]:
     """Characteristics the transport subscribes to on any connected device (profiles tagged
     ``subscribe``: measurements, cuff pressure, battery)."""
     return frozenset(normalize(u) for p in profiles if "subscribe" in p.tags for u in p.gatt_characteristics)
+
+
+def read_uuids(profiles: Iterable[Profile]) -> frozenset[str]:
+    """Characteristics read once on every connection (profiles tagged ``read_on_connect``)."""
+    return frozenset(
+        normalize(u) for p in profiles if "read_on_connect" in p.tags for u in p.gatt_characteristics
+    )

@@ -4,7 +4,8 @@
   from the same device are one record; a part that repeats a value the held record already has,
   or a part without the flag, closes it; so does ``fragment_window_s`` without a further part.
 * Weight Measurement + Body Composition: body-composition scales indicate WM (weight, user, time
-  stamp) then BCM (often without them). For devices pushed with ``pair_weight=True`` a weight is
+  stamp) then BCM (often without them). For devices pushed with ``pair_weight=True`` (profiles
+  tagged ``merge_weight``, see :func:`pairs_weight`) a weight is
   held up to ``pair_window_s`` for its BCM (either order) and the two become one
   ``body_composition`` measurement; an unpaired weight is released as ``weight`` when the window
   ends, a second weight releases the first.
@@ -19,8 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from drivers.measurement import Measurement
+from drivers.profile import Profile
 
 MULTIPLE_PACKET = "multiple_packet"
+MERGE_WEIGHT_TAG = "merge_weight"
+
+
+def pairs_weight(profile: Profile | None) -> bool:
+    """Whether a device with this profile sends Weight Measurement + BCM halves of one reading."""
+    return profile is not None and MERGE_WEIGHT_TAG in profile.tags
 
 
 def combine(first: Measurement, second: Measurement, kind: str | None = None) -> Measurement:

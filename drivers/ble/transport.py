@@ -13,8 +13,10 @@
   drop; ``poll`` devices are connected every ``poll_interval_s`` for ``poll_listen_s``.
 
 Advert-only devices (Xiaomi scales, BTHome) become ``ble_adv`` frames (changes only, see
-:class:`AdvertFilter`). Simultaneous connections are capped by a semaphore (adapters allow only a
-few). bleak is injected through its own ``backend=`` arguments (:class:`BleBackend`).
+:class:`AdvertFilter`); every provisioned device seen advertising gets an ``advertising`` link
+event (again every ``alive_every_s`` while it keeps advertising). Simultaneous connections are
+capped by a semaphore (adapters allow only a few). bleak is injected through its own
+``backend=`` arguments (:class:`BleBackend`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from bleak_retry_connector import establish_connection
 from drivers import registry
 from drivers.ble.adverts import AdvertFilter
 from drivers.ble.backoff import Backoff
-from drivers.ble.devices import BoundDevice, DeviceSpec, bind, normalize_address, subscribe_uuids
+from drivers.ble.devices import BoundDevice, DeviceSpec, bind, normalize_address, read_uuids, subscribe_uuids
 from drivers.ble.silence import SilenceWatch
 from drivers.frames import RawFrame
 from drivers.gatt import uuids
@@ -83,7 +85,8 @@ class Timing:
     poll_listen_s: float = 10.0
     reconnect: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
     scanner_restart: Backoff = field(default_factory=lambda: Backoff(2.0, 120.0))
-    adv_repeat_s: float = 60.0
+    adv_gap_s: float = 10.0
+    alive_every_s: float = 300.0
     deliver_timeout_s: float = 30.0
     drain_timeout_s: float = 5.0
 
@@ -109,9 +112,12 @@ class BleTransport:
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        if not all(callable(getattr(clock, n, None)) for n in ("now", "monotonic", "synced")):
+            raise TypeError("clock must have now(), monotonic() and synced() (a gateway.clock.Clock)")
         known = profiles if profiles is not None else registry.profiles()
         self._devices: dict[str, BoundDevice] = bind(devices, known)
         self._subscribe = subscribe_uuids(known.values())
+        self._read = read_uuids(known.values())
         self._sink = sink
         self._clock = clock
         self._backend = backend or BleBackend()
@@ -119,7 +125,7 @@ class BleTransport:
         self._slots = asyncio.Semaphore(max_connections)
         self.max_connections = max_connections
         self._silence = SilenceWatch(silent_after_s, clock.monotonic())
-        self._adverts = AdvertFilter(self._timing.adv_repeat_s)
+        self._adverts = AdvertFilter(self._timing.adv_gap_s)
         self._local_tz = local_tz
         self._log = logger or logging.getLogger("hutgw.ble")
         self._rng = rng or random.Random()
@@ -130,7 +136,7 @@ class BleTransport:
         self._restart_scanner = asyncio.Event()
         self._seen: dict[str, BLEDevice] = {}
         self._seen_event: dict[str, asyncio.Event] = {a: asyncio.Event() for a in self._devices}
-        self._announced: set[str] = set()
+        self._announced: dict[str, float] = {}
         self._active: set[str] = set()
         self._connected: set[str] = set()
         self._cooldown_until: dict[str, float] = {}
@@ -298,8 +304,9 @@ class BleTransport:
             return
         self._seen[address] = device
         self._seen_event[address].set()
-        if address not in self._announced:
-            self._announced.add(address)
+        announced = self._announced.get(address)
+        if announced is None or now - announced >= self._timing.alive_every_s:
+            self._announced[address] = now  # first advert since the last link, then a heartbeat
             self._link(address, "advertising", bound.profile.name, adv.rssi)
         if bound.policy == "advert_only":
             self._advert_frames(bound, adv, now)
@@ -411,7 +418,7 @@ class BleTransport:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(client.disconnect(), self._timing.io_timeout_s)
             self._link(address, "disconnected", reason)
-            self._announced.discard(address)
+            self._announced.pop(address, None)
         return True
 
     async def _wait_quiet(self, address: str, lost: asyncio.Event, mode: SessionMode) -> None:
@@ -428,21 +435,22 @@ class BleTransport:
                 await asyncio.wait_for(lost.wait(), until - now)
 
     async def _prepare(self, bound: BoundDevice, client: BleakClient) -> None:
-        """Set the device clock, read the battery level, enable notifications/indications."""
+        """Set the device clock, read ``read_on_connect`` values (battery), enable notifications."""
         address = bound.address
         io = self._timing.io_timeout_s
         chars = [c for service in client.services for c in service.characteristics]
         by_uuid = {c.uuid: c for c in chars}
         await self._set_clock(address, client, by_uuid)
-        battery = by_uuid.get(uuids.BATTERY_LEVEL)
-        if battery is not None and "read" in battery.properties:
+        for char in chars:
+            if char.uuid not in self._read or "read" not in char.properties:
+                continue
             try:
-                value = await asyncio.wait_for(client.read_gatt_char(battery), io)
-                self._emit(self._frame("ble_gatt", address, battery.uuid, bytes(value)))
+                value = await asyncio.wait_for(client.read_gatt_char(char), io)
+                self._emit(self._frame("ble_gatt", address, char.uuid, bytes(value)))
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                self._log.info("%s: battery level not readable: %s", address, e)
+                self._log.info("%s: %s not readable: %s", address, char.uuid, e)
         for char in chars:
             if char.uuid not in self._subscribe:
                 continue

@@ -184,7 +184,7 @@ PROFILES = (
         ble=BleMatch(service_uuids=(uuids.BODY_COMPOSITION,)),
         gatt_characteristics=(uuids.BODY_COMPOSITION_MEASUREMENT,),
         connect_policy="connect_on_advert",
-        tags=("subscribe",),
+        tags=("subscribe", "merge_weight"),
         notes="two-part records (flag bit 12) and Weight Measurement + BCM are merged by the gateway",
     ),
     Profile(

@@ -7,11 +7,11 @@ holds the declared output fields, plus ``extra`` (unknown headers or columns, ke
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from drivers.errors import DecodeError
 from drivers.frames import RawFrame
@@ -23,8 +23,7 @@ _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
     text: str
     offset: int
     quoted: bool
@@ -33,20 +32,24 @@ class _Token:
 def _split(body: str, sep: str, quote: str | None) -> tuple[list[_Token], bool]:
     """Split on ``sep`` outside quotes. Returns the tokens and whether a quote was left open."""
     tokens: list[_Token] = []
-    start = 0
-    i = 0
-    in_quote = False
-    n = len(body)
-    while i < n:
-        c = body[i]
-        if quote and c == quote:
-            in_quote = not in_quote
-        elif c == sep and not in_quote:
-            tokens.append(_token(body[start:i], start, quote))
-            start = i + 1
-        i += 1
-    tokens.append(_token(body[start:], start, quote))
-    return tokens, in_quote
+    offset = 0
+    pending: str | None = None  # a quoted token still open across separators
+    pending_at = 0
+    for part in body.split(sep):
+        if pending is not None:
+            pending += sep + part
+            if quote is not None and part.count(quote) % 2:
+                tokens.append(_token(pending, pending_at, quote))
+                pending = None
+        elif quote and part.count(quote) % 2:
+            pending, pending_at = part, offset
+        else:
+            tokens.append(_token(part, offset, quote))
+        offset += len(part) + 1
+    if pending is not None:
+        tokens.append(_token(pending, pending_at, quote))
+        return tokens, True
+    return tokens, False
 
 
 def _token(raw: str, offset: int, quote: str | None) -> _Token:
@@ -109,6 +112,7 @@ def parse_value(spec: FieldSpec, raw: str) -> Any:
     return raw
 
 
+@functools.lru_cache(maxsize=64)
 def _pattern(fmt: str, tokens: tuple[str, ...]) -> re.Pattern[str]:
     out = ""
     i = 0
@@ -277,15 +281,14 @@ def _xor_tail(fmt: LineFormat, body: str, terminated: bool) -> tuple[str, bool |
 
 def _values(fmt: LineFormat, fields: Mapping[str, Any]) -> dict[str, Value]:
     values: dict[str, Value] = {}
-    specs = list(fmt.keys.values()) + [c for c in fmt.columns if c is not None]
-    for fallback in (False, True):
-        for spec in specs:
-            if spec.value is None or spec.value_fallback is not fallback or spec.value in values:
-                continue
-            v = fields.get(spec.name)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                unit = spec.value_unit or spec.unit or "1"
-                values[spec.value] = Value(round(float(v) * spec.value_scale, 9), unit)
+    for spec in fmt.value_specs:
+        assert spec.value is not None
+        if spec.value in values:
+            continue
+        v = fields.get(spec.name)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            unit = spec.value_unit or spec.unit or "1"
+            values[spec.value] = Value(round(float(v) * spec.value_scale, 9), unit)
     return values
 
 
@@ -320,7 +323,7 @@ def _measurements(fmt: LineFormat, fields: Mapping[str, Any]) -> tuple[Measureme
         if any(fields.get(k) != v for k, v in rule.when_fields.items()):
             continue
         device_time, note = _device_time(fmt, fields)
-        value_fields = {s.name for s in (*fmt.keys.values(), *fmt.columns) if s is not None and s.value}
+        value_fields = {spec.name for spec in fmt.value_specs}
         extras = {k: v for k, v in fields.items() if k not in value_fields}
         return (
             Measurement(rule.kind, values, device_time=device_time, device_time_note=note, extras=extras),

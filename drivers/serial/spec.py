@@ -116,3 +116,10 @@ class LineFormat:
     # what the gateway gets
     measurements: tuple[MeasurementRule, ...] = ()
     device_time: DeviceTimeSpec | None = None
+
+    #: Fields feeding measurement values, primary ones before fallbacks (derived, not given).
+    value_specs: tuple[FieldSpec, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        specs = [s for s in (*self.keys.values(), *self.columns) if s is not None and s.value]
+        object.__setattr__(self, "value_specs", tuple(sorted(specs, key=lambda s: s.value_fallback)))

@@ -28,8 +28,6 @@ from drivers.profile import Framer, Profile, SerialSettings
 from drivers.serial.framer import LineFramer
 from drivers.source import FrameSink, LinkEvent, LinkState
 
-READ_SIZE = 4096
-
 
 class Backoff:
     """Jittered exponential backoff: ``initial * 2**n`` capped at ``maximum``, times 0.5..1."""

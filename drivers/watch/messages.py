@@ -253,6 +253,11 @@ def interpret(frame: WatchFrame) -> Result:
         _lk(frame, r)
     elif upper.startswith(("UD", "WT")):
         _position(frame, r, alarm=False)
+    elif upper.startswith("AL") and not frame.args:
+        r.events.append(
+            DeviceEvent("alarm", {"valid": False, "detail": "alarm frame without position fields"})
+        )
+        r.reply = "AL"
     elif upper.startswith("AL"):
         _position(frame, r, alarm=True)
     elif upper in _HEALTH:

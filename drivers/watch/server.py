@@ -37,6 +37,8 @@ class _Conn:
     writer: asyncio.StreamWriter
     peer: str
     watch_id: str | None = None
+    junk_bytes: int = 0
+    task: asyncio.Task[None] | None = None
 
 
 class WatchServer:
@@ -110,6 +112,8 @@ class WatchServer:
             self._server.close()
         for conn in list(self._conns):
             conn.writer.close()
+            if conn.task is not None:
+                conn.task.cancel()
         if self._tg is not None:
             await self._tg.__aexit__(et, e, tb)
 
@@ -126,7 +130,7 @@ class WatchServer:
             return
         conn = _Conn(writer, peer)
         self._conns.add(conn)
-        self._tg.create_task(self._serve(conn, reader), name=f"watch:{peer}")
+        conn.task = self._tg.create_task(self._serve(conn, reader), name=f"watch:{peer}")
 
     async def _serve(self, conn: _Conn, reader: asyncio.StreamReader) -> None:
         try:
@@ -159,15 +163,24 @@ class WatchServer:
             before = framer.dropped_bytes
             frames = framer.feed(data)
             self.dropped_bytes += framer.dropped_bytes - before
-            if conn.watch_id is None and framer.dropped_bytes > self._max_frame:
+            if conn.watch_id is None and framer.dropped_bytes + conn.junk_bytes > self._max_frame:
                 self._log.warning("connection from %s sends no watch frames, closing", conn.peer)
                 return
+            replies: list[bytes] = []
+            keep = True
             for raw in frames:
-                if not await self._handle(conn, raw):
-                    return
+                keep = await self._handle(conn, raw, replies)
+                if not keep:
+                    break
+            if replies:  # one write per TCP read, however many frames it held
+                conn.writer.write(b"".join(replies))
+                async with asyncio.timeout(self._write_timeout):
+                    await conn.writer.drain()
+            if not keep:
+                return
 
-    async def _handle(self, conn: _Conn, raw: bytes) -> bool:
-        """Deliver one frame; False closes the connection."""
+    async def _handle(self, conn: _Conn, raw: bytes, replies: list[bytes]) -> bool:
+        """Deliver one frame, collecting its reply; False closes the connection."""
         try:
             watch_id: str | None = parse_frame(raw).device_id
         except DecodeError as e:
@@ -175,7 +188,8 @@ class WatchServer:
             self._log.debug("watch %s (%s): bad frame (%s)", conn.watch_id or "?", conn.peer, e)
         if conn.watch_id is None:
             if watch_id is None:
-                return True  # unidentified junk is dropped (bounded by the framer)
+                conn.junk_bytes += len(raw)  # unidentified junk is dropped, within a budget
+                return conn.junk_bytes <= self._max_frame
             if not self._allowed(watch_id):
                 self.rejected_ids += 1
                 self._log.warning(
@@ -201,9 +215,7 @@ class WatchServer:
             self._log.exception("watch %s: sink failed on a frame", conn.watch_id)
             return True
         if reply:
-            conn.writer.write(reply)
-            async with asyncio.timeout(self._write_timeout):
-                await conn.writer.drain()
+            replies.append(reply)
         return True
 
     def _identify(self, conn: _Conn, watch_id: str) -> None:

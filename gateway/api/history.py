@@ -26,7 +26,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from buffer.record import Stored
-from drivers.measurement import Value
 from gateway.api.doctor import AUTH, refusal
 from gateway.api.errors import problem, validation_errors
 from gateway.api.kiosk import WATCH
@@ -34,7 +33,8 @@ from gateway.api.readings import GATEWAY
 from gateway.core import Gateway
 from gateway.errors import ReadingError
 from gateway.kinds import KINDS
-from gateway.readings import Classification, DeviceRef, Reading, decode, to_wire_dict
+from gateway.pipeline import reading_from_wire
+from gateway.readings import decode, to_wire_dict
 
 CLAIM_WINDOW_S = 600.0
 """a resident can claim an unattributed reading at the kiosk for this long after it was taken"""
@@ -79,33 +79,6 @@ def reading_view(d: Mapping[str, Any], stored: Stored | None = None) -> dict[str
 
 def _when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def reading_from_wire(d: Mapping[str, Any]) -> Reading:
-    """The :class:`Reading` back from its wire JSON (the outbox payload)."""
-    c = d.get("classification")
-    dev = d.get("device") or {}
-    raw = d.get("raw_hex")
-    return Reading(
-        id=d["id"],
-        kind=d["kind"],
-        values=MappingProxyType(
-            {k: Value(float(v["value"]), str(v["unit"])) for k, v in (d.get("values") or {}).items()}
-        ),
-        device=DeviceRef(id=dev.get("id", "?"), profile=dev.get("profile"), address=dev.get("address")),
-        received_at=_when(d["received_at"]),
-        effective_at=_when(d["effective_at"]),
-        time_source=d.get("time_source", "gateway"),
-        resident_id=d.get("resident_id"),
-        attribution=d.get("attribution", "unattributed"),
-        measured_at=d.get("measured_at"),
-        gateway_clock_synced=bool(d.get("gateway_clock_synced", True)),
-        flags=tuple(d.get("flags") or ()),
-        classification=None if c is None else Classification(**c),
-        raw=bytes.fromhex(raw) if raw else None,
-        extras=dict(d.get("extras") or {}),
-        revision=int(d.get("revision", 0)),
-    )
 
 
 # ---------------------------------------------------------------------------- trend

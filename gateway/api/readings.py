@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime
 from typing import Any
@@ -60,13 +61,13 @@ async def health_view(gw: Gateway) -> dict[str, Any]:
     stats = await gw.outbox.stats()
     uplink: dict[str, Any] = {"enabled": gw.uplink is not None, "connected": False}
     if gw.uplink is not None:
-        uplink.update(gw.uplink.state.as_dict())
+        uplink.update(dataclasses.asdict(gw.uplink.state))
     return {
         "gateway_id": gw.gateway_id,
         "started_at": gw.started_at.isoformat(),
         "clock_synced": gw.clock.synced(),
         "uplink": uplink,
-        "readings_pending": stats.pending,
+        "readings_pending": stats.pending + stats.inflight,
         "oldest_pending_age_s": stats.oldest_pending_age_s,
         "buffer": stats.as_dict(),
         "devices": gw.device_view(),
@@ -80,7 +81,7 @@ async def health_view(gw: Gateway) -> dict[str, Any]:
 
 async def get_health(request: web.Request) -> web.Response:
     view = await health_view(request.app[GATEWAY])
-    return web.Response(body=orjson.dumps(view), content_type="application/json")
+    return web.Response(body=orjson.dumps(view, default=str), content_type="application/json")
 
 
 def setup(app: web.Application) -> None:

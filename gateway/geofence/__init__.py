@@ -6,6 +6,7 @@ The gateway feeds :class:`Fix` objects to a :class:`GeofenceEngine` and turns th
 
 from gateway.geofence.engine import FenceEvent, FenceSettings, Fix, GeofenceEngine
 from gateway.geofence.errors import GeofenceError, ZoneError
+from gateway.geofence.positions import fix_from_measurement, fix_from_values
 from gateway.geofence.zones import Circle, Polygon, Zone
 
 __all__ = [
@@ -18,4 +19,6 @@ __all__ = [
     "Polygon",
     "Zone",
     "ZoneError",
+    "fix_from_measurement",
+    "fix_from_values",
 ]

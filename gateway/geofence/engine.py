@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from gateway.config import GeofenceConfig
 from gateway.geofence.geometry import ProjectedCircle, ProjectedPolygon
 from gateway.geofence.schedule import Schedule
 from gateway.geofence.zones import Circle, Kind, Zone
@@ -185,13 +186,17 @@ class _Resident:
     zones: list[_ZoneState]
     newest: Fix | None = None
     history: list[Fix] = field(default_factory=list)
-    next_due: datetime | None = None
-    queued: bool = False
+    next_due: datetime | None = None  # nothing can become due before this
+    queued_at: datetime | None = None  # earliest wake-up of this resident in the heap
     any_lost: bool = False
 
 
 def _history_key(f: Fix) -> datetime:
     return f.at
+
+
+def _event_time(e: FenceEvent) -> datetime:
+    return e.at
 
 
 def _normalize_time(at: datetime) -> datetime:
@@ -205,7 +210,7 @@ def _normalize_time(at: datetime) -> datetime:
 class GeofenceEngine:
     """Feed fixes with :meth:`process`, call :meth:`tick` periodically; both return events."""
 
-    def __init__(self, zones: Iterable[Zone], settings: Any = None) -> None:
+    def __init__(self, zones: Iterable[Zone], settings: FenceSettings | GeofenceConfig | None = None) -> None:
         if settings is None:
             settings = FenceSettings()
         elif not isinstance(settings, FenceSettings):
@@ -282,6 +287,7 @@ class GeofenceEngine:
         events: list[FenceEvent] = []
         if newest is not None and r.next_due is not None and r.next_due <= at:
             self._service(r, at, events)
+            events.sort(key=_event_time)
         if r.any_lost:
             r.any_lost = False
             for st in r.zones:
@@ -316,9 +322,7 @@ class GeofenceEngine:
         due = at + self._lost_after
         if r.next_due is None or r.next_due <= at or due < r.next_due:
             r.next_due = due
-        if not r.queued:
-            heapq.heappush(self._heap, (r.next_due, r.resident_id))
-            r.queued = True
+        self._wake(r, r.next_due)
         return events
 
     def tick(self, now: datetime) -> list[FenceEvent]:
@@ -328,19 +332,26 @@ class GeofenceEngine:
         events: list[FenceEvent] = []
         heap = self._heap
         while heap and heap[0][0] <= now:
-            _, rid = heapq.heappop(heap)
+            t, rid = heapq.heappop(heap)
             r = self._residents.get(rid)
             if r is None:
                 continue
-            r.queued = False
+            if r.queued_at is not None and t >= r.queued_at:
+                r.queued_at = None
             if r.next_due is None:
                 continue
             if r.next_due <= now:
                 r.next_due = self._service(r, now, events)
             if r.next_due is not None:
-                heapq.heappush(heap, (r.next_due, rid))
-                r.queued = True
+                self._wake(r, r.next_due)
+        events.sort(key=_event_time)
         return events
+
+    def _wake(self, r: _Resident, due: datetime) -> None:
+        """Make sure ``tick`` looks at ``r`` at ``due`` (one heap entry per earlier time)."""
+        if r.queued_at is None or due < r.queued_at:
+            heapq.heappush(self._heap, (due, r.resident_id))
+            r.queued_at = due
 
     # ------------------------------------------------------------------ internals
 
@@ -357,8 +368,7 @@ class GeofenceEngine:
         if due is None or due > now:
             if due is not None and (r.next_due is None or due < r.next_due):
                 r.next_due = due
-                heapq.heappush(self._heap, (due, r.resident_id))
-                r.queued = True
+                self._wake(r, due)
             return
         st.announced = st.confirmed
         kind: EventKind = "enter" if st.confirmed == INSIDE else "exit"
@@ -399,7 +409,6 @@ class GeofenceEngine:
                 events.append(self._event(r, st, "signal_lost", lost, r.newest))
             elif nxt is None or lost < nxt:
                 nxt = lost
-        events.sort(key=lambda e: e.at)
         return nxt
 
     def _event(

@@ -36,7 +36,7 @@ from provisioning.errors import (
 )
 from uplink.commands import COMMAND_NAMES, load_private_key, make_command, private_key_pem, public_key_b64
 from uplink.errors import UplinkError
-from uplink.receiver import BrokerOptions, Receiver, ReceiverStore, import_export
+from uplink.receiver import BrokerOptions, ImportResult, Receiver, ReceiverStore, import_export
 
 log = logging.getLogger("hutgw.receiver")
 
@@ -153,7 +153,7 @@ def run_import(args: argparse.Namespace) -> int:
         path.name.removesuffix(".gz").removesuffix(".jsonl") + ".receipt.json"
     )
 
-    async def main() -> tuple[list[str], list[Any]]:
+    async def main() -> ImportResult:
         opener = gzip.open if path.suffix == ".gz" else open
         try:
             with opener(path, "rb") as f:
@@ -166,10 +166,12 @@ def run_import(args: argparse.Namespace) -> int:
             except UplinkError as e:
                 raise BadInputError(f"{path}: {e.message}", hint=e.hint) from None
 
-    accepted, rejected = asyncio.run(main())
+    result = asyncio.run(main())
+    accepted, rejected = result.accepted, result.rejected
     receipt = {
         "schema": "hut.receipt/1",
         "source": path.name,
+        "exported_at": result.exported_at,
         "accepted": accepted,
         "rejected": [r.model_dump() for r in rejected],
     }

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from buffer import Outbox, OutboxSettings, State
 
 WRITER = Path(__file__).with_name("crash_writer.py")
@@ -42,6 +44,7 @@ def run_and_kill(db: Path, run: int, rnd: random.Random) -> tuple[set[str], set[
     return put, delivered
 
 
+@pytest.mark.slow
 async def test_nothing_reported_committed_is_lost_across_sigkills(tmp_path: Path) -> None:
     db = tmp_path / "outbox.db"
     rnd = random.Random(20261129)

@@ -145,13 +145,14 @@ def test_matcher_prefers_service_data_then_service_uuid_then_name() -> None:
     assert match(Advert("D", "headphones"), profiles) is None
 
 
-def test_advert_filter_passes_changes_and_periodic_repeats() -> None:
-    f = AdvertFilter(repeat_s=10)
+def test_advert_filter_passes_changes_and_returns_after_a_gap() -> None:
+    f = AdvertFilter(gap_s=10)
     assert f.accept("A", "u", b"1", 0.0)
     assert not f.accept("A", "u", b"1", 1.0)
     assert f.accept("A", "u", b"2", 2.0)
     assert f.accept("B", "u", b"2", 2.0)
-    assert f.accept("A", "u", b"2", 12.5)
+    assert not all(f.accept("A", "u", b"2", 2.0 + i) for i in range(1, 30))  # repeats while heard
+    assert f.accept("A", "u", b"2", 45.0)  # heard again after a pause: a new trigger
 
 
 def test_silence_episode() -> None:
@@ -207,3 +208,12 @@ def test_subscriptions_cover_measurements_cuff_pressure_and_battery_only() -> No
         uuids.LOCATION_AND_SPEED,
         uuids.BATTERY_LEVEL,
     }
+
+
+def test_only_body_composition_scales_pair_weights() -> None:
+    from drivers.ble.merge import pairs_weight
+
+    assert pairs_weight(registry.get("gatt.body_composition_measurement"))
+    assert not pairs_weight(registry.get("gatt.weight_measurement"))
+    assert not pairs_weight(registry.get("mi_scale_v2.adv"))
+    assert not pairs_weight(None)

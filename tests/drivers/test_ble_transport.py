@@ -6,13 +6,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+import pytest
+
 from drivers.ble.backoff import Backoff
 from drivers.ble.transport import BleTransport, Timing
 from drivers.gatt import uuids
 from drivers.gatt.date_time import from_bytes
 from drivers.measurement import KG, MMHG, Value
-from tests.drivers.blesim import SimWorld
+from tests.drivers.blesim import SimPeripheral, SimWorld
 from tests.drivers.blesim.devices import (
+    CUFF_READINGS,
     MI_FINAL,
     MI_REMOVED,
     bcs_scale,
@@ -38,7 +41,7 @@ FAST = Timing(
     cooldown_s=600,
     reconnect=Backoff(0.05, 0.2),
     scanner_restart=Backoff(0.05, 0.2),
-    adv_repeat_s=600,
+    adv_gap_s=600,
     drain_timeout_s=2,
 )
 
@@ -59,7 +62,7 @@ async def test_cuff_burst_of_three_stored_readings_then_disconnect() -> None:
     async with transport(world, sink, [(CUFF, "gatt.blood_pressure_measurement", None)]), world.running():
         await until(lambda: "disconnected" in sink.link_states(CUFF))
     bpm = [f for f in sink.frames if f.channel == uuids.BLOOD_PRESSURE_MEASUREMENT]
-    assert [f.data for f in bpm] == list(cuff_readings())
+    assert [f.data for f in bpm] == list(CUFF_READINGS)
     assert all(f.transport == "ble_gatt" and f.source == CUFF for f in bpm)
     assert sink.link_states(CUFF) == ["advertising", "connected", "disconnected"]
     assert [m.values["systolic"] for _, m in sink.measurements] == [
@@ -68,17 +71,11 @@ async def test_cuff_burst_of_three_stored_readings_then_disconnect() -> None:
         Value(118.0, MMHG),
     ]
     assert [d for d, _ in sink.measurements] == [CUFF] * 3
-    assert sink.events == [(CUFF, sink.events[0][1])] and sink.events[0][1].kind == "battery"
+    assert [(d, e.kind, dict(e.detail)) for d, e in sink.events] == [(CUFF, "battery", {"percent": 80})]
     # the device clock was written (Current Time, 10 bytes, a real date)
     [(uuid, value)] = cuff.writes
     assert uuid == uuids.CURRENT_TIME and len(value) == 10
     assert from_bytes(value[:7]).valid and from_bytes(value[:7]).known
-
-
-def cuff_readings() -> tuple[bytes, ...]:
-    from tests.drivers.blesim.devices import CUFF_READINGS
-
-    return CUFF_READINGS
 
 
 async def test_stored_readings_resent_on_the_next_connection_are_deduplicated() -> None:
@@ -284,3 +281,69 @@ async def test_a_failing_sink_does_not_stop_the_transport() -> None:
         await until(lambda: "disconnected" in sink.link_states(CUFF))
     assert len(sink.frames) == 4  # battery (failed in the sink) + three readings
     assert len(sink.measurements) == 3
+
+
+def test_the_clock_must_be_a_clock_object() -> None:
+    with pytest.raises(TypeError, match="monotonic"):
+        BleTransport([], RecordingSink({}), clock=RealClock().now)  # type: ignore[arg-type]
+
+
+async def test_a_device_that_keeps_the_link_is_disconnected_when_idle() -> None:
+    world = SimWorld()
+    cuff = bp_cuff(CUFF)
+
+    async def burst_without_hanging_up(p: SimPeripheral, uuid: str) -> None:
+        if uuid == uuids.BLOOD_PRESSURE_MEASUREMENT:
+            for value in CUFF_READINGS:
+                p.notify(uuid, value)
+
+    cuff.on_subscribe = burst_without_hanging_up
+    world.add(cuff)
+    sink = RecordingSink({CUFF: "gatt.blood_pressure_measurement"})
+    timing = replace(FAST, session_idle_s=0.3)
+    async with (
+        transport(world, sink, [(CUFF, "gatt.blood_pressure_measurement", None)], timing=timing),
+        world.running(),
+    ):
+        await until(lambda: "disconnected" in sink.link_states(CUFF))
+    done = [e.detail for e in sink.links if e.source == CUFF and e.state == "disconnected"]
+    assert done == ["session done"]
+    assert cuff.client is None and world.connected == 0
+    assert len(sink.measurements) == 3
+
+
+async def test_a_writable_date_time_is_set_when_there_is_no_current_time() -> None:
+    from datetime import UTC, timedelta, timezone
+
+    from tests.drivers.blesim import Characteristic
+
+    world = SimWorld()
+    cuff = bp_cuff(CUFF)
+    cuff.characteristics = [c for c in cuff.characteristics if c.uuid != uuids.CURRENT_TIME]
+    cuff.characteristics.append(
+        Characteristic(uuids.DATE_TIME, uuids.BLOOD_PRESSURE, ["read", "write"], bytes(7))
+    )
+    world.add(cuff)
+    sink = RecordingSink({CUFF: "gatt.blood_pressure_measurement"})
+    hut = timezone(timedelta(hours=3))
+    before = datetime.now(UTC).astimezone(hut).replace(tzinfo=None, microsecond=0)
+    async with (
+        transport(world, sink, [(CUFF, "gatt.blood_pressure_measurement", None)], local_tz=hut),
+        world.running(),
+    ):
+        await until(lambda: "disconnected" in sink.link_states(CUFF))
+    [(uuid, value)] = cuff.writes
+    written = from_bytes(value).to_datetime()
+    assert uuid == uuids.DATE_TIME and written is not None
+    assert before <= written <= datetime.now(UTC).astimezone(hut).replace(tzinfo=None)  # hut-local time
+
+
+async def test_advertising_devices_get_a_heartbeat_link_event_not_repeated_frames() -> None:
+    world = SimWorld()
+    world.add(mi_scale(MI))
+    sink = RecordingSink({MI: "mi_scale_v1.adv"})
+    timing = replace(FAST, alive_every_s=0.05)
+    async with transport(world, sink, [(MI, "mi_scale_v1.adv", None)], timing=timing), world.running():
+        await until(lambda: sink.link_states(MI).count("advertising") >= 3)
+    assert len(sink.frames) == 1
+    assert all(e.rssi == -60 for e in sink.links if e.source == MI)

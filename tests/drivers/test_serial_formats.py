@@ -277,3 +277,18 @@ def test_the_documented_example_file_is_valid(tmp_path: Path) -> None:
     assert d.fields["fields"]["weight_lb"] == pytest.approx(157.079362, abs=1e-6)
     assert d.fields["fields"]["gender"] == "female"
     assert d.measurements[0].device_time == datetime(2024, 3, 15, 8, 30, 5)
+
+
+def test_quoted_values_may_hold_separators() -> None:
+    from drivers.serial.engine import _split
+
+    tokens, open_quote = _split('MO,"A,B",ID,"x"y,"p,q', ",", '"')
+    assert [(t.text, t.offset, t.quoted) for t in tokens] == [
+        ("MO", 0, False),
+        ("A,B", 3, True),
+        ("ID", 9, False),
+        ('"x"y', 12, False),
+        ('"p,q', 17, False),
+    ]
+    assert open_quote is True
+    assert _split("a,b", ",", None) == ([("a", 0, False), ("b", 2, False)], False)

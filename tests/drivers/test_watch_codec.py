@@ -214,3 +214,9 @@ def test_random_bytes_raise_only_decode_error(data: bytes) -> None:
 def test_random_fields_raise_only_decode_error(fields: list[str], kw: str) -> None:
     with contextlib.suppress(DecodeError):
         dec(frame(",".join([kw, *fields])))
+
+
+def test_bare_alarm_frame_is_still_raised_and_answered() -> None:
+    d = dec(frame("AL"))
+    assert [e.kind for e in d.events] == ["alarm"]
+    assert d.reply == frame("AL")

@@ -172,6 +172,26 @@ async def test_junk_only_connection_is_closed() -> None:
         assert sink.frames == []
 
 
+async def test_connection_sending_only_bad_frames_is_closed() -> None:
+    sink = DecodingSink()
+    async with server(sink, max_frame_bytes=256) as srv:
+        w = await Watch.connect(srv.port)
+        await w.send(b"[not a watch frame]" * 20)
+        assert await w.closed_by_server()
+        assert sink.frames == []
+
+
+async def test_leaving_the_context_ends_open_connections() -> None:
+    sink = DecodingSink()
+    srv = server(sink)
+    async with srv:
+        w = await Watch.connect(srv.port)
+        await w.send(frame("LK"))
+        await w.expect(frame("LK"))
+    assert await w.closed_by_server()
+    assert srv.connections == 0
+
+
 async def test_oversize_frame_is_dropped_and_the_next_one_served() -> None:
     sink = DecodingSink()
     async with server(sink, max_frame_bytes=256) as srv:

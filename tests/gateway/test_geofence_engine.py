@@ -427,3 +427,18 @@ def test_event_is_frozen() -> None:
     events = run(engine, [Fix("r1", T0 + timedelta(seconds=30 * i), *L.latlon(0, 0), 5.0) for i in range(4)])
     with pytest.raises(AttributeError):
         events[0].event = "exit"  # type: ignore[misc]
+
+
+def test_signal_lost_is_on_time_when_another_zone_waits_for_its_window() -> None:
+    """A scheduled zone's far-off due time must not hold back another zone's signal_lost."""
+    night = replace(L.rect("r1", "night-home", 300, 300), schedule=NIGHT)
+    engine = GeofenceEngine([HOME, night], S)
+    home, far = L.latlon(0.0, 0.0), L.latlon(600.0, 0.0)
+    run(engine, [Fix("r1", local(4, 9) + timedelta(seconds=30 * i), *home, 5.0) for i in range(4)])
+    assert engine.tick(local(4, 11)) == []  # nothing due before the window opens at 20:00
+    out = [Fix("r1", local(4, 14) + timedelta(seconds=30 * i), *far, 5.0) for i in range(4)]
+    assert [(e.zone_name, e.event) for e in run(engine, out)] == [("home", "exit")]
+    lost = engine.tick(local(4, 14, 30))
+    assert [(e.zone_name, e.event, e.at) for e in lost] == [
+        ("home", "signal_lost", out[-1].at + timedelta(minutes=15))
+    ]

@@ -116,3 +116,97 @@ def test_nan_and_infinite_accuracy_are_safe() -> None:
     far = L.latlon(900, 0)
     for i, acc in enumerate([math.inf, math.nan, -math.inf, 1e308]):
         assert engine.process(Fix("r1", T0 + timedelta(minutes=i), *far, acc)) == []
+
+
+def exact_class(zone_shape: object, danger: bool, lat: float, lon: float, band: float) -> int:
+    """The classification rule written out plainly, without any cache or shortcut."""
+    from gateway.geofence.engine import INSIDE, OUTSIDE, UNCERTAIN
+
+    d = zone_shape.signed_distance(lat, lon)  # type: ignore[attr-defined]
+    if danger:
+        return OUTSIDE if d >= 0 else INSIDE if -d > band else UNCERTAIN
+    return INSIDE if d <= 0 else OUTSIDE if d > band else UNCERTAIN
+
+
+@st.composite
+def blob_zones(draw: st.DrawFn) -> object:
+    n = draw(st.integers(3, 30))
+    radii = draw(st.lists(st.floats(30, 400), min_size=n, max_size=n))
+    pts = tuple(
+        L.latlon(r * math.cos(2 * math.pi * i / n), r * math.sin(2 * math.pi * i / n))
+        for i, r in enumerate(radii)
+    )
+    holes = ()
+    if draw(st.booleans()):
+        h = min(radii) / 3
+        holes = (tuple(L.latlon(h * math.cos(a), h * math.sin(a)) for a in (0.0, 2.1, 4.2)),)
+    from gateway.geofence.zones import Polygon, Zone
+
+    return Zone("r1", "blob", draw(st.sampled_from(["safe", "danger"])), Polygon(pts, holes))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    blob_zones(),
+    st.lists(st.tuples(st.floats(-600, 600), st.floats(-600, 600), st.floats(0, 80)), max_size=80),
+)
+def test_cached_classification_equals_the_plain_rule(
+    zone: object, points: list[tuple[float, float, float]]
+) -> None:
+    from gateway.geofence.engine import _CompiledZone
+
+    cz = _CompiledZone(zone)  # type: ignore[arg-type]
+    for e, n, band in points * 2:  # twice: the second pass hits the filled cache
+        lat, lon = L.latlon(e, n)
+        want = exact_class(cz.shape, cz.danger, lat, lon, band)
+        got = cz.classify(lat, lon, band)
+        if got != want:  # only a rounding-level tie at the band edge may differ
+            d = cz.shape.signed_distance(lat, lon)
+            assert min(abs(d), abs(abs(d) - band)) < 1e-6, (e, n, band, got, want)
+
+
+NIGHT_ZONES = [
+    HOME,
+    POND,
+    replace(
+        L.rect("r1", "night", 400, 400),
+        schedule=parse_schedule({"from": "20:00", "to": "06:00", "tz": "Asia/Shanghai"}),
+    ),
+    replace(
+        L.circle("r1", "day-pond", 50, kind="danger", east=-200),
+        schedule=parse_schedule({"days": ["tue"], "tz": "UTC"}),
+    ),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-500, 500),
+            st.floats(-500, 500),
+            st.sampled_from([30, 45, 60, 600, 1800, 7200, 30000]),
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_frequent_ticks_and_no_ticks_give_the_same_events(steps: list[tuple[float, float, int]]) -> None:
+    """The tick heap must neither lose nor delay anything: ticking every minute gives exactly
+    the events (and times) that processing the fixes alone gives."""
+    s = FenceSettings(fixes=2, dwell_s=30)
+    ticked, plain = GeofenceEngine(NIGHT_ZONES, s), GeofenceEngine(NIGHT_ZONES, s)
+    a: list[tuple[str, str, datetime]] = []
+    b: list[tuple[str, str, datetime]] = []
+    t = T0
+    for e, n, gap in steps:
+        t_next = t + timedelta(seconds=gap)
+        now = t + timedelta(seconds=60)
+        while now < t_next:
+            a += [(ev.zone_id, ev.event, ev.at) for ev in ticked.tick(now)]
+            now += timedelta(seconds=60)
+        f = Fix("r1", t_next, *L.latlon(e, n), 8.0)
+        a += [(ev.zone_id, ev.event, ev.at) for ev in ticked.tick(t_next) + ticked.process(f)]
+        b += [(ev.zone_id, ev.event, ev.at) for ev in plain.process(f)]
+        t = t_next
+    assert sorted(a) == sorted(b)

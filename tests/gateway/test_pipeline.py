@@ -383,3 +383,30 @@ def test_events(hut: Hut) -> None:
     )
     (stray,) = hut.pipeline.from_event(DeviceEvent("sos"), device=None, frame=hut.frame("9999"))
     assert stray.resident_id is None and stray.detail["device_id"] == "9999"
+
+
+def test_watch_and_button_events(hut: Hut) -> None:
+    """Event shapes as drivers/watch and drivers/profiles/bthome_v2 emit them."""
+    f = hut.frame("8800000015")
+    no_fix = {"valid": False, "latitude": None, "longitude": None, "time_utc": None, "status_hex": "00010000"}
+    (sos,) = hut.pipeline.from_event(DeviceEvent("sos", no_fix), device=hut.band, frame=f)
+    assert sos.detail["position"] is None and "position unknown" in sos.message
+    assert sos.detail["status_hex"] == "00010000" and sos.notify == ("13800138000",)
+    (alarm,) = hut.pipeline.from_event(DeviceEvent("alarm", {"valid": False}), device=hut.band, frame=f)
+    assert (alarm.kind, alarm.severity) == ("device_alarm", "critical")
+    (off,) = hut.pipeline.from_event(DeviceEvent("watch_taken_off", {}), device=hut.band, frame=f)
+    assert (off.kind, off.severity) == ("watch_taken_off", "warning")
+    assert hut.pipeline.from_event(DeviceEvent("out_of_fence", {}), device=hut.band, frame=f) == []
+    (low,) = hut.pipeline.from_event(DeviceEvent("battery", {"level_pct": 9}), device=hut.band, frame=f)
+    assert low.detail["battery_pct"] == 9
+    button = hut.registry.add_device(DeviceEntry("btn", "bthome.v2", "AA:BB:CC:DD:EE:09", resident_id="R002"))
+    hut.registry.add_device(DeviceEntry("hut-btn", "bthome.v2", "AA:BB:CC:DD:EE:0A"))
+    bf = hut.frame("AA:BB:CC:DD:EE:09")
+    press = DeviceEvent("button", {"event": "press", "button_index": 0, "packet_id": 7})
+    (btn_sos,) = hut.pipeline.from_event(press, device=button, frame=bf)
+    assert (btn_sos.kind, btn_sos.resident_id, btn_sos.detail["device_event"]) == ("sos", "R002", "button")
+    assert btn_sos.detail["event"] == "press"
+    shared = hut.registry.snapshot().device("hut-btn")
+    assert hut.pipeline.from_event(press, device=shared, frame=bf) == []
+    rotate = DeviceEvent("button", {"event": "none"})
+    assert hut.pipeline.from_event(rotate, device=button, frame=bf) == []

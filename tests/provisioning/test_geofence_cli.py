@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import subprocess
 import sys
@@ -13,14 +15,25 @@ from typing import Any
 import pytest
 
 from gateway.geofence.datum import gcj02_to_wgs84, wgs84_to_gcj02
+from provisioning import cli
 from tests.support.geofence_traces import Local, trace, walk
 
 HUTGW = [sys.executable, "-m", "provisioning.cli"]
 L = Local()
 
 
-def hutgw(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def hutgw_process(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The real command line in its own process."""
     return subprocess.run([*HUTGW, *map(str, args)], capture_output=True, text=True, timeout=60)
+
+
+def hutgw(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The same entry point in this process (argument parsing, handler, error to exit code)."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = list(map(str, args))
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def ring(w: float, h: float, datum: str = "wgs84") -> list[list[float]]:
@@ -69,7 +82,7 @@ def listed(state: Path, *args: str) -> list[dict[str, Any]]:
 
 def test_import_list_remove(tmp_path: Path, state_dir: Path) -> None:
     f = write(tmp_path / "zones.geojson", collection())
-    proc = hutgw("geofence", "import", "r1", f, "--state-dir", state_dir)
+    proc = hutgw_process("geofence", "import", "r1", f, "--state-dir", state_dir)
     assert proc.returncode == 0, proc.stderr
     assert "imported 2 zone(s) for r1: home, pond" in proc.stdout
     assert (
@@ -173,7 +186,8 @@ def test_bad_geojson_is_refused_and_nothing_changes(
     before = listed(state_dir)
     db = (state_dir / "registry.db").read_bytes()
     bad = write(tmp_path / "bad.geojson", _broken(kind))
-    proc = hutgw("geofence", "import", "r1", bad, "--replace", "--state-dir", state_dir)
+    run = hutgw_process if kind == "kind" else hutgw
+    proc = run("geofence", "import", "r1", bad, "--replace", "--state-dir", state_dir)
     assert proc.returncode == 3
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
@@ -212,7 +226,9 @@ def _trace_csv(path: Path) -> Path:
 def test_replay_csv(tmp_path: Path) -> None:
     zones = write(tmp_path / "zones.geojson", collection())
     fixes = _trace_csv(tmp_path / "walk.csv")
-    proc = hutgw("geofence", "replay", "--zones", zones, "--fixes", fixes, "--config", _config(tmp_path, ""))
+    proc = hutgw_process(
+        "geofence", "replay", "--zones", zones, "--fixes", fixes, "--config", _config(tmp_path, "")
+    )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [e["event"] for e in events] == ["exit", "signal_lost", "signal_restored"]

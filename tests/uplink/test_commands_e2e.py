@@ -40,26 +40,43 @@ async def test_signed_commands_round_trip(outbox: Outbox, broker: Broker, tmp_pa
     async def on_command(cmd: Command) -> CommandResult:
         handled.append(cmd)
         return CommandResult(
-            command_id=cmd.id, gateway_id=cmd.gateway_id, name=cmd.name, status="done",
-            result={"residents": len(cmd.args["residents"])}, at=datetime.now(UTC),
+            command_id=cmd.id,
+            gateway_id=cmd.gateway_id,
+            name=cmd.name,
+            status="done",
+            result={"residents": len(cmd.args["residents"])},
+            at=datetime.now(UTC),
         )
 
     cfg = settings(broker.url, tmp_path, command_public_key=public)
     async with Uplink(cfg, outbox, gateway_id="hut-7", on_command=on_command) as up:
         await wait_until(lambda: up.state.connected, what="connected")
-        rc, out, err = await hutgw("receiver", "command", "hut-7", "ping", "--key", str(key), "--broker", broker.url)
+        rc, out, err = await hutgw(
+            "receiver", "command", "hut-7", "ping", "--key", str(key), "--broker", broker.url
+        )
         assert rc == 0, err
         assert json.loads(out)["status"] == "done" and json.loads(out)["result"]["pong"] is True
 
         residents = json.dumps({"residents": [{"id": "r-1", "name": "A"}, {"id": "r-2", "name": "B"}]})
         rc, out, err = await hutgw(
-            "receiver", "command", "hut-7", "residents", "--key", str(key), "--broker", broker.url, "--args", residents
+            "receiver",
+            "command",
+            "hut-7",
+            "residents",
+            "--key",
+            str(key),
+            "--broker",
+            broker.url,
+            "--args",
+            residents,
         )
         assert rc == 0, err
         assert json.loads(out)["result"] == {"residents": 2}
         assert [c.name for c in handled] == ["residents"]
 
-        rc, out, _ = await hutgw("receiver", "command", "hut-7", "status", "--key", str(key), "--broker", broker.url)
+        rc, out, _ = await hutgw(
+            "receiver", "command", "hut-7", "status", "--key", str(key), "--broker", broker.url
+        )
         assert rc == 0 and "outbox" in json.loads(out)["result"]
 
         # Replayed, unsigned and expired commands, published by hand.
@@ -96,6 +113,8 @@ async def test_gateway_without_public_key_refuses_every_command(
     assert (await hutgw("receiver", "keygen", "--out", str(key)))[0] == 0
     async with Uplink(settings(broker.url, tmp_path), outbox, gateway_id="hut-7") as up:
         await wait_until(lambda: up.state.connected, what="connected")
-        rc, out, _ = await hutgw("receiver", "command", "hut-7", "ping", "--key", str(key), "--broker", broker.url)
+        rc, out, _ = await hutgw(
+            "receiver", "command", "hut-7", "ping", "--key", str(key), "--broker", broker.url
+        )
         assert rc == 1
         assert "no county public key configured" in json.loads(out)["reason"]

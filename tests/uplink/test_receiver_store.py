@@ -95,7 +95,12 @@ async def test_import_of_an_offline_export_is_idempotent(tmp_path: Path) -> None
     objs = [reading(i) for i in range(4)]
     lines = [env(objs[:2], "b-1"), env(objs[2:], "b-2"), env([alert()], "b-3", "alerts")]
     async with ReceiverStore(tmp_path / "r.db") as store:
-        accepted, rejected = await import_export(store, lines)
-        again, _ = await import_export(store, lines)
-        assert len(accepted) == 5 and rejected == [] and sorted(again) == sorted(accepted)
+        first = await import_export(store, lines)
+        again = await import_export(store, lines)
+        assert (
+            len(first.accepted) == 5
+            and first.rejected == []
+            and sorted(again.accepted) == sorted(first.accepted)
+        )
+        assert first.exported_at == NOW.timestamp()
         assert await store.count("readings") == 4

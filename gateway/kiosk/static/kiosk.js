@@ -20,7 +20,7 @@
       doctor_title: "村医", pin: "请输入村医密码",
       manual_title: "手工录入血压", resident_id: "居民编号",
       systolic: "收缩压（高压）", diastolic: "舒张压（低压）", pulse: "脉搏", save: "保存",
-      unattributed_title: "没有归属的记录", assign: "归给这位居民",
+      unattributed_title: "没有归属的记录", assign: "归给这位居民", none: "没有。",
       saved: "已保存。", assigned: "已归到您的记录里。",
       signed_in_say: "{name}，您好。请测量血压。",
       signed_out: "已退出。谢谢！", timed_out: "太久没有操作，已自动退出。",
@@ -58,7 +58,7 @@
       doctor_title: "Village doctor", pin: "Doctor PIN",
       manual_title: "Enter a blood pressure by hand", resident_id: "Resident number",
       systolic: "Systolic (upper)", diastolic: "Diastolic (lower)", pulse: "Pulse", save: "Save",
-      unattributed_title: "Readings without a resident", assign: "Give to this resident",
+      unattributed_title: "Readings without a resident", assign: "Give to this resident", none: "None.",
       saved: "Saved.", assigned: "Added to your readings.",
       signed_in_say: "Hello {name}. Please measure your blood pressure.",
       signed_out: "Signed out. Thank you!", timed_out: "Signed out after a while without activity.",
@@ -190,9 +190,8 @@
   function renderKeypad() {
     const pad = $("keypad");
     pad.textContent = "";
-    const keys = [...state.idKeys, "1", "2", "3", "4", "5", "6", "7", "8", "9", "0"];
+    const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", ...state.idKeys];
     for (const k of keys) pad.appendChild(keyButton(k, () => { $("input-id").value += k; }));
-    pad.appendChild(keyButton(t("del"), () => { const i = $("input-id"); i.value = i.value.slice(0, -1); }));
     pad.appendChild(keyButton(t("clear"), () => { $("input-id").value = ""; }));
   }
 
@@ -315,7 +314,7 @@
 
   /* ---- measuring --------------------------------------------------------------------- */
   function resetPressure() {
-    $("pressure").innerHTML = "—<small> mmHg</small>";
+    $("pressure").innerHTML = "---<small> mmHg</small>";
     $("gauge").style.width = "0";
     $("measure-status").textContent = t("measure_hint");
   }
@@ -333,6 +332,8 @@
 
   function onReading(r) {
     if (state.session && r.resident_id === state.session.resident_id) {
+      if (state.view === "doctor") return;
+      showMessage("");
       state.lastReading = r;
       renderResult(r);
       show("result");
@@ -359,8 +360,8 @@
       li.appendChild(keyButton(t("claim"), async () => {
         const res = await api("POST", `/api/v1/readings/${encodeURIComponent(r.id)}/assign`, {});
         if (res.status === 200) {
-          showMessage(t("assigned"));
           onReading(res.data.reading);
+          showMessage(t("assigned"));
         } else {
           showMessage(t("error"));
           refreshClaims();
@@ -428,6 +429,7 @@
     const list = $("doctor-unattributed");
     list.textContent = "";
     if (status !== 200) return;
+    if (!data.readings.length) list.appendChild(span("hint", t("none")));
     for (const r of data.readings) {
       const li = document.createElement("li");
       const input = document.createElement("input");
@@ -473,7 +475,8 @@
     box.dataset.kind = a.kind;
     box.dataset.id = a.id;
     const words = TEXT[state.lang].alert[a.kind] || a.message || a.kind;
-    const who = a.resident_id ? ` (${a.resident_id})` : "";
+    const mine = state.session && a.resident_id === state.session.resident_id;
+    const who = a.resident_id ? ` (${mine ? state.session.display_name : a.resident_id})` : "";
     box.append(span("text", words + who));
     box.appendChild(keyButton(t("alert_ok"), () => box.remove()));
     $("alerts").prepend(box);
@@ -494,12 +497,13 @@
     });
     on("session", (d) => {
       const s = d.session || null;
+      const timedOut = d.reason === "timeout" || d.state === "expired";
       if (!s && state.session) {
         state.session = null;
         state.lastReading = null;
         renderWho();
         if (state.view !== "doctor") show("signin");
-        if (d.reason === "timeout") { showMessage(t("timed_out")); speak(t("timed_out")); }
+        if (timedOut) { showMessage(t("timed_out")); speak(t("timed_out")); }
       } else if (s) {
         setSession(s);
       }
@@ -531,6 +535,7 @@
   }
 
   /* ---- wiring ------------------------------------------------------------------------ */
+  $("btn-del").addEventListener("click", () => { const i = $("input-id"); i.value = i.value.slice(0, -1); });
   $("form-id").addEventListener("submit", (e) => { e.preventDefault(); signIn("id", $("input-id").value); });
   $("form-card").addEventListener("submit", (e) => {
     e.preventDefault();
