@@ -448,16 +448,21 @@ class Outbox:
     async def history(
         self, key: str, *, since: float | None = None, limit: int = 100, kinds: Sequence[str] | None = None
     ) -> builtins.list[Stored]:
-        """A resident's records (every state but rejected), newest first."""
+        """A resident's records (every state but rejected), newest first.
+
+        Telemetry rows are found among the newest ``settings.history_telemetry_rows`` records only.
+        """
         self._check_open()
         return await self._run(
             "reading history",
             functools.partial(
                 store.history,
+                st=self._st,
                 key=key,
                 since=since,
                 limit=limit,
                 kinds=None if kinds is None else tuple(kinds),
+                telemetry_scan_rows=self.settings.history_telemetry_rows,
             ),
         )
 

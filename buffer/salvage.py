@@ -25,13 +25,17 @@ _CHUNK = 1000
 _MAX_SEQ = (1 << 63) - 1
 
 
+def _read_only_uri(path: Path) -> str:
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 def problem(path: Path) -> str | None:
     """``None`` when the database at ``path`` passes ``PRAGMA quick_check`` (or does not exist yet)."""
     if not path.exists() or path.stat().st_size == 0:
         return None
     try:
         # Read-only: closing it must not checkpoint the WAL into a file that may be damaged.
-        con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, timeout=10.0)
+        con = sqlite3.connect(_read_only_uri(path), uri=True, isolation_level=None, timeout=10.0)
     except sqlite3.Error as exc:
         return str(exc)
     try:
@@ -154,7 +158,7 @@ class _Walker:
 def salvage(src_path: Path, dst: sqlite3.Connection) -> Salvaged:
     """Copy every readable row of ``src_path``'s ``records`` table into ``dst`` (schema already there)."""
     try:
-        src = sqlite3.connect(src_path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, timeout=10.0)
+        src = sqlite3.connect(_read_only_uri(src_path), uri=True, isolation_level=None, timeout=10.0)
     except sqlite3.Error as exc:
         return Salvaged(0, 0, 0, 0, f"could not open the damaged file: {exc}")
     try:

@@ -246,7 +246,8 @@ def claim(
         if old_batch is not None:
             # An expired or released batch is re-sent whole under its original id.
             rows = con.execute(
-                f"SELECT {COLUMNS} FROM records WHERE batch_id = ? AND state = 0 ORDER BY lane, seq",
+                f"SELECT {COLUMNS} FROM records WHERE batch_id = ? AND {_IN_BATCH} AND state = 0 "
+                "ORDER BY lane, seq",
                 (old_batch,),
             ).fetchall()
             n = _take(rows, max_count, max_bytes)
@@ -321,8 +322,7 @@ def ack(
     with transaction(con):
         sync_external(con, st)
         rows = con.execute(
-            "SELECT seq, id, lane, state, revised FROM records "
-            "WHERE batch_id = ? AND state <= 1 AND batch_id IS NOT NULL",
+            f"SELECT seq, id, lane, state, revised FROM records WHERE batch_id = ? AND {_IN_BATCH}",
             (batch_id,),
         ).fetchall()
         if not rows:
@@ -364,6 +364,9 @@ def ack(
     return Acked(len(to_delivered), len(to_rejected), len(to_pending), unknown, False)
 
 
+# Terms that let SQLite use the partial ``batch`` index (it cannot infer them from ``state = 1``).
+_IN_BATCH = "batch_id IS NOT NULL AND state <= 1"
+
 _BACK_TO_PENDING = (
     "UPDATE records SET state = 0, lease_until = NULL, revised = 0, "
     "batch_id = CASE WHEN revised THEN NULL ELSE batch_id END "
@@ -384,16 +387,16 @@ def _back(con: sqlite3.Connection, st: StoreState, where: str, params: tuple[obj
 
 def release(con: sqlite3.Connection, st: StoreState, batch_id: str) -> int:
     """In-flight rows of the batch go back to pending and keep the batch id (re-sent as the same batch)."""
-    return _back(con, st, "WHERE batch_id = ? AND state = 1", (batch_id,))
+    return _back(con, st, f"WHERE batch_id = ? AND {_IN_BATCH} AND state = 1", (batch_id,))
 
 
 def expire_leases(con: sqlite3.Connection, st: StoreState, now: float) -> int:
-    return _back(con, st, "WHERE state = 1 AND batch_id IS NOT NULL AND lease_until <= ?", (now,))
+    return _back(con, st, f"WHERE {_IN_BATCH} AND state = 1 AND lease_until <= ?", (now,))
 
 
 def resume(con: sqlite3.Connection, st: StoreState) -> int:
     """On open: whatever was in flight when the last process stopped goes back to pending."""
-    return _back(con, st, "WHERE state = 1", ())
+    return _back(con, st, f"WHERE {_IN_BATCH} AND state = 1", ())
 
 
 # ------------------------------------------------------------------------------------------ revise
@@ -477,21 +480,43 @@ def get(con: sqlite3.Connection, record_id: str) -> Stored | None:
 
 
 def history(
-    con: sqlite3.Connection, key: str, since: float | None, limit: int, kinds: Sequence[str] | None
+    con: sqlite3.Connection,
+    st: StoreState,
+    key: str,
+    since: float | None,
+    limit: int,
+    kinds: Sequence[str] | None,
+    telemetry_scan_rows: int,
 ) -> list[Stored]:
-    sql = f"SELECT {COLUMNS} FROM records WHERE key = ? AND state != 3"
-    params: list[object] = [key]
+    """A key's rows (not rejected), newest first.
+
+    Alerts and clinical rows come through the ``by_key`` index; telemetry rows are not indexed by
+    key (a heart-rate stream would cost an index page per commit), so they are looked for among
+    the newest ``telemetry_scan_rows`` sequence numbers only.
+    """
+    if kinds is not None and not kinds:
+        return []
+    extra = ""
+    params: list[object] = []
     if since is not None:
-        sql += " AND created_at >= ?"
+        extra += " AND created_at >= ?"
         params.append(since)
     if kinds is not None:
-        if not kinds:
-            return []
-        sql += f" AND kind IN ({_marks(len(kinds))})"
+        extra += f" AND kind IN ({_marks(len(kinds))})"
         params.extend(kinds)
-    sql += " ORDER BY seq DESC LIMIT ?"
-    params.append(limit)
-    return [to_stored(r) for r in con.execute(sql, params)]
+    indexed = con.execute(
+        f"SELECT {COLUMNS} FROM records WHERE key = ? AND lane <= 1 AND state != 3{extra} "
+        "ORDER BY seq DESC LIMIT ?",
+        (key, *params, limit),
+    ).fetchall()
+    floor = max(0, st.next_seq - 1 - telemetry_scan_rows)
+    scanned = con.execute(
+        f"SELECT {COLUMNS} FROM records WHERE seq > ? AND key = ? AND lane = 2 AND state != 3{extra} "
+        "ORDER BY seq DESC LIMIT ?",
+        (floor, key, *params, limit),
+    ).fetchall()
+    rows = sorted(indexed + scanned, key=lambda r: -int(r[0]))[:limit]  # type: ignore[call-overload]
+    return [to_stored(r) for r in rows]
 
 
 def unkeyed(

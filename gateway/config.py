@@ -84,6 +84,10 @@ class UplinkConfig(_Section):
     heartbeat_s: float = Field(60.0, gt=0)
     keepalive_s: int = Field(60, ge=5)
     command_public_key: str | None = Field(None, description="county Ed25519 public key (base64 or PEM)")
+    command_max_ttl_s: float = Field(7 * 86_400.0, gt=0, description="refuse commands expiring after this")
+    session_expiry_s: int = Field(7 * 86_400, ge=0, description="MQTT 5 session expiry (acks kept meanwhile)")
+    retain_status: bool = Field(True, description="retain the status topic (off for brokers without retain)")
+    last_will: bool = Field(True, description="register an offline last will (off for brokers without it)")
 
     @field_validator("broker")
     @classmethod

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from buffer.outbox import Outbox
 from buffer.record import Lane, Record
 from drivers import registry as profiles
+from drivers.ble.dedup import Deduplicator
+from drivers.ble.merge import MeasurementMerger, pairs_weight
 from drivers.errors import DecodeError
 from drivers.frames import RawFrame
+from drivers.measurement import Measurement
 from drivers.source import LinkEvent
 from gateway.alerts import Alert, AlertManager, encode_alert
 from gateway.clock import Clock
@@ -56,11 +59,15 @@ class Counters:
 
 
 def reading_record(r: Reading) -> Record:
-    return Record(id=r.id, stream="readings", lane=KINDS[r.kind].lane, kind=r.kind, payload=encode(r), key=r.resident_id)
+    return Record(
+        id=r.id, stream="readings", lane=KINDS[r.kind].lane, kind=r.kind, payload=encode(r), key=r.resident_id
+    )
 
 
 def alert_record(a: Alert) -> Record:
-    return Record(id=a.id, stream="alerts", lane=Lane.ALERTS, kind=a.kind, payload=encode_alert(a), key=a.resident_id)
+    return Record(
+        id=a.id, stream="alerts", lane=Lane.ALERTS, kind=a.kind, payload=encode_alert(a), key=a.resident_id
+    )
 
 
 class Gateway:
@@ -78,7 +85,6 @@ class Gateway:
         alerts: AlertManager,
         events: EventBus,
         quarantine: Quarantine,
-        dedup: Callable[[str, Reading], bool] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         self.gateway_id = gateway_id
@@ -94,7 +100,10 @@ class Gateway:
         self.counters = Counters()
         self.devices: dict[str, DeviceStatus] = {}
         self.uplink: Uplink | None = None
-        self._dedup = dedup
+        self._merger = MeasurementMerger()
+        self._dedup = Deduplicator()
+        self._merge_frames: dict[str, list[RawFrame]] = {}
+        self._flush_requested: set[str] = set()
         self._snapshot: RegistrySnapshot = registry.snapshot()
         self._unsynced: set[str] = set()
         self.started_at = clock.now()
@@ -104,8 +113,11 @@ class Gateway:
         """The registry as of now; reloaded when a technician changed it (no restart)."""
         if self.registry.changed():
             self._snapshot = self.registry.snapshot()
-            self.log.info("registry reloaded: %d residents, %d devices",
-                          len(self._snapshot.residents), len(self._snapshot.devices))
+            self.log.info(
+                "registry reloaded: %d residents, %d devices",
+                len(self._snapshot.residents),
+                len(self._snapshot.devices),
+            )
         return self._snapshot
 
     def device_for(self, source: str) -> DeviceEntry | None:
@@ -142,6 +154,7 @@ class Gateway:
 
     async def tick(self) -> None:
         """Periodic work: end idle kiosk sessions; re-time readings once the clock is synced."""
+        await self._release_merged()
         expired = self.sessions.expire()
         if expired is not None:
             self.events.publish("session", {"state": "expired", "resident_id": expired.resident_id})
@@ -182,13 +195,16 @@ class Gateway:
             decoded = profile.decode(raw)
         except DecodeError as e:
             self.counters.decode_errors[profile.name] += 1
-            self.quarantine.keep(raw, device_id=device.id if device else None, profile=profile.name, error=str(e))
+            self.quarantine.keep(
+                raw, device_id=device.id if device else None, profile=profile.name, error=str(e)
+            )
             self.log.warning("[%s] %s frame rejected: %s; raw %s", tag, profile.name, e, raw.data.hex())
             return None
         except Exception:  # a decoder bug must not take the daemon down; keep the bytes
             self.counters.decode_errors[profile.name] += 1
-            self.quarantine.keep(raw, device_id=device.id if device else None, profile=profile.name,
-                                 error="decoder crashed")
+            self.quarantine.keep(
+                raw, device_id=device.id if device else None, profile=profile.name, error="decoder crashed"
+            )
             self.log.exception("[%s] %s decoder failed; raw %s", tag, profile.name, raw.data.hex())
             return None
         if device is None:
@@ -203,18 +219,54 @@ class Gateway:
                 self.events.publish("cuff_pressure", {"device": device.id, **dict(ev.detail)})
                 continue
             await self.submit_alerts(self.pipeline.from_event(ev, device=device, frame=raw))
-        for m in decoded.measurements:
-            processed = self.pipeline.from_measurement(m, device=device, frame=raw)
-            if self._dedup is not None and self._dedup(device.id, processed.reading):
-                self.counters.duplicates += 1
-                self.log.debug("[%s] stored reading re-sent by the device, ignored", tag)
-                continue
-            await self.submit(processed)
+        if decoded.measurements:
+            self._merge_frames.setdefault(device.id, []).append(raw)
+            ready = self._merger.push(
+                device.id,
+                decoded.measurements,
+                self.clock.monotonic(),
+                pair_weight=pairs_weight(profiles.profiles().get(device.profile)),
+            )
+            await self._accept(device, ready)
         return decoded.reply
+
+    async def _accept(self, device: DeviceEntry, ready: list[Measurement]) -> None:
+        """Store merged measurements, except stored readings a device re-sent."""
+        if not ready:
+            return
+        frames = self._merge_frames.pop(device.id, [])
+        if not frames:
+            return
+        # A merged record (two-part body composition, weight + body composition) keeps the raw
+        # bytes of every frame it came from, in arrival order.
+        frame = frames[-1] if len(frames) == 1 else replace(frames[-1], data=b"".join(f.data for f in frames))
+        now = self.clock.monotonic()
+        for m in ready:
+            if self._dedup.seen(device.id, m, now):
+                self.counters.duplicates += 1
+                self.log.debug("[%s] stored reading re-sent by the device, ignored", device.id)
+                continue
+            await self.submit(self.pipeline.from_measurement(m, device=device, frame=frame))
+
+    async def _release_merged(self) -> None:
+        for device_id in list(self._flush_requested):
+            self._flush_requested.discard(device_id)
+            device = self.snapshot().device(device_id)
+            if device is not None:
+                await self._accept(device, self._merger.flush(device_id))
+        by_device: dict[str, list[Measurement]] = {}
+        for device_id, m in self._merger.due(self.clock.monotonic()):
+            by_device.setdefault(device_id, []).append(m)
+        for device_id, ms in by_device.items():
+            device = self.snapshot().device(device_id)
+            if device is not None:
+                await self._accept(device, ms)
 
     def link(self, event: LinkEvent) -> None:
         device = self.device_for(event.source)
         tag = device.id if device else event.source
+        if device is not None and event.state == "disconnected":
+            self._flush_requested.add(device.id)
         status = self.devices.setdefault(tag, DeviceStatus(source=event.source))
         status.state = event.state
         status.detail = event.detail

@@ -20,8 +20,8 @@ from aiohttp import web
 
 from buffer.outbox import Outbox
 from gateway.alerts import AlertManager
-from gateway.clinical import ClinicalSettings
 from gateway.api.app import build_app, check_exposure
+from gateway.clinical import ClinicalSettings
 from gateway.clock import Clock, SystemClock
 from gateway.config import Config
 from gateway.core import Gateway
@@ -30,9 +30,9 @@ from gateway.events import EventBus
 from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
 from gateway.registry import Registry
+from gateway.sdnotify import Notifier, Watchdog, watchdog_interval
 from gateway.sessions import KioskSessions
 from gateway.settings import outbox_settings, uplink_settings
-from gateway.sdnotify import Notifier, Watchdog, watchdog_interval
 
 log = logging.getLogger("hutgw.daemon")
 
@@ -49,6 +49,7 @@ class Daemon:
         *,
         clock: Clock | None = None,
         ble_backend: Any = None,
+        ble_timing: Any = None,
         notifier: Notifier | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
@@ -56,6 +57,7 @@ class Daemon:
         self.state_dir = Path(config.state_dir)
         self.clock = clock or SystemClock()
         self.ble_backend = ble_backend
+        self.ble_timing = ble_timing
         self.notifier = notifier or Notifier.from_env()
         self.log = logger or log
         self._stack = contextlib.AsyncExitStack()
@@ -155,7 +157,9 @@ class Daemon:
         await self._stack.enter_async_context(self._tasks)
         stop = asyncio.Event()
         self._stack.callback(stop.set)
-        devices = DeviceSupervisor(gw, cfg, ble_backend=self.ble_backend, clock=self.clock)
+        devices = DeviceSupervisor(
+            gw, cfg, ble_backend=self.ble_backend, ble_timing=self.ble_timing, clock=self.clock
+        )
         self._tasks.create_task(devices.run(stop), name="devices")
         self._tasks.create_task(self._maintenance(outbox, stop), name="maintenance")
         self._tasks.create_task(self._ticks(stop), name="ticks")
@@ -176,8 +180,27 @@ class Daemon:
             "buffer_recovered",
             "warning",
             None,
-            f"outbox database was damaged; {report.recovered} records recovered, file kept at {report.moved_to}",
-            {"recovered": report.recovered, "moved_to": str(report.moved_to)},
+            report.alert_text(),
+            {"recovered": report.recovered_rows, "moved_to": str(report.moved_to), "detail": report.detail},
+        )
+        if alert is not None:
+            await self.gateway.submit_alerts([alert])
+
+    async def _maintain_once(self, outbox: Outbox) -> None:
+        result = await outbox.maintain()
+        if not (result.dropped or result.overflow):
+            return
+        dropped = dict(result.dropped)
+        if result.overflow:
+            message = "outbox over its disk quota with only clinical readings and alerts left"
+        else:
+            message = f"outbox over its disk quota: dropped {sum(dropped.values())} oldest telemetry readings"
+        alert = self.gateway.alerts.raise_alert(
+            "buffer_overflow",
+            "critical" if result.overflow else "warning",
+            None,
+            message,
+            {"dropped": dropped, "overflow": result.overflow, "used_bytes": result.used_bytes},
         )
         if alert is not None:
             await self.gateway.submit_alerts([alert])
@@ -199,7 +222,7 @@ class Daemon:
     async def _maintenance(self, outbox: Outbox, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await outbox.maintain()
+                await self._maintain_once(outbox)
             except Exception:
                 self.log.exception("outbox maintenance failed; will retry")
             with contextlib.suppress(TimeoutError):

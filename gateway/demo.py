@@ -113,12 +113,16 @@ async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int
         tasks.create_task(receiver.run(), name="receiver")
 
         scale = stack.enter_context(PtyDevice(root / "dev" / "tanita"))
-        registry = Registry((state.mkdir(parents=True, exist_ok=True), state / "registry.db")[1])
+        state.mkdir(parents=True, exist_ok=True)
+        registry = Registry(state / "registry.db")
         for who in RESIDENTS:
             if registry.get_resident(who.resident_id) is None:
                 registry.add_resident(
                     ResidentEntry(
-                        id=who.resident_id, name=NAMES[who.resident_id], sex="female", birth_year=1950,
+                        id=who.resident_id,
+                        name=NAMES[who.resident_id],
+                        sex="female",
+                        birth_year=1950,
                         height_cm=who.height_cm,
                     )
                 )
@@ -146,8 +150,9 @@ async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int
                     ev = await q.get()
                     if ev.type == "reading":
                         d = ev.data
-                        board.add(Row(d["id"], d["kind"], d["resident_id"], summarise(d["values"]),
-                                      d["device"]))
+                        board.add(
+                            Row(d["id"], d["kind"], d["resident_id"], summarise(d["values"]), d["device"])
+                        )
 
         async def scale_sim() -> None:
             while not await sleep_or_stop(stop, 2.5):
@@ -157,17 +162,22 @@ async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int
                 if rng.random() < 0.15:
                     scale.write(b"\x00\xffnoise" + bytes(rng.randrange(256) for _ in range(8)) + b"\r\n")
                     board.garbage_sent += 1
-                scale.write(tanita_line(weight_kg=varied(rng, who.weight_kg, 0.8),
-                                        body_fat_pct=varied(rng, who.body_fat_pct, 1.0),
-                                        height_cm=who.height_cm))
+                scale.write(
+                    tanita_line(
+                        weight_kg=varied(rng, who.weight_kg, 0.8),
+                        body_fat_pct=varied(rng, who.body_fat_pct, 1.0),
+                        height_cm=who.height_cm,
+                    )
+                )
                 await asyncio.sleep(1.0)
                 gw.sessions.sign_out()
 
         async def doctor_sim() -> None:
             while not await sleep_or_stop(stop, 1.7):
                 body = manual_bp(rng, rng.choice(RESIDENTS))
-                async with http.post("/api/v1/readings", data=orjson.dumps(body),
-                                     headers={"Content-Type": "application/json"}) as resp:
+                async with http.post(
+                    "/api/v1/readings", data=orjson.dumps(body), headers={"Content-Type": "application/json"}
+                ) as resp:
                     if resp.status != 201:
                         log.warning("manual entry refused: %s", await resp.text())
 
@@ -193,7 +203,7 @@ async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int
                     await _wait(stop, duration, tick=view.update)
         finally:
             stop.set()
-            for t in list(tasks._tasks):  # noqa: SLF001 - stop the endless demo tasks
+            for t in list(tasks._tasks):
                 t.cancel()
         return {
             "county_readings": len(await store.reading_ids()),
@@ -236,15 +246,23 @@ class LiveView:
     def render(self) -> Any:
         from rich.table import Table
 
-        t = Table(title=f"hut-gateway demo — kiosk/API {self.api_url}, broker {self.broker_url} (Ctrl-C stops)")
+        t = Table(
+            title=f"hut-gateway demo — kiosk/API {self.api_url}, broker {self.broker_url} (Ctrl-C stops)"
+        )
         for col in ("reading", "kind", "resident", "values", "from", "outbox", "county"):
             t.add_column(col)
         colour = {"pending": "yellow", "inflight": "cyan", "delivered": "green", "rejected": "red"}
         for row in reversed(list(self.board.rows.values())):
             t.add_row(
-                row.id[-12:], row.kind, row.resident or "(unattributed)", row.summary, row.source,
+                row.id[-12:],
+                row.kind,
+                row.resident or "(unattributed)",
+                row.summary,
+                row.source,
                 f"[{colour.get(row.state, 'white')}]{row.state}[/]",
                 "[green]stored[/]" if row.at_county else "…",
             )
-        t.caption = f"garbage lines sent by the simulated scale: {self.board.garbage_sent} (counted, kept, ignored)"
+        t.caption = (
+            f"garbage lines sent by the simulated scale: {self.board.garbage_sent} (counted, kept, ignored)"
+        )
         return t

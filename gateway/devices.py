@@ -23,12 +23,20 @@ log = logging.getLogger("hutgw.devices")
 RECONCILE_INTERVAL_S = 3.0
 
 
-
 class DeviceSupervisor:
-    def __init__(self, gateway: Gateway, config: Config, *, ble_backend: Any = None, clock: Clock) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        config: Config,
+        *,
+        ble_backend: Any = None,
+        ble_timing: Any = None,
+        clock: Clock,
+    ) -> None:
         self.gw = gateway
         self.config = config
         self.ble_backend = ble_backend
+        self.ble_timing = ble_timing
         self.clock = clock
         self.started = asyncio.Event()
         self._serial: dict[str, tuple[DeviceEntry, asyncio.Task[None], asyncio.Event]] = {}
@@ -113,27 +121,36 @@ class DeviceSupervisor:
             await stop.wait()
 
     # -- BLE ----------------------------------------------------------------------------
+    def _ble_devices(self) -> frozenset[tuple[str, str]]:
+        known = profiles.profiles()
+        return frozenset(
+            (d.address, d.profile)
+            for d in self.gw.snapshot().devices.values()
+            if d.address and d.profile in known and known[d.profile].transport in ("ble_gatt", "ble_adv")
+        )
+
     async def _ble(self, stop: asyncio.Event) -> None:
+        """One bleak transport for every BLE device; rebuilt when the provisioned set changes."""
         from drivers.ble.transport import BleTransport
 
         while not stop.is_set():
-            devices = [
-                (d.address, d.profile)
-                for d in self.gw.snapshot().devices.values()
-                if d.address and profiles.profiles().get(d.profile) is not None
-                and profiles.get(d.profile).transport in ("ble_gatt", "ble_adv")
-            ]
+            devices = self._ble_devices()
             try:
                 async with BleTransport(
-                    devices,
+                    sorted(devices),
                     self.gw,
                     backend=self.ble_backend,
                     clock=self.clock,
+                    timing=self.ble_timing,
                     max_connections=self.config.ble.max_connections,
                     silent_after_s=self.config.ble.silent_adapter_s,
                     logger=logging.getLogger("hutgw.ble"),
                 ):
-                    await stop.wait()
+                    while not stop.is_set() and self._ble_devices() == devices:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), RECONCILE_INTERVAL_S)
+                if not stop.is_set():
+                    log.info("BLE devices changed; restarting the BLE transport")
             except Exception:
                 log.exception("BLE transport failed; restarting in 10 s")
                 with contextlib.suppress(TimeoutError):

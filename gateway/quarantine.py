@@ -48,5 +48,3 @@ class Quarantine:
         except FileNotFoundError:
             return []
         return [orjson.loads(x) for x in lines]
-
-

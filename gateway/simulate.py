@@ -36,11 +36,50 @@ def tanita_line(
     ffm = weight_kg - fat_mass
     bmi = weight_kg / (height_cm / 100) ** 2
     fields = [
-        "{0", "16", "~0", "1", "~1", "1", "~2", "1",
-        "MO", f'"{model}"', "SN", f'"{serial}"', "Bt", "0", "GE", str(gender), "AG", str(age),
-        "Hm", f"{height_cm:.1f}", "Pt", "0.0", "Wk", f"{weight_kg:.1f}", "FW", f"{body_fat_pct:.1f}",
-        "fW", f"{fat_mass:.1f}", "MW", f"{ffm:.1f}", "mW", f"{ffm * 0.95:.1f}", "bW", f"{ffm * 0.05:.1f}",
-        "wW", f"{ffm * 0.73:.1f}", "MI", f"{bmi:.1f}", "rb", "5300", "rB", "1267", "ZF", "580.2",
+        "{0",
+        "16",
+        "~0",
+        "1",
+        "~1",
+        "1",
+        "~2",
+        "1",
+        "MO",
+        f'"{model}"',
+        "SN",
+        f'"{serial}"',
+        "Bt",
+        "0",
+        "GE",
+        str(gender),
+        "AG",
+        str(age),
+        "Hm",
+        f"{height_cm:.1f}",
+        "Pt",
+        "0.0",
+        "Wk",
+        f"{weight_kg:.1f}",
+        "FW",
+        f"{body_fat_pct:.1f}",
+        "fW",
+        f"{fat_mass:.1f}",
+        "MW",
+        f"{ffm:.1f}",
+        "mW",
+        f"{ffm * 0.95:.1f}",
+        "bW",
+        f"{ffm * 0.05:.1f}",
+        "wW",
+        f"{ffm * 0.73:.1f}",
+        "MI",
+        f"{bmi:.1f}",
+        "rb",
+        "5300",
+        "rB",
+        "1267",
+        "ZF",
+        "580.2",
     ]
     body = (",".join(fields) + ",").encode()
     return body + b"CS," + tanita_checksum(body).encode() + b"\r\n"
@@ -86,7 +125,9 @@ class PtyDevice:
         self.plug()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.unplug()
 
 

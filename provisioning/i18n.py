@@ -399,6 +399,14 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     "devices.col.state": {"en": "STATE", "zh": "状态"},
     "devices.col.last_seen": {"en": "LAST SEEN", "zh": "最近通信"},
     "devices.col.battery": {"en": "BATTERY", "zh": "电量"},
+    "devices.col.value_name": {"en": "VALUE", "zh": "项目"},
+    "devices.col.value": {"en": "READING", "zh": "数值"},
+    "devices.col.unit": {"en": "UNIT", "zh": "单位"},
+    "devices.bad_user": {
+        "en": "--user {value!r} is not INDEX=RESIDENT with INDEX 0 to 254",
+        "zh": "--user {value!r} 的格式应为 序号=居民编号（序号 0 到 254）",
+    },
+    "devices.bad_user_hint": {"en": "e.g. --user 1=R001", "zh": "例如 --user 1=R001"},
     "devices.scan.progress": {"en": "listening for Bluetooth devices", "zh": "正在搜索蓝牙设备"},
     "devices.scan.title": {"en": "Bluetooth devices nearby", "zh": "附近的蓝牙设备"},
     "devices.scan.none": {

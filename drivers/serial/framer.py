@@ -1,9 +1,10 @@
 """Cut a serial byte stream into lines: ``feed(bytes) -> lines`` (terminator included).
 
 Bounded: a line longer than ``max_length`` bytes is dropped whole (and everything up to the
-next terminator with it). With ``start`` markers, bytes before the last marker of a line
-(wrong-baud noise, a WB-3000's trailing signal merged into the next record) are cut off and
-lines without any marker are dropped. Dropped bytes are counted, never emitted.
+next terminator with it); dropped bytes and lines are counted. With ``start`` markers, noise
+glued in front of a record (wrong-baud bytes, a WB-3000's trailing signal running into the next
+record) is split off as a frame of its own, so that the record survives; noise is still
+emitted, never silently lost: the decoder rejects it and the gateway counts and keeps it.
 """
 
 from __future__ import annotations
@@ -40,9 +41,7 @@ class LineFramer:
                 self._skipping = False
                 self.dropped_bytes += len(line)
                 continue
-            kept = self._accept(line)
-            if kept is not None:
-                out.append(kept)
+            out.extend(self._accept(line))
         if len(self._buf) > self._max or (self._skipping and self._buf):
             if not self._skipping:
                 self.dropped_lines += 1
@@ -51,19 +50,15 @@ class LineFramer:
             self._buf.clear()
         return out
 
-    def _accept(self, line: bytes) -> bytes | None:
+    def _accept(self, line: bytes) -> list[bytes]:
         if len(line) > self._max:
             self._drop(line)
-            return None
+            return []
         if self._start:
             at = max(line.rfind(m) for m in self._start)
-            if at < 0:
-                self._drop(line)
-                return None
-            if at:
-                self.dropped_bytes += at
-                line = line[at:]
-        return line
+            if at > 0:
+                return [line[:at], line[at:]]
+        return [line]
 
     def _drop(self, data: bytes) -> None:
         self.dropped_bytes += len(data)

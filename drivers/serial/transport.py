@@ -192,7 +192,11 @@ class SerialTransport:
             dropped = getattr(framer, "dropped_bytes", 0) - before
             if dropped:
                 self.dropped_bytes += dropped
-                self._log.debug("%s: dropped %d bytes of noise", self.source, dropped)
+                self._log.warning(
+                    "%s: dropped %d bytes: a line longer than the profile allows (wrong baud rate?)",
+                    self.source,
+                    dropped,
+                )
 
     async def _emit(self, line: bytes) -> bytes | None:
         self.frames += 1

@@ -83,12 +83,12 @@ def _position(value: Any, field: str, datum: Datum) -> tuple[float, float]:
 def _ring(value: Any, field: str, datum: Datum) -> Ring:
     if not isinstance(value, list):
         raise ZoneError(f"expected a list of positions, got {type(value).__name__}", field=field)
-    # Check the raw ring first so that closing is judged on the file's own numbers.
-    raw = [value[i] for i in range(len(value))]
+    # Drop the closing position, judged on the file's own numbers (before conversion).
+    raw = list(value)
     if len(raw) >= 2 and raw[0] == raw[-1]:
         raw = raw[:-1]
     pts = [_position(p, f"{field}[{i}]", datum) for i, p in enumerate(raw)]
-    distinct = {p for p in pts}
+    distinct = set(pts)
     if len(distinct) < 3:
         raise ZoneError(f"a ring needs at least 3 distinct positions, got {len(distinct)}", field=field)
     lat0 = sum(p[0] for p in pts) / len(pts)

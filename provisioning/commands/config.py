@@ -14,11 +14,15 @@ from provisioning.errors import EXIT_CONFIG, EXIT_OK
 SECRET_FIELDS = {"token", "doctor_pin", "password"}
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser("config", help="validate, show or describe the configuration")
     cs = p.add_subparsers(dest="config_command", metavar="ACTION")
     cs.required = True
-    v = cs.add_parser("validate", parents=[common], help="check a config file; print every error with its field")
+    v = cs.add_parser(
+        "validate", parents=[common], help="check a config file; print every error with its field"
+    )
     v.add_argument("file", nargs="?", help="the file (default: --config or /etc/hutgw/hutgw.toml)")
     v.set_defaults(func=validate)
     s = cs.add_parser("show", parents=[common], help="print the effective configuration (secrets redacted)")

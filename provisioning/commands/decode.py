@@ -18,7 +18,9 @@ from drivers.registry import UnknownProfileError
 from provisioning.errors import EXIT_FAILURE, EXIT_OK, BadInputError, NotFoundError
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser("decode", parents=[common], help="decode a frame and print it as JSON")
     p.add_argument("profile", nargs="?", help="profile (protocol) name, e.g. tanita.serial")
     src = p.add_mutually_exclusive_group(required=True)
@@ -76,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         fields = decode_input(args.profile, input_hex=args.hex, input_text=args.text)
     except DecodeError as e:
-        print(f"error: {e.category}: {e.detail if not e.field else e.field + ': ' + e.detail}", file=sys.stderr)
+        print(
+            f"error: {e.category}: {e.detail if not e.field else e.field + ': ' + e.detail}", file=sys.stderr
+        )
         return EXIT_FAILURE
     print(_dump(fields))
     return EXIT_OK

@@ -74,13 +74,15 @@ def _store(args: argparse.Namespace) -> ZoneStore:
     return ZoneStore.in_state_dir(state_dir)
 
 
-def _load_zones(path: Path, datum: Datum, resident: str | None = None) -> list[Zone]:
+def _load_zones(
+    path: Path, datum: Datum, resident: str | None = None, *, hint: str | None = None
+) -> list[Zone]:
     try:
         return load_geojson(path, default_datum=datum, resident_id=resident)
     except ZoneError as e:
         if e.message.endswith("does not exist"):
             raise NotFoundError(e.message, hint="check the path") from None
-        raise BadInputError(e.message, hint=e.hint) from None
+        raise BadInputError(e.message, hint=hint or e.hint) from None
 
 
 def _describe(z: Zone) -> str:
@@ -126,6 +128,8 @@ def run_list(args: argparse.Namespace) -> int:
             feature["properties"]["source_datum"] = z.source_datum
             features.append(feature)
         _print_json({"type": "FeatureCollection", "features": features})
+    elif not zones:
+        print("no zones stored")
     else:
         for z in zones:
             print(_describe(z))
@@ -150,7 +154,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     settings = FenceSettings.from_config(_config(args).geofence)
-    zones = _load_zones(args.zones, args.datum)
+    zones = _load_zones(args.zones, args.datum, hint="fix the zone file and run the replay again")
     try:
         fixes = read_fixes(args.fixes)
     except FixFileError as e:

@@ -8,7 +8,9 @@ import asyncio
 from provisioning.context import load_context
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser("run", parents=[common], help="run the gateway daemon")
     p.add_argument("--gateway-id", help="this hut's gateway id (overrides the file)")
     p.add_argument("--broker", help="mqtt://HOST:PORT or mqtts://HOST:PORT (overrides the file)")

@@ -28,7 +28,7 @@ _counter = itertools.count(1)
 def rec(
     lane: Lane = Lane.CLINICAL,
     *,
-    id: str | None = None,  # noqa: A002
+    id: str | None = None,
     stream: str = "readings",
     kind: str = "blood_pressure",
     key: str | None = "res-1",

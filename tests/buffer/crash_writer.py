@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from buffer import Lane, Outbox, OutboxSettings, Record  # noqa: E402
+from buffer import Lane, Outbox, OutboxSettings, Record
 
 
 def emit(line: str) -> None:
@@ -36,7 +36,9 @@ async def main(db: Path, run: int, seed: int) -> None:
                 n += 1
                 rid = f"run{run:03d}-w{w}-{n:06d}"
                 lane = Lane(rnd.randrange(3))
-                await ob.put(Record(rid, "readings", lane, "k", rnd.randbytes(rnd.randrange(50, 400)), f"res-{w}"))
+                await ob.put(
+                    Record(rid, "readings", lane, "k", rnd.randbytes(rnd.randrange(50, 400)), f"res-{w}")
+                )
                 emit(f"P {rid}")
 
         async def courier() -> None:

@@ -76,4 +76,6 @@ async def test_nothing_reported_committed_is_lost_across_sigkills(tmp_path: Path
             await ob.ack(c.batch_id, c.ids)
         st = await ob.stats()
         assert st.pending == st.inflight == 0
-        assert sum(by["delivered"] for by in st.depth.values()) == len(await ob.list(state=State.DELIVERED, limit=10**9))
+        assert sum(by["delivered"] for by in st.depth.values()) == len(
+            await ob.list(state=State.DELIVERED, limit=10**9)
+        )

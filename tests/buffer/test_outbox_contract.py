@@ -33,7 +33,13 @@ async def test_put_returns_increasing_sequence_numbers_and_stores_the_record(out
     got = await outbox.get(b.id)
     assert got is not None
     assert (got.id, got.seq, got.stream, got.lane, got.kind, got.payload, got.key) == (
-        b.id, sb, "readings", Lane.TELEMETRY, "heart_rate", b"\x00\xff", None
+        b.id,
+        sb,
+        "readings",
+        Lane.TELEMETRY,
+        "heart_rate",
+        b"\x00\xff",
+        None,
     )
     assert (got.state, got.attempts, got.batch_id, got.reason) == (State.PENDING, 0, None, None)
     assert await outbox.get("no-such-id") is None
@@ -107,7 +113,8 @@ async def test_an_alert_overtakes_a_backlog(outbox: Outbox) -> None:
 
 async def test_a_claim_holds_one_stream_and_respects_count_and_bytes(outbox: Outbox) -> None:
     await outbox.put_many(
-        [rec(payload=b"x" * 100) for _ in range(5)] + [rec(stream="alerts", payload=b"y" * 100) for _ in range(5)]
+        [rec(payload=b"x" * 100) for _ in range(5)]
+        + [rec(stream="alerts", payload=b"y" * 100) for _ in range(5)]
     )
     c = await outbox.claim(max_count=3)
     assert c is not None and len(c.items) == 3 and {s.stream for s in c.items} == {"readings"}
@@ -184,7 +191,9 @@ async def test_expired_lease_resends_the_same_batch_id(outbox: Outbox, clock: Ma
     assert [b[0] for b in await outbox.inflight_batches()] == [c.batch_id]
     again = await outbox.claim(max_count=500)
     assert again is not None and again.resent
-    assert again.batch_id == c.batch_id and again.ids == [r.id for r in first]  # the newer row is not mixed in
+    assert again.batch_id == c.batch_id and again.ids == [
+        r.id for r in first
+    ]  # the newer row is not mixed in
     assert [s.attempts for s in again.items] == [2, 2, 2]
     rest = await outbox.claim()
     assert rest is not None and rest.ids == [newer.id]
@@ -310,7 +319,9 @@ async def test_history_is_the_residents_records_newest_first_without_rejected(
 
 
 async def test_list_filters_by_state_stream_and_kind(outbox: Outbox) -> None:
-    await outbox.put_many([t := rec(Lane.TELEMETRY, kind="hr"), a := rec(Lane.ALERTS, stream="alerts", kind="alert")])
+    await outbox.put_many(
+        [t := rec(Lane.TELEMETRY, kind="hr"), a := rec(Lane.ALERTS, stream="alerts", kind="alert")]
+    )
     assert [s.id for s in await outbox.list(state=State.PENDING)] == [a.id, t.id]  # claim order
     assert [s.id for s in await outbox.list(stream="alerts")] == [a.id]
     assert [s.id for s in await outbox.list(kind="hr")] == [t.id]
@@ -372,8 +383,10 @@ async def test_depth_counters_match_a_recount(outbox: Outbox, clock: ManualClock
     st = await outbox.stats()
     con = sqlite3.connect(db_path)
     names = {0: "pending", 1: "inflight", 2: "delivered", 3: "rejected"}
-    truth = {(Lane(lane).name.lower(), names[s]): n for lane, s, n in con.execute(
-        "SELECT lane, state, count(*) FROM records GROUP BY lane, state")}
+    truth = {
+        (Lane(lane).name.lower(), names[s]): n
+        for lane, s, n in con.execute("SELECT lane, state, count(*) FROM records GROUP BY lane, state")
+    }
     con.close()
     mine = {(lane, s): n for lane, by in st.depth.items() for s, n in by.items() if n}
     assert mine == truth

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,7 +17,9 @@ async def deliver_all(ob: Outbox) -> None:
         await ob.ack(c.batch_id, c.ids)
 
 
-async def test_retention_prunes_old_delivered_and_rejected_rows_only(db_path: Path, clock: ManualClock) -> None:
+async def test_retention_prunes_old_delivered_and_rejected_rows_only(
+    db_path: Path, clock: ManualClock
+) -> None:
     settings = OutboxSettings(maintain_interval_s=None, retention_s=7 * DAY)
     async with Outbox(db_path, settings=settings, clock=clock) as ob:
         await ob.put_many([old_ok := rec(), old_bad := rec(), old_pending := rec(stream="later")])
@@ -39,7 +42,9 @@ async def test_retention_prunes_old_delivered_and_rejected_rows_only(db_path: Pa
         assert (await ob.stats()).pruned == 2  # persistent counter
 
 
-async def test_ttl_expires_undelivered_rows_per_kind_and_counts_them(db_path: Path, clock: ManualClock) -> None:
+async def test_ttl_expires_undelivered_rows_per_kind_and_counts_them(
+    db_path: Path, clock: ManualClock
+) -> None:
     settings = OutboxSettings(maintain_interval_s=None, ttl_s_by_kind={"position": 3600, "heart_rate": 60})
     async with Outbox(db_path, settings=settings, clock=clock) as ob:
         pos = [rec(Lane.TELEMETRY, kind="position") for _ in range(3)]
@@ -108,7 +113,9 @@ async def test_quota_prunes_delivered_rows_first(db_path: Path, clock: ManualClo
         assert over.calls == []
 
 
-async def test_quota_then_drops_the_oldest_telemetry_but_never_clinical(db_path: Path, clock: ManualClock) -> None:
+async def test_quota_then_drops_the_oldest_telemetry_but_never_clinical(
+    db_path: Path, clock: ManualClock
+) -> None:
     over = Overflow()
     async with Outbox(db_path, settings=small_quota(10**9), clock=clock) as ob:
         await fill(ob, Lane.CLINICAL, "bp", 50)
@@ -139,7 +146,7 @@ async def test_over_quota_with_only_clinical_left_signals_overflow_and_drops_not
     async with Outbox(db_path, settings=small_quota(10**9), clock=clock) as ob:
         clinical = await fill(ob, Lane.CLINICAL, "bp", 200)
         alerts = await fill(ob, Lane.ALERTS, "alert", 20)
-        tel = await fill(ob, Lane.TELEMETRY, "hr", 10)
+        await fill(ob, Lane.TELEMETRY, "hr", 10)
         used = (await ob.stats()).used_bytes
     async with Outbox(db_path, settings=small_quota(used // 3), clock=clock, on_overflow=over) as ob:
         res = await ob.maintain()
@@ -158,7 +165,9 @@ async def test_over_quota_with_only_clinical_left_signals_overflow_and_drops_not
         assert res2.overflow and res2.dropped == {} and len(over.calls) == 2
 
 
-async def test_the_owner_runs_maintenance_when_a_put_crosses_the_quota(db_path: Path, clock: ManualClock) -> None:
+async def test_the_owner_runs_maintenance_when_a_put_crosses_the_quota(
+    db_path: Path, clock: ManualClock
+) -> None:
     over = Overflow()
     settings = OutboxSettings(maintain_interval_s=3600, quota_bytes=150_000, retention_s=365 * DAY)
     async with Outbox(db_path, settings=settings, clock=clock, on_overflow=over) as ob:
@@ -168,8 +177,6 @@ async def test_the_owner_runs_maintenance_when_a_put_crosses_the_quota(db_path: 
             if over.calls:
                 break
             await ob.stats()
-            import asyncio
-
             await asyncio.sleep(0.01)
         assert over.calls, "the maintenance task did not react to the quota"
         assert (await ob.stats()).dropped_total > 0

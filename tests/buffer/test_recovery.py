@@ -41,7 +41,14 @@ def scribble(path: Path, pages: range, seed: int = 7) -> None:
 
 def same_record(a: Stored, b: Stored) -> bool:
     return (a.id, a.seq, a.stream, a.lane, a.kind, a.payload, a.key, a.created_at) == (
-        b.id, b.seq, b.stream, b.lane, b.kind, b.payload, b.key, b.created_at
+        b.id,
+        b.seq,
+        b.stream,
+        b.lane,
+        b.kind,
+        b.payload,
+        b.key,
+        b.created_at,
     )
 
 
@@ -107,7 +114,9 @@ async def test_a_file_that_is_not_a_database(db_path: Path, clock: ManualClock) 
         assert await ob.put(rec()) >= 1
 
 
-async def test_committed_rows_still_in_the_wal_are_salvaged(db_path: Path, clock: ManualClock, tmp_path: Path) -> None:
+async def test_committed_rows_still_in_the_wal_are_salvaged(
+    db_path: Path, clock: ManualClock, tmp_path: Path
+) -> None:
     """A power cut leaves the WAL beside the file; the salvage reads it too."""
     original = await make_database(db_path, clock)
     con = sqlite3.connect(db_path, isolation_level=None)
@@ -128,7 +137,9 @@ async def test_committed_rows_still_in_the_wal_are_salvaged(db_path: Path, clock
     salvaged.close()
 
 
-async def test_a_second_process_does_not_salvage_behind_the_owners_back(db_path: Path, clock: ManualClock) -> None:
+async def test_a_second_process_does_not_salvage_behind_the_owners_back(
+    db_path: Path, clock: ManualClock
+) -> None:
     await make_database(db_path, clock)
     async with Outbox(db_path, settings=SETTINGS, clock=clock) as owner:
         assert owner.owner

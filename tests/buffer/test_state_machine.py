@@ -61,12 +61,16 @@ class OutboxMachine(RuleBasedStateMachine):
         assert self.ob is not None
         return self.ob
 
-    @rule(lanes=st.lists(st.sampled_from(list(Lane)), min_size=1, max_size=6), stream=st.sampled_from(["a", "b"]))
+    @rule(
+        lanes=st.lists(st.sampled_from(list(Lane)), min_size=1, max_size=6),
+        stream=st.sampled_from(["a", "b"]),
+    )
     def put(self, lanes: list[Lane], stream: str) -> None:
         records = []
         for lane in lanes:
             self.n += 1
             records.append(Record(f"id-{self.n:05d}", stream, lane, "k", f"p{self.n}".encode(), "res"))
+
         async def puts() -> list[int]:
             return list(await asyncio.gather(*(self.outbox.put(r) for r in records)))
 
@@ -114,9 +118,15 @@ class OutboxMachine(RuleBasedStateMachine):
     def ack(self, data: st.DataObject) -> None:
         c = data.draw(st.sampled_from(self.claims))
         accepted = set(data.draw(st.lists(st.sampled_from(c.ids), unique=True)))
-        rejected = {i: "no" for i in data.draw(st.lists(st.sampled_from(c.ids), unique=True)) if i not in accepted}
+        rejected = {
+            i: "no" for i in data.draw(st.lists(st.sampled_from(c.ids), unique=True)) if i not in accepted
+        }
         res = self.run(self.outbox.ack(c.batch_id, accepted, rejected))
-        members = [i for i, r in self.rows.items() if r.batch == c.batch_id and r.state in (State.PENDING, State.INFLIGHT)]
+        members = [
+            i
+            for i, r in self.rows.items()
+            if r.batch == c.batch_id and r.state in (State.PENDING, State.INFLIGHT)
+        ]
         assert res.stale == (not members)
         for i in members:
             row = self.rows[i]
@@ -186,7 +196,11 @@ class OutboxMachine(RuleBasedStateMachine):
         assert stored.keys() == self.rows.keys()  # nothing lost, nothing extra
         for i, row in self.rows.items():
             s = stored[i]
-            assert (s.state, s.payload, s.seq, s.lane) == (row.state, row.payload, row.seq, row.lane), (i, s, row)
+            assert (s.state, s.payload, s.seq, s.lane) == (row.state, row.payload, row.seq, row.lane), (
+                i,
+                s,
+                row,
+            )
             if row.state in (State.PENDING, State.INFLIGHT):
                 assert s.batch_id == row.batch
         stats = self.run(self.outbox.stats())

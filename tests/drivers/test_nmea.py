@@ -114,10 +114,10 @@ def test_rejections(text: str, category: str) -> None:
     assert err.value.category == category
 
 
-def test_framer_resyncs_on_dollar_and_keeps_ais_for_the_decoder() -> None:
+def test_framer_splits_noise_off_sentences_and_keeps_everything() -> None:
     f = nmea.framer()
     lines = f.feed(b"\xff\xfe" + sentence(RMC).encode() + b"garbage\r\n!AIVDM,x*00\r\n")
-    assert lines == [sentence(RMC).encode(), b"!AIVDM,x*00\r\n"]
+    assert lines == [b"\xff\xfe", sentence(RMC).encode(), b"garbage\r\n", b"!AIVDM,x*00\r\n"]
 
 
 @given(st.binary(max_size=120))

@@ -111,7 +111,10 @@ def test_a_new_device_needs_only_a_toml_file(tmp_path: Path) -> None:
     assert profile.framer is not None
     framer = profile.framer()
     lines = framer.feed(b"\x00\x7fST,1;W,71.25;D,2024-03-15;T,08:30:05\rgarbage\rST,2;W,\r")
-    assert lines == [b"ST,1;W,71.25;D,2024-03-15;T,08:30:05\r", b"ST,2;W,\r"]
+    assert lines == [b"\x00\x7f", b"ST,1;W,71.25;D,2024-03-15;T,08:30:05\r", b"garbage\r", b"ST,2;W,\r"]
+    with pytest.raises(DecodeError, match="does not start with"):
+        decode(profile, lines[0])
+    lines = lines[1::2]
     d = decode(profile, lines[0])
     assert d.fields == {
         "format": "acme.scale",

@@ -24,12 +24,17 @@ def test_lines_keep_their_terminator_and_partial_lines_wait() -> None:
     assert f.pending == b""
 
 
-def test_start_marker_cuts_noise_and_drops_lines_without_it() -> None:
+def test_start_marker_splits_noise_off_records_and_keeps_it() -> None:
     f = LineFramer(b"\r\n", start=(b"{0",))
     data = b"\x00\xff\xfe{0,16,Wk,1\r\nirrelevant\r\n\x80\x81\r\n{0,16,Wk,2\r\n"
-    assert f.feed(data) == [b"{0,16,Wk,1\r\n", b"{0,16,Wk,2\r\n"]
-    assert f.dropped_lines == 2
-    assert f.dropped_bytes == 3 + len(b"irrelevant\r\n") + 4
+    assert f.feed(data) == [
+        b"\x00\xff\xfe",
+        b"{0,16,Wk,1\r\n",
+        b"irrelevant\r\n",
+        b"\x80\x81\r\n",
+        b"{0,16,Wk,2\r\n",
+    ]
+    assert f.dropped_lines == 0 and f.dropped_bytes == 0
 
 
 def test_oversize_line_is_dropped_whole_then_framing_resumes() -> None:

@@ -117,16 +117,23 @@ async def test_split_lines_noise_and_bad_checksums(port: Pty) -> None:
             good[:7],
             good[7:30],
             good[30:],  # one line in three reads
-            b"irrelevant signal\r\n",  # WB-3000 trailer: dropped by the framer
+            b"irrelevant signal\r\n",  # WB-3000 trailer: reaches the sink, rejected there
             bad,
             b"\xf0\xf8" + tanita_line(61.4),  # noise glued to the next record
             tanita_line(70.1)[:20],  # partial line: must wait
         )
-        await sink.until(lambda: len(sink.frames) == 3)
+        await sink.until(lambda: len(sink.frames) == 6)
         await asyncio.sleep(0.05)
-        assert len(sink.frames) == 3
-        assert [f.data for f in sink.frames] == [good, bad, tanita_line(61.4)]
-        assert [e.category for e in sink.errors] == ["bad_checksum"]
+        assert len(sink.frames) == 6  # the partial line waits
+        assert [f.data for f in sink.frames] == [
+            b"\x00\xff\x13\x80\xfe\xfa",  # noise split off the record it was glued to
+            good,
+            b"irrelevant signal\r\n",
+            bad,
+            b"\xf0\xf8",
+            tanita_line(61.4),
+        ]
+        assert [e.category for e in sink.errors] == ["malformed", "malformed", "bad_checksum", "malformed"]
         weights = [d.measurements[0].values["weight"].value for d in sink.decoded]
         assert weights == [82.7, 61.4]
         first = sink.frames[0]
@@ -184,9 +191,9 @@ async def test_nmea_receiver_on_a_pty(port: Pty) -> None:
         body = "GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W"
         sentence = f"${body}*{xor8_hex(body.encode())}\r\n".encode()
         await port.write(b"\x00\x00" + sentence[:15], sentence[15:] + b"$GPGSV,1,1*00\r\n")
-        await sink.until(lambda: len(sink.frames) == 2)
+        await sink.until(lambda: len(sink.frames) == 3)
         assert sink.decoded[0].measurements[0].kind == "position"
-        assert [e.category for e in sink.errors] == ["bad_checksum"]
+        assert [e.category for e in sink.errors] == ["malformed", "bad_checksum"]
 
 
 async def test_leaving_the_context_stops_the_task(port: Pty) -> None:

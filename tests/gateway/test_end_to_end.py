@@ -23,8 +23,12 @@ def provision_scale(state_dir: Path, port: Path, *, resident: str | None = "R000
     state_dir.mkdir(parents=True, exist_ok=True)
     reg = Registry(state_dir / "registry.db")
     try:
-        reg.add_resident(ResidentEntry(id="R0001", name="Wang", sex="female", birth_year=1952, height_cm=156.0))
-        reg.add_device(DeviceEntry(id="scale-1", profile="tanita.serial", address=str(port), resident_id=resident))
+        reg.add_resident(
+            ResidentEntry(id="R0001", name="Wang", sex="female", birth_year=1952, height_cm=156.0)
+        )
+        reg.add_device(
+            DeviceEntry(id="scale-1", profile="tanita.serial", address=str(port), resident_id=resident)
+        )
     finally:
         reg.close()
 
@@ -74,7 +78,9 @@ def test_tanita_line_reaches_the_county(broker: Broker, county: ReceiverProc, tm
             assert gw.stop() == 0
 
 
-def test_bad_serial_input_is_counted_kept_and_survived(broker: Broker, county: ReceiverProc, tmp_path: Path) -> None:
+def test_bad_serial_input_is_counted_kept_and_survived(
+    broker: Broker, county: ReceiverProc, tmp_path: Path
+) -> None:
     state = tmp_path / "state"
     good = tanita_line(weight_kg=70.0, body_fat_pct=20.0)
     bad_lines = [
@@ -101,8 +107,11 @@ def test_bad_serial_input_is_counted_kept_and_survived(broker: Broker, county: R
             assert gw.proc is not None and gw.proc.poll() is None
             quarantine = (state / "quarantine.jsonl").read_text().splitlines()
             assert len(quarantine) >= 4
-            assert any(json.loads(x)["hex"] == bad_lines[2].rstrip(b"\r\n").hex() or
-                       bad_lines[2].hex().startswith(json.loads(x)["hex"][:8]) for x in quarantine)
+            assert any(
+                json.loads(x)["hex"] == bad_lines[2].rstrip(b"\r\n").hex()
+                or bad_lines[2].hex().startswith(json.loads(x)["hex"][:8])
+                for x in quarantine
+            )
             assert "rejected" in gw.log() and bad_lines[2][:4].hex() in gw.log()
         finally:
             gw.stop()
@@ -112,12 +121,14 @@ def test_post_then_county_then_validation(broker: Broker, county: ReceiverProc, 
     gw = GatewayProc(tmp_path / "state", broker.url)
     gw.start()
     try:
-        status, body = gw.post({
-            "kind": "blood_pressure",
-            "resident_id": None,
-            "values": {"systolic": 128, "diastolic": 82, "pulse_rate": 71},
-            "measured_at": "2026-11-29T06:00:00Z",
-        })
+        status, body = gw.post(
+            {
+                "kind": "blood_pressure",
+                "resident_id": None,
+                "values": {"systolic": 128, "diastolic": 82, "pulse_rate": 71},
+                "measured_at": "2026-11-29T06:00:00Z",
+            }
+        )
         assert status == 201, body
         got = county.wait_for({body["id"]}, timeout=30)
         r = got[body["id"]]
@@ -139,7 +150,9 @@ def test_post_then_county_then_validation(broker: Broker, county: ReceiverProc, 
 
 
 @pytest.mark.timeout(300)
-def test_500_posts_through_two_sigkills_arrive_exactly_once(broker: Broker, county: ReceiverProc, tmp_path: Path) -> None:
+def test_500_posts_through_two_sigkills_arrive_exactly_once(
+    broker: Broker, county: ReceiverProc, tmp_path: Path
+) -> None:
     gw = GatewayProc(tmp_path / "state", broker.url)
     gw.start()
     acknowledged: list[str] = []
@@ -154,8 +167,11 @@ def test_500_posts_through_two_sigkills_arrive_exactly_once(broker: Broker, coun
             with lock:
                 if len(acknowledged) >= target:
                     return
-            body = {"kind": "blood_pressure", "resident_id": None,
-                    "values": {"systolic": rng.randint(100, 170), "diastolic": rng.randint(60, 100)}}
+            body = {
+                "kind": "blood_pressure",
+                "resident_id": None,
+                "values": {"systolic": rng.randint(100, 170), "diastolic": rng.randint(60, 100)},
+            }
             try:
                 status, out = gw.post(body, timeout=5)
             except OSError:
@@ -200,16 +216,26 @@ def test_500_posts_through_two_sigkills_arrive_exactly_once(broker: Broker, coun
 def test_invalid_config_exits_2_and_starts_nothing(tmp_path: Path) -> None:
     cfg = tmp_path / "hutgw.toml"
     port = GatewayProc(tmp_path / "x", None).api_port
-    cfg.write_text(f'gateway_id = "bad id!"\n[api]\nlisten = "127.0.0.1:{port}"\n[uplink]\nbroker = "http://x"\n')
+    cfg.write_text(
+        f'gateway_id = "bad id!"\n[api]\nlisten = "127.0.0.1:{port}"\n[uplink]\nbroker = "http://x"\n'
+    )
     state = tmp_path / "never"
-    proc = subprocess.run([*HUTGW, "run", "--config", str(cfg), "--state-dir", str(state)],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [*HUTGW, "run", "--config", str(cfg), "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2
     assert "gateway_id" in proc.stderr and "uplink.broker" in proc.stderr
     assert not state.exists()
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
-    exposed = subprocess.run([*HUTGW, "run", "--state-dir", str(state), "--api", "0.0.0.0:%d" % port],
-                             capture_output=True, text=True, timeout=30)
+    exposed = subprocess.run(
+        [*HUTGW, "run", "--state-dir", str(state), "--api", f"0.0.0.0:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert exposed.returncode == 2 and "api.token" in exposed.stderr
     assert not state.exists()

@@ -201,12 +201,17 @@ def test_frequent_ticks_and_no_ticks_give_the_same_events(steps: list[tuple[floa
     t = T0
     for e, n, gap in steps:
         t_next = t + timedelta(seconds=gap)
-        now = t + timedelta(seconds=60)
+        before, now = t, t + timedelta(seconds=60)
         while now < t_next:
-            a += [(ev.zone_id, ev.event, ev.at) for ev in ticked.tick(now)]
-            now += timedelta(seconds=60)
+            for ev in ticked.tick(now):
+                assert before < ev.at <= now, "raised late"
+                a.append((ev.zone_id, ev.event, ev.at))
+            before, now = now, now + timedelta(seconds=60)
+        for ev in ticked.tick(t_next):
+            assert before < ev.at <= t_next, "raised late"
+            a.append((ev.zone_id, ev.event, ev.at))
         f = Fix("r1", t_next, *L.latlon(e, n), 8.0)
-        a += [(ev.zone_id, ev.event, ev.at) for ev in ticked.tick(t_next) + ticked.process(f)]
+        a += [(ev.zone_id, ev.event, ev.at) for ev in ticked.process(f)]
         b += [(ev.zone_id, ev.event, ev.at) for ev in plain.process(f)]
         t = t_next
     assert sorted(a) == sorted(b)

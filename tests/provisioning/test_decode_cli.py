@@ -30,7 +30,9 @@ def test_batch_decodes_every_vector(tmp_path: Path) -> None:
             item = {"protocol": v["protocol"]}
             item.update({k: v[k] for k in ("input_hex", "input_text") if k in v})
             f.write(json.dumps(item, ensure_ascii=False) + "\n")
-    proc = subprocess.run([*HUTGW, "decode", "--batch", str(batch)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [*HUTGW, "decode", "--batch", str(batch)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == len(vectors)
@@ -59,7 +61,9 @@ def test_single_frame_ok_and_rejected() -> None:
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["fields"]["weight_kg"] == 82.7
     bad = subprocess.run(
-        [*HUTGW, "decode", "tanita.serial", "--text", line.replace("CS,FD", "CS,FE")], capture_output=True, text=True
+        [*HUTGW, "decode", "tanita.serial", "--text", line.replace("CS,FD", "CS,FE")],
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: bad_checksum: ")

@@ -94,7 +94,9 @@ def do_init(capsys: pytest.CaptureFixture[str], tmp_path: Path, ca: CountyCA, *e
     return result
 
 
-def test_init_writes_config_key_and_csr(capsys: pytest.CaptureFixture[str], tmp_path: Path, ca: CountyCA) -> None:
+def test_init_writes_config_key_and_csr(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, ca: CountyCA
+) -> None:
     result = do_init(capsys, tmp_path, ca)
     config = tmp_path / "etc" / "hutgw.toml"
     state = tmp_path / "state"
@@ -201,8 +203,12 @@ def test_init_unwritable_folder_is_a_clear_error(capsys: pytest.CaptureFixture[s
 # ------------------------------------------------------------------------------------ enroll
 
 
-def enroll(capsys: pytest.CaptureFixture[str], tmp_path: Path, cert: Path, *extra: str) -> tuple[int, str, str]:
-    return cli(capsys, "enroll", "--config", str(tmp_path / "etc" / "hutgw.toml"), "--cert", str(cert), *extra)
+def enroll(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, cert: Path, *extra: str
+) -> tuple[int, str, str]:
+    return cli(
+        capsys, "enroll", "--config", str(tmp_path / "etc" / "hutgw.toml"), "--cert", str(cert), *extra
+    )
 
 
 def test_enroll_installs_a_matching_certificate(

@@ -45,8 +45,17 @@ class GatewayProc:
     def start(self, timeout: float = 20.0) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.state_dir.parent / f"{self.state_dir.name}-gateway.log"
-        args = [*HUTGW, "run", "--state-dir", str(self.state_dir), "--gateway-id", self.gateway_id,
-                "--api", f"127.0.0.1:{self.api_port}", *self.extra_args]
+        args = [
+            *HUTGW,
+            "run",
+            "--state-dir",
+            str(self.state_dir),
+            "--gateway-id",
+            self.gateway_id,
+            "--api",
+            f"127.0.0.1:{self.api_port}",
+            *self.extra_args,
+        ]
         if self.config is not None:
             args += ["--config", str(self.config)]
         if self.broker_url:
@@ -113,7 +122,9 @@ class ReceiverProc:
         log = open(self.db.with_suffix(".log"), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*HUTGW, "receiver", "--broker", self.broker_url, "--db", str(self.db)],
-            stdout=log, stderr=subprocess.STDOUT, env=_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_env(),
         )
 
     def stop(self) -> None:

@@ -1,0 +1,148 @@
+"""What ``hutgw status`` shows (and ``hutgw diag bundle`` keeps, without personal data).
+
+From the running daemon's local API (``/api/v1/health``) when it answers, otherwise from the
+state files (``outbox.db`` for the buffer, ``registry.db`` for the devices); ``source`` says
+which. Recent alerts always come from the outbox (a second connection is fine while the
+daemon runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+
+from buffer.outbox import Outbox
+from gateway.clock import SystemClock
+from gateway.registry import Registry, registry_path
+from gateway.settings import outbox_settings
+from provisioning.context import Context
+from provisioning.daemon_api import DaemonApi
+from provisioning.errors import UnreachableError
+
+ALERT_SCAN = 5000
+
+
+def safe_url(url: str | None) -> str | None:
+    """A broker URL without user name or password."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _outbox_path(ctx: Context) -> Path:
+    return ctx.state_dir / "outbox.db"
+
+
+async def _from_outbox(ctx: Context, alerts: int, with_stats: bool) -> tuple[dict[str, Any] | None, list[Any]]:
+    path = _outbox_path(ctx)
+    if not path.exists():
+        return None, []
+    settings = dataclasses.replace(
+        outbox_settings(ctx.config.buffer), check_on_open=False, maintain_interval_s=None
+    )
+    async with Outbox(path, settings=settings) as outbox:
+        stats = (await outbox.stats()).as_dict() if with_stats else None
+        rows = await outbox.list(stream="alerts", limit=ALERT_SCAN) if alerts > 0 else []
+    recent = []
+    for row in rows[-alerts:] if alerts > 0 else []:
+        try:
+            a = orjson.loads(row.payload)
+        except orjson.JSONDecodeError:
+            continue
+        recent.append(
+            {
+                "id": a.get("id"),
+                "kind": a.get("kind"),
+                "severity": a.get("severity"),
+                "resident_id": a.get("resident_id"),
+                "raised_at": a.get("raised_at"),
+                "message": a.get("message"),
+                "state": row.state.value,
+            }
+        )
+    recent.reverse()  # newest first
+    return stats, recent
+
+
+def _devices(ctx: Context, live: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    path = registry_path(ctx.state_dir)
+    registered = []
+    if path.exists():
+        with Registry(path) as reg:
+            registered = reg.list_devices()
+    by_id = {d.get("device"): d for d in live or []}
+    rows = []
+    for d in registered:
+        seen = by_id.get(d.id) or (by_id.get(d.address) if d.address else None) or {}
+        rows.append(
+            {
+                "id": d.id,
+                "profile": d.profile,
+                "address": d.address,
+                "resident_id": d.resident_id,
+                "state": seen.get("state"),
+                "last_seen": seen.get("last_seen"),
+                "battery_pct": seen.get("battery_pct"),
+                "rssi": seen.get("rssi"),
+            }
+        )
+    return rows
+
+
+def collect(ctx: Context, *, alerts: int = 10, require_daemon: bool = False) -> dict[str, Any]:
+    """The whole status as one JSON-ready dict."""
+    api = DaemonApi(ctx.config.api)
+    health = asyncio.run(api.running())
+    if health is None and require_daemon:
+        asyncio.run(api.health())  # raises the UnreachableError with the reason
+        raise UnreachableError("the daemon does not answer")  # pragma: no cover - health() raised
+    stats, recent = asyncio.run(_from_outbox(ctx, alerts, with_stats=health is None))
+    cfg = ctx.config
+    uplink: dict[str, Any] = {"enabled": cfg.uplink.broker is not None, "broker": safe_url(cfg.uplink.broker)}
+    if health is not None:
+        live_uplink = dict(health.get("uplink") or {})
+        live_uplink.pop("broker", None)
+        uplink.update(live_uplink)
+        buffer = health.get("buffer")
+        clock_synced = health.get("clock_synced")
+    else:
+        buffer = stats
+        clock_synced = SystemClock(sync_source=cfg.clock.sync_source).synced()
+    return {
+        "source": "daemon" if health is not None else "state_files",
+        "api": api.url,
+        "checked_at": datetime.now(UTC).isoformat(),
+        "gateway": {
+            "id": health.get("gateway_id") if health else cfg.gateway_id,
+            "started_at": health.get("started_at") if health else None,
+            "state_dir": str(ctx.state_dir),
+        },
+        "uplink": uplink,
+        "buffer": buffer,
+        "devices": _devices(ctx, health.get("devices") if health else None),
+        "clock": {"synced": clock_synced, "sync_source": cfg.clock.sync_source},
+        "decode_errors": health.get("decode_errors") if health else None,
+        "quarantined_frames": health.get("quarantined_frames") if health else None,
+        "alerts": recent,
+    }
+
+
+def without_personal_data(status: dict[str, Any]) -> dict[str, Any]:
+    """The status for a support bundle: no resident ids, no alert texts (they may hold values)."""
+    out = dict(status)
+    out["devices"] = [{k: v for k, v in d.items() if k != "resident_id"} for d in status.get("devices", [])]
+    out["alerts"] = [
+        {k: a.get(k) for k in ("kind", "severity", "raised_at", "state")} for a in status.get("alerts", [])
+    ]
+    return out

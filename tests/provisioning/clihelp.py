@@ -1,0 +1,174 @@
+"""Shared helpers of the CLI tests: a config on a free API port, pseudo-terminal serial ports,
+calling ``hutgw`` in-process (``main([...])`` with capsys) or as a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tty
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.serial.checksums import sum8_hex
+from provisioning.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(folder: Path, state_dir: Path, **extra: str) -> Path:
+    """A config file with its own state folder and a free loopback API port."""
+    path = folder / "hutgw.toml"
+    lines = [
+        f'gateway_id = "{extra.pop("gateway_id", "hut-test")}"',
+        f'state_dir = "{state_dir}"',
+        "[api]",
+        f'listen = "127.0.0.1:{extra.pop("api_port", free_port())}"',
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Cli:
+    """``hutgw`` called in-process with ``--config``; returns (exit code, stdout, stderr)."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], config: Path) -> None:
+        self.capsys = capsys
+        self.config = config
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = main([*argv, "--config", str(self.config)])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+def hutgw(
+    *argv: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m provisioning.cli ...`` as a user would run it."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "provisioning.cli", *argv],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=REPO,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def tanita_line(weight: float) -> bytes:
+    text = f'{{0,16,~0,1,~1,1,~2,1,MO,"SC-240",Wk,{weight},FW,20.0,'
+    return f"{text}CS,{sum8_hex(text.encode())}\r\n".encode()
+
+
+class Pty:
+    """A pseudo-terminal reached through a symlink, as /dev/serial/by-id/... would be.
+
+    ``feed(data)`` writes ``data`` to the device side again and again (every 0.1 s) from a
+    thread until ``stop()``, like a device that repeats its output.
+    """
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)  # a full buffer drops writes instead of blocking the feeder
+        self.master = master
+        self._slave = slave  # kept open so that writes are buffered until the port is opened
+        link.symlink_to(os.ttyname(slave))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def feed(self, data: bytes) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                with contextlib.suppress(OSError):
+                    os.write(self.master, data)
+                self._stop.wait(0.1)
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def close(self) -> None:
+        self.stop()
+        for fd in (self.master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class RunningDaemon:
+    """``hutgw run --config FILE`` in a subprocess, ready once its local API answers."""
+
+    def __init__(self, config: Path, api_port: int, log: Path) -> None:
+        self.url = f"http://127.0.0.1:{api_port}"
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "provisioning.cli", "run", "--config", str(config)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=REPO,
+        )
+        self.log_path = log
+
+    def wait_ready(self, within_s: float = 30.0) -> None:
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("hutgw run exited:\n" + self.log_path.read_text(errors="replace"))
+            try:
+                self.health()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("hutgw run did not answer:\n" + self.log_path.read_text(errors="replace"))
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=2) as resp:
+            data: dict[str, Any] = json.loads(resp.read())
+            return data
+
+    def until(self, condition: Callable[[dict[str, Any]], bool], within_s: float = 30.0) -> dict[str, Any]:
+        """Poll the health view until ``condition`` holds (a deadline, not a speed assertion)."""
+        deadline = time.monotonic() + within_s
+        health = self.health()
+        while not condition(health):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met; last health view: {health}")
+            time.sleep(0.2)
+            health = self.health()
+        return health
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
