@@ -24,6 +24,8 @@ class OutboxSettings:
     CLINICAL rows are never dropped (overflow is signalled instead).
     ``retention_s``: how long delivered (and rejected) rows are kept for history.
     ``ttl_s_by_kind``: undelivered rows of these kinds older than this are expired (counted).
+    ``history_telemetry_rows``: how far back (in records) ``history`` looks for telemetry rows,
+    which are not indexed by key to spare the SD card.
     """
 
     group_commit_ms: float = 4.0
@@ -39,6 +41,7 @@ class OutboxSettings:
     journal_size_limit_bytes: int = 8 * 1024 * 1024
     busy_timeout_s: float = 10.0
     read_chunk_rows: int = 500
+    history_telemetry_rows: int = 200_000
 
     def __post_init__(self) -> None:
         if self.group_commit_ms < 0:

@@ -515,7 +515,7 @@ def history(
         "ORDER BY seq DESC LIMIT ?",
         (floor, key, *params, limit),
     ).fetchall()
-    rows = sorted(indexed + scanned, key=lambda r: -int(r[0]))[:limit]  # type: ignore[call-overload]
+    rows = sorted(indexed + scanned, key=lambda r: -int(r[0]))[:limit]
     return [to_stored(r) for r in rows]
 
 

@@ -33,6 +33,7 @@ from gateway.registry import DeviceEntry, Registry, RegistrySnapshot
 from gateway.sessions import KioskSessions
 
 if TYPE_CHECKING:
+    from gateway.fences import FenceMonitor
     from uplink.client import Uplink
 
 log = logging.getLogger("hutgw.core")
@@ -100,6 +101,7 @@ class Gateway:
         self.counters = Counters()
         self.devices: dict[str, DeviceStatus] = {}
         self.uplink: Uplink | None = None
+        self.fences: FenceMonitor | None = None
         self._merger = MeasurementMerger()
         self._dedup = Deduplicator()
         self._merge_frames: dict[str, list[RawFrame]] = {}
@@ -113,6 +115,8 @@ class Gateway:
         """The registry as of now; reloaded when a technician changed it (no restart)."""
         if self.registry.changed():
             self._snapshot = self.registry.snapshot()
+            if self.fences is not None:
+                self.fences.reload()
             self.log.info(
                 "registry reloaded: %d residents, %d devices",
                 len(self._snapshot.residents),
@@ -127,14 +131,17 @@ class Gateway:
     # -- intake -------------------------------------------------------------------------
     async def submit(self, processed: Processed) -> None:
         """Persist a reading and its alerts (returns only once on disk), then announce them."""
-        records = [reading_record(processed.reading), *(alert_record(a) for a in processed.alerts)]
+        alerts = list(processed.alerts)
+        if self.fences is not None:
+            alerts += self.fences.on_reading(processed.reading)
+        records = [reading_record(processed.reading), *(alert_record(a) for a in alerts)]
         await self.outbox.put_many(records)
         r = processed.reading
         self.counters.readings[r.kind] += 1
         if not r.gateway_clock_synced:
             self._unsynced.add(r.id)
         self.events.publish("reading", reading_event(r))
-        for a in processed.alerts:
+        for a in alerts:
             self.events.publish("alert", alert_event(a))
         self._wake()
 
@@ -155,6 +162,8 @@ class Gateway:
     async def tick(self) -> None:
         """Periodic work: end idle kiosk sessions; re-time readings once the clock is synced."""
         await self._release_merged()
+        if self.fences is not None:
+            await self.submit_alerts(self.fences.tick(self.clock.now()))
         expired = self.sessions.expire()
         if expired is not None:
             self.events.publish("session", {"state": "expired", "resident_id": expired.resident_id})

@@ -27,6 +27,8 @@ from gateway.config import Config
 from gateway.core import Gateway
 from gateway.devices import DeviceSupervisor
 from gateway.events import EventBus
+from gateway.fences import FenceMonitor
+from gateway.geofence.store import ZoneStore
 from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
 from gateway.registry import Registry
@@ -55,7 +57,7 @@ class Daemon:
     ) -> None:
         self.config = config
         self.state_dir = Path(config.state_dir)
-        self.clock = clock or SystemClock()
+        self.clock = clock or SystemClock(sync_source=config.clock.sync_source)
         self.ble_backend = ble_backend
         self.ble_timing = ble_timing
         self.notifier = notifier or Notifier.from_env()
@@ -110,6 +112,7 @@ class Daemon:
             alerts=alerts,
             clock=self.clock,
             max_device_skew_s=cfg.clock.max_device_skew_s,
+            max_device_future_s=cfg.clock.max_device_future_s,
             device_tz=cfg.clock.device_timezone,
         )
         gw = Gateway(
@@ -124,6 +127,7 @@ class Daemon:
             quarantine=Quarantine(self.state_dir / "quarantine.jsonl"),
         )
         self.gateway = gw
+        gw.fences = FenceMonitor(ZoneStore.in_state_dir(self.state_dir), cfg.geofence, alerts)
         await self._report_recovery(outbox)
 
         # Local API

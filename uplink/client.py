@@ -414,7 +414,7 @@ class Uplink:
             # A batch the broker never confirmed goes again at once; one it confirmed is with the
             # county already, and its ack may still come through our persistent session: give it
             # a fresh ack timeout before sending it again.
-            entry.sent_at = now if entry.pubacked else 0.0
+            entry.sent_at = now if entry.pubacked and self._s.ack_mode == "county" else 0.0
         self._log.info(
             "uplink: connected to %s:%s as %s (MQTT %s, ack mode %s)",
             self._s.host,

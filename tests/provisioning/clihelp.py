@@ -34,6 +34,7 @@ def free_port() -> int:
 
 def write_config(folder: Path, state_dir: Path, **extra: str) -> Path:
     """A config file with its own state folder and a free loopback API port."""
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "hutgw.toml"
     lines = [
         f'gateway_id = "{extra.pop("gateway_id", "hut-test")}"',
@@ -83,8 +84,8 @@ def tanita_line(weight: float) -> bytes:
 class Pty:
     """A pseudo-terminal reached through a symlink, as /dev/serial/by-id/... would be.
 
-    ``feed(data)`` writes ``data`` to the device side again and again (every 0.1 s) from a
-    thread until ``stop()``, like a device that repeats its output.
+    ``feed(data)`` writes to the device side again and again from a thread until ``stop()``,
+    like a device that repeats its output (or, with a function, one that keeps measuring).
     """
 
     def __init__(self, link: Path) -> None:
@@ -98,11 +99,15 @@ class Pty:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | Callable[[int], bytes]) -> None:
+        """Write ``data`` (or ``data(n)`` for the n-th write) every 0.1 s until ``stop()``."""
+
         def loop() -> None:
+            n = 0
             while not self._stop.is_set():
                 with contextlib.suppress(OSError):
-                    os.write(self.master, data)
+                    os.write(self.master, data(n) if callable(data) else data)
+                n += 1
                 self._stop.wait(0.1)
 
         self._thread = threading.Thread(target=loop, daemon=True)
