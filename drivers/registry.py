@@ -50,6 +50,22 @@ def profiles() -> Mapping[str, Profile]:
     return _PROFILES
 
 
+def add_local(extra: Iterable[Profile]) -> list[str]:
+    """Add a site's own profiles (serial format files a technician dropped in the state folder).
+
+    A local profile never replaces a built-in one; returns the names added.
+    """
+    global _PROFILES
+    merged = dict(profiles())
+    added = []
+    for p in extra:
+        if p.name not in merged:
+            merged[p.name] = p
+            added.append(p.name)
+    _PROFILES = MappingProxyType(merged)
+    return added
+
+
 def get(name: str) -> Profile:
     found = profiles().get(name)
     if found is None:

@@ -19,10 +19,13 @@ from typing import Any
 from aiohttp import web
 
 from buffer.outbox import Outbox
+from drivers import registry as profiles
+from drivers.serial.formats import load_format_dir
 from gateway.alerts import AlertManager
 from gateway.api.app import build_app, check_exposure
 from gateway.clinical import ClinicalSettings
 from gateway.clock import Clock, SystemClock
+from gateway.commands import CommandHandler
 from gateway.config import Config
 from gateway.core import Gateway
 from gateway.devices import DeviceSupervisor
@@ -89,6 +92,9 @@ class Daemon:
         cfg = self.config
         check_exposure(cfg.api)  # refuse an exposed API without a token before touching anything
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        local = profiles.add_local(load_format_dir(self.state_dir / "profiles"))
+        if local:
+            self.log.info("local serial formats: %s", ", ".join(local))
         events = EventBus()
         alerts = AlertManager(
             self.clock,
@@ -150,6 +156,12 @@ class Daemon:
                 gateway_id=cfg.gateway_id,
                 logger=logging.getLogger("hutgw.uplink"),
                 status_provider=self._status_counters,
+                on_command=CommandHandler(
+                    registry,
+                    ZoneStore.in_state_dir(self.state_dir),
+                    gateway_id=cfg.gateway_id,
+                    clock=self.clock,
+                ),
             )
             await self._stack.enter_async_context(uplink)
             gw.uplink = uplink

@@ -531,6 +531,7 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "en": "choose another --out, or add --force",
         "zh": "请换一个 --out，或加 --force",
     },
+    "diag.no_folder": {"en": "folder {path} does not exist", "zh": "目录 {path} 不存在"},
     "diag.out_bad": {"en": "--out {path} must end in .tar.gz", "zh": "--out {path} 必须以 .tar.gz 结尾"},
     "diag.out_bad_hint": {
         "en": "e.g. --out /tmp/hut-support.tar.gz",

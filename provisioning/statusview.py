@@ -44,7 +44,9 @@ def _outbox_path(ctx: Context) -> Path:
     return ctx.state_dir / "outbox.db"
 
 
-async def _from_outbox(ctx: Context, alerts: int, with_stats: bool) -> tuple[dict[str, Any] | None, list[Any]]:
+async def _from_outbox(
+    ctx: Context, alerts: int, with_stats: bool
+) -> tuple[dict[str, Any] | None, list[Any]]:
     path = _outbox_path(ctx)
     if not path.exists():
         return None, []

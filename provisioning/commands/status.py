@@ -13,7 +13,9 @@ from provisioning.i18n import t
 from provisioning.output import Output
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser(
         "status", parents=[common], help="gateway, uplink, buffer, devices, clock and recent alerts"
     )
