@@ -53,6 +53,7 @@ class DeviceStatus:
 class Counters:
     frames: Counter[str] = field(default_factory=Counter)
     decode_errors: Counter[str] = field(default_factory=Counter)
+    decode_error_categories: Counter[tuple[str, str]] = field(default_factory=Counter)  # (profile, category)
     readings: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     unknown_sources: int = 0
@@ -204,6 +205,7 @@ class Gateway:
             decoded = profile.decode(raw)
         except DecodeError as e:
             self.counters.decode_errors[profile.name] += 1
+            self.counters.decode_error_categories[profile.name, e.category] += 1
             self.quarantine.keep(
                 raw, device_id=device.id if device else None, profile=profile.name, error=str(e)
             )
@@ -211,6 +213,7 @@ class Gateway:
             return None
         except Exception:  # a decoder bug must not take the daemon down; keep the bytes
             self.counters.decode_errors[profile.name] += 1
+            self.counters.decode_error_categories[profile.name, "decoder_crashed"] += 1
             self.quarantine.keep(
                 raw, device_id=device.id if device else None, profile=profile.name, error="decoder crashed"
             )

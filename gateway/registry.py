@@ -659,7 +659,9 @@ class Registry:
         with self._tx() as db:
             row = db.execute("SELECT * FROM residents WHERE id = ?", (resident_id,)).fetchone()
             if row is None:
-                raise UnknownEntryError(f"no resident {resident_id!r} in the registry")
+                raise UnknownEntryError(
+                    f"no resident {resident_id!r} in the registry", hint="see `hutgw residents list`"
+                )
             r = validate_resident(**_resident_fields(replace(_resident_from(row), **changes)))
             owner = self._card_owner(db, r.card_number)
             if owner not in (None, r.id):
@@ -674,7 +676,9 @@ class Registry:
     def remove_resident(self, resident_id: str) -> None:
         with self._tx() as db:
             if db.execute("SELECT 1 FROM residents WHERE id = ?", (resident_id,)).fetchone() is None:
-                raise UnknownEntryError(f"no resident {resident_id!r} in the registry")
+                raise UnknownEntryError(
+                    f"no resident {resident_id!r} in the registry", hint="see `hutgw residents list`"
+                )
             users = [
                 str(row["id"])
                 for row in db.execute("SELECT id, resident_id, user_map FROM devices")

@@ -9,7 +9,7 @@ from types import ModuleType
 
 from aiohttp import web
 
-from gateway.api import doctor, history, kiosk, page, readings, stream
+from gateway.api import doctor, history, kiosk, metrics, page, readings, stream
 from gateway.api.errors import problem
 from gateway.config import ApiConfig
 from gateway.core import Gateway
@@ -18,7 +18,7 @@ from gateway.errors import ConfigError
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Route modules; each has ``setup(app)``.
-ROUTE_MODULES: tuple[ModuleType, ...] = (readings, kiosk, doctor, history, stream, page)
+ROUTE_MODULES: tuple[ModuleType, ...] = (readings, kiosk, doctor, history, stream, page, metrics)
 
 API_CONFIG: web.AppKey[ApiConfig] = web.AppKey("api_config", ApiConfig)
 
@@ -61,7 +61,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return problem(403, "cross-origin requests are not allowed")
     peer = request.remote or ""
     needs_token = cfg.token is not None and (not is_loopback(peer) or not is_loopback(cfg.host))
-    if needs_token and request.path.startswith("/api/") and not _token_ok(request, cfg.token or ""):
+    protected = request.path.startswith("/api/") or request.path == "/metrics"
+    if needs_token and protected and not _token_ok(request, cfg.token or ""):
         return problem(401, "missing or wrong API token (send Authorization: Bearer <api.token>)")
     return await handler(request)
 

@@ -149,9 +149,14 @@ def _read_receipt(path: Path) -> dict[str, Any]:
     try:
         data = orjson.loads(path.read_bytes())
     except FileNotFoundError:
-        raise NotFoundError(f"receipt {path} does not exist") from None
+        raise NotFoundError(
+            f"receipt {path} does not exist", hint="give the receipt file `hutgw receiver import` wrote"
+        ) from None
     except (OSError, orjson.JSONDecodeError) as e:
-        raise BadInputError(f"receipt {path} is not readable JSON: {e}") from None
+        raise BadInputError(
+            f"receipt {path} is not readable JSON: {e}",
+            hint="give the receipt file `hutgw receiver import` wrote",
+        ) from None
     if (
         not isinstance(data, dict)
         or data.get("schema") != "hut.receipt/1"

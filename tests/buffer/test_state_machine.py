@@ -12,12 +12,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from buffer import Claim, Lane, Outbox, OutboxSettings, Record, State
 from tests.buffer.conftest import ManualClock
+
+RETENTION = 30.0
+TTL = 20.0
 
 
 @dataclass
@@ -28,6 +31,10 @@ class Row:
     payload: bytes
     batch: str | None = None
     revised: bool = False
+    kind: str = "bp"
+    created: float = 0.0
+    changed: float = 0.0
+    lease_until: float = 0.0
 
 
 class OutboxMachine(RuleBasedStateMachine):
@@ -36,11 +43,14 @@ class OutboxMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.dir = Path(tempfile.mkdtemp(prefix="outbox-sm-"))
         self.clock = ManualClock()
-        self.settings = OutboxSettings(maintain_interval_s=None)
+        self.settings = OutboxSettings(
+            maintain_interval_s=None, retention_s=RETENTION, ttl_s_by_kind={"hr": TTL}
+        )
         self.ob: Outbox | None = None
         self.rows: dict[str, Row] = {}
         self.claims: list[Claim] = []
         self.n = 0
+        self.seq_high = 0
 
     def run(self, coro):  # type: ignore[no-untyped-def]
         return self.loop.run_until_complete(coro)
@@ -64,20 +74,23 @@ class OutboxMachine(RuleBasedStateMachine):
     @rule(
         lanes=st.lists(st.sampled_from(list(Lane)), min_size=1, max_size=6),
         stream=st.sampled_from(["a", "b"]),
+        kind=st.sampled_from(["bp", "hr"]),
     )
-    def put(self, lanes: list[Lane], stream: str) -> None:
+    def put(self, lanes: list[Lane], stream: str, kind: str) -> None:
         records = []
         for lane in lanes:
             self.n += 1
-            records.append(Record(f"id-{self.n:05d}", stream, lane, "k", f"p{self.n}".encode(), "res"))
+            records.append(Record(f"id-{self.n:05d}", stream, lane, kind, f"p{self.n}".encode(), "res"))
 
         async def puts() -> list[int]:
             return list(await asyncio.gather(*(self.outbox.put(r) for r in records)))
 
         seqs = self.run(puts())
         for r, seq in zip(records, seqs, strict=True):
-            assert all(seq != row.seq for row in self.rows.values())
-            self.rows[r.id] = Row(r.lane, seq, State.PENDING, r.payload)
+            assert seq > self.seq_high  # never reused, even after rows were pruned
+            self.seq_high = seq
+            now = self.clock.now
+            self.rows[r.id] = Row(r.lane, seq, State.PENDING, r.payload, kind=kind, created=now, changed=now)
 
     @precondition(lambda self: self.rows)
     @rule(data=st.data())
@@ -102,7 +115,7 @@ class OutboxMachine(RuleBasedStateMachine):
                 assert row.batch == c.batch_id
             else:
                 assert row.batch is None
-            row.state, row.batch = State.INFLIGHT, c.batch_id
+            row.state, row.batch, row.lease_until = State.INFLIGHT, c.batch_id, self.clock.now + 10
         if c.resent:  # a re-sent batch cut shorter than before frees the rest of its rows
             taken = set(c.ids)
             for i, row in self.rows.items():
@@ -130,6 +143,7 @@ class OutboxMachine(RuleBasedStateMachine):
         assert res.stale == (not members)
         for i in members:
             row = self.rows[i]
+            row.changed = self.clock.now
             if row.revised:
                 row.state, row.batch = State.PENDING, None
             elif i in accepted:
@@ -156,14 +170,51 @@ class OutboxMachine(RuleBasedStateMachine):
             row.batch = None
         row.revised = False
 
-    @rule()
-    def expire(self) -> None:
-        self.clock.advance(11)
+    @rule(seconds=st.sampled_from([1.0, 5.0, 11.0, 40.0]))
+    def expire(self, seconds: float) -> None:
+        self.clock.advance(seconds)
         n = self.run(self.outbox.expire_leases())
-        back = [r for r in self.rows.values() if r.state is State.INFLIGHT]
-        assert n == len(back)
+        assert n == self._expire_model()
+
+    def _expire_model(self) -> int:
+        back = [
+            r for r in self.rows.values() if r.state is State.INFLIGHT and r.lease_until <= self.clock.now
+        ]
         for row in back:
             self._back_to_pending(row)
+        return len(back)
+
+    @rule()
+    def maintain(self) -> None:
+        res = self.run(self.outbox.maintain())
+        now = self.clock.now
+        assert res.lease_expired == self._expire_model()
+        pruned = [
+            i
+            for i, r in self.rows.items()
+            if r.state in (State.DELIVERED, State.REJECTED) and r.changed < now - RETENTION
+        ]
+        expired = [
+            i
+            for i, r in self.rows.items()
+            if r.state is State.PENDING and r.kind == "hr" and r.created < now - TTL
+        ]
+        assert res.pruned == len(pruned)
+        assert dict(res.ttl_expired) == ({"hr": len(expired)} if expired else {})
+        assert res.dropped == {} and not res.overflow
+        event(f"maintain pruned={bool(pruned)} expired={bool(expired)} leases={res.lease_expired > 0}")
+        for i in pruned + expired:
+            del self.rows[i]
+
+    @precondition(lambda self: self.rows)
+    @rule(data=st.data())
+    def receipt(self, data: st.DataObject) -> None:
+        ids = data.draw(st.lists(st.sampled_from(sorted(self.rows)), unique=True, max_size=5))
+        n = self.run(self.outbox.mark_delivered(ids))
+        marked = [i for i in ids if self.rows[i].state is not State.DELIVERED and not self.rows[i].revised]
+        assert n == len(marked)
+        for i in marked:
+            self.rows[i].state, self.rows[i].changed = State.DELIVERED, self.clock.now
 
     @precondition(lambda self: self.rows)
     @rule(data=st.data())
@@ -174,6 +225,7 @@ class OutboxMachine(RuleBasedStateMachine):
         self.run(self.outbox.revise(rid, payload))
         row = self.rows[rid]
         row.payload = payload
+        row.changed = self.clock.now
         if row.state is State.INFLIGHT:
             row.revised = True
         else:
@@ -211,6 +263,6 @@ class OutboxMachine(RuleBasedStateMachine):
 
 
 OutboxMachine.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=60, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestOutboxStateMachine = OutboxMachine.TestCase

@@ -156,6 +156,8 @@ async def test_everything_acknowledged_arrives_exactly_once(open_dir: Path) -> N
     for name, text in logs.items():
         assert "Traceback" not in text, f"{name} crashed:\n{text[-4000:]}"
     assert len(acked) > 1000
-    assert not missing, f"{len(missing)} acknowledged readings never arrived"
+    assert not missing, (
+        f"{len(missing)} acknowledged readings never arrived; gateway log:\n{logs['gateway'][-3000:]}"
+    )
     assert len(stored) == len(set(stored))  # exactly once: one row per id
     assert set(stored) <= intent  # nothing the gateway did not write

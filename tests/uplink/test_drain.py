@@ -241,3 +241,20 @@ async def test_auth_failure_is_reported_clearly(
         async with Uplink(ok, outbox, gateway_id="hut-7") as up:
             await wait_until(lambda: _zero(outbox), what="drained with the right password")
             assert not up.state.auth_failed
+
+
+async def test_one_receiver_many_gateways(broker: Broker, tmp_path: Path) -> None:
+    per_gateway = {f"hut-{n}": [reading_record(i) for i in range(60)] for n in range(3)}
+    async with run_receiver(tmp_path / "county.db", broker.url) as rx, contextlib.AsyncExitStack() as stack:
+        uplinks = []
+        for gw, records in per_gateway.items():
+            ob = await stack.enter_async_context(Outbox(tmp_path / f"{gw}.db"))
+            await ob.put_many(records)
+            up = await stack.enter_async_context(
+                Uplink(settings(broker.url, tmp_path / gw, batch_max_count=25), ob, gateway_id=gw)
+            )
+            uplinks.append(up)
+        await wait_until(lambda: all(u.state.acked == 60 for u in uplinks), what="every gateway drained")
+        async with rx.store.db.execute("SELECT gateway_id, COUNT(*) FROM readings GROUP BY gateway_id") as cur:
+            assert dict(await cur.fetchall()) == {gw: 60 for gw in per_gateway}
+        assert (await rx.store.counters()).get("duplicates", 0) == 0

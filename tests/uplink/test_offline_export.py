@@ -20,7 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def hutgw(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "provisioning.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "provisioning.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -42,7 +46,7 @@ async def test_export_import_receipt_round_trip(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
     assert summary["records"] == 1200 - 100 + 1 + 1
-    lines = gzip.open(out).read().splitlines()
+    lines = gzip.decompress(out.read_bytes()).splitlines()
     envs = [orjson.loads(line) for line in lines]
     assert {e["schema"] for e in envs} == {"hut.readings/1", "hut.alerts/1"}
     assert max(len(e.get("readings", e.get("alerts", []))) for e in envs) == 500
@@ -63,7 +67,9 @@ async def test_export_import_receipt_round_trip(tmp_path: Path) -> None:
     assert len(data["accepted"]) == 1200 - 100 + 1
     assert [r["id"] for r in data["rejected"]] == [bad.id]
 
-    res = hutgw("buffer", "mark-delivered", "--state-dir", str(state), "--from-receipt", str(receipt), "--json")
+    res = hutgw(
+        "buffer", "mark-delivered", "--state-dir", str(state), "--from-receipt", str(receipt), "--json"
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["marked"] == 1200 - 100 + 1
     async with Outbox(state / "outbox.db") as ob:
@@ -85,7 +91,9 @@ def test_mark_delivered_refuses_a_file_that_is_not_a_receipt(tmp_path: Path) -> 
     (tmp_path / "state").mkdir()
     junk = tmp_path / "junk.json"
     junk.write_text('{"hello": 1}')
-    res = hutgw("buffer", "mark-delivered", "--state-dir", str(tmp_path / "state"), "--from-receipt", str(junk))
+    res = hutgw(
+        "buffer", "mark-delivered", "--state-dir", str(tmp_path / "state"), "--from-receipt", str(junk)
+    )
     assert res.returncode == 3 and "not a receipt" in res.stderr
 
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from uplink import envelope
 from uplink.contract import Ack, Rejection
@@ -104,3 +106,34 @@ async def test_import_of_an_offline_export_is_idempotent(tmp_path: Path) -> None
         )
         assert first.exported_at == NOW.timestamp()
         assert await store.count("readings") == 4
+
+
+_ITEM = st.one_of(
+    st.none(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.text(max_size=5),
+    st.dictionaries(
+        st.sampled_from(["id", "kind", "revision", "values"]),
+        st.one_of(st.text(max_size=5), st.integers(-(2**63), 2**63 - 1)),
+    ),
+)
+_ENVELOPE = st.builds(
+    lambda items: orjson.dumps(
+        {
+            "schema": "hut.readings/1",
+            "gateway_id": "hut-7",
+            "batch_id": "b",
+            "sent_at": "2026-11-29T08:00:00Z",
+            "readings": items,
+        }
+    ),
+    st.lists(_ITEM, max_size=4),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(st.binary(max_size=200), _ENVELOPE))
+async def test_random_input_never_crashes_the_receiver(tmp_path: Path, data: bytes) -> None:
+    async with ReceiverStore(tmp_path / "fuzz.db") as store:
+        result = await store.store("hut-7", "readings", data)
+        assert result is None or result.ack.batch_id
