@@ -268,13 +268,6 @@ def main() -> None:
 
             asyncio.run(fill(work / "outbox-broker.db", records))
             b = run_gateway(work / "outbox-broker.db", broker.url, "broker", args.batch, args.inflight)
-            print(
-                f"uplink, broker ack mode:            {b['rate']:10,.0f} readings/s "
-                f"({b['elapsed']:.1f} s)  = {b['rate'] / sqlite_rate:.2f} x raw SQLite (target >= 0.5); "
-                f"gateway peak RSS {b['rss_mb']:.0f} MB; left {b['left']:.0f}; "
-                f"{b['rate'] / same_rate:.2f} x raw at {args.batch}/commit"
-            )
-
             rx_db = work / "county.db"
             rx = subprocess.Popen(
                 [
@@ -301,11 +294,19 @@ def main() -> None:
             finally:
                 rx.terminate()
                 rx.wait(10)
+            print()
             print(
-                f"uplink, county ack mode (receiver): {c['rate']:10,.0f} readings/s "
-                f"({c['elapsed']:.1f} s)  = {c['rate'] / sqlite_rate:.2f} x raw SQLite (target >= 0.25); "
-                f"gateway peak RSS {c['rss_mb']:.0f} MB; receiver stored {stored}; resent {c['resent']:.0f}; "
-                f"{c['rate'] / same_rate:.2f} x raw at {args.batch}/commit"
+                f"{'uplink mode':<26}{'readings/s':>12}{'x reference':>13}{'target':>8}"
+                f"{'x same batch':>14}{'x outbox alone':>16}{'gateway peak RSS':>18}"
+            )
+            for name, r, target in (("broker (PUBACK)", b, 0.5), ("county (receiver acks)", c, 0.25)):
+                print(
+                    f"{name:<26}{r['rate']:>12,.0f}{r['rate'] / sqlite_rate:>13.2f}{target:>8.2f}"
+                    f"{r['rate'] / same_rate:>14.2f}{r['rate'] / ob_rate:>16.2f}{r['rss_mb']:>15.0f} MB"
+                )
+            print(
+                f"receiver stored {stored} of {args.n}; county mode re-sent {c['resent']:.0f}; "
+                f"left in the outboxes: {b['left']:.0f} + {c['left']:.0f}"
             )
             ok_b = b["rate"] >= 0.5 * sqlite_rate
             ok_c = c["rate"] >= 0.25 * sqlite_rate and stored == args.n

@@ -66,8 +66,8 @@ class DiskFullError(StorageError):
     def __init__(self, message: str = "the disk holding the outbox is full") -> None:
         super().__init__(
             message,
-            hint="free space on the data partition (old logs, core dumps) or lower buffer.quota_mb; "
-            "delivered readings are pruned first by `hutgw buffer maintain`",
+            hint="free space on the data partition (old logs, core dumps) or lower buffer.quota_mb so the "
+            "daemon's periodic maintenance prunes delivered readings earlier; check `hutgw status`",
         )
 
 

@@ -87,6 +87,8 @@ class Outbox:
         self._resumed = 0
         self._recovered_seq_floor = 0
         self._maint_task: asyncio.Task[None] | None = None
+        self._writer_task: asyncio.Task[None] | None = None
+        self._commit_started: float | None = None  # time.monotonic() of the commit in progress
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -102,7 +104,7 @@ class Outbox:
         self._write_bytes0 = diskio.write_bytes()
         self._tg = asyncio.TaskGroup()
         await self._tg.__aenter__()
-        self._tg.create_task(self._writer(), name="outbox-writer")
+        self._writer_task = self._tg.create_task(self._writer(), name="outbox-writer")
         if self.owner and self.settings.maintain_interval_s is not None:
             self._maint_task = self._tg.create_task(
                 self._maintainer(self.settings.maintain_interval_s), name="outbox-maintain"
@@ -281,7 +283,25 @@ class Outbox:
                 group.append(entry)
                 rows += len(entry[0])
             self._queued_rows -= rows
-            await self._commit_group(group)
+            self._commit_started = time.monotonic()
+            try:
+                await self._commit_group(group)
+            finally:
+                self._commit_started = None
+
+    def health(self, *, stuck_after_s: float = 30.0) -> str | None:
+        """``None`` while the group-commit writer runs and keeps up, else what is wrong (for the
+        service watchdog): the writer task ended, or one commit has taken over ``stuck_after_s``
+        (a hung SD card, a database locked by another process)."""
+        if not self._open:
+            return "outbox is closed"
+        task = self._writer_task
+        if task is None or task.done():
+            return "outbox writer stopped"
+        started = self._commit_started
+        if started is not None and (waited := time.monotonic() - started) > stuck_after_s:
+            return f"outbox writer stuck: one commit has not finished for {waited:.0f} s (storage hung?)"
+        return None
 
     async def _commit_group(
         self, group: builtins.list[tuple[Sequence[Record], asyncio.Future[builtins.list[int]]]]
@@ -293,6 +313,7 @@ class Outbox:
                 functools.partial(
                     store.insert_group,
                     st=self._st,
+                    hard_limit_bytes=self.settings.hard_limit_bytes,
                     records=records,
                     now=self._clock(),
                     measure=self._st.commits % _QUOTA_CHECK_EVERY == 0,

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from buffer.schema import rebuild_derived
+
 _SALVAGE_COLUMNS = (
     "seq, id, stream, lane, kind, key, state, created_at, changed_at, attempts, batch_id, "
     "lease_until, revised, revised_at, reason, payload"
@@ -220,6 +222,10 @@ def _salvage(src: sqlite3.Connection, dst: sqlite3.Connection) -> Salvaged:
             break
         lo = nxt - 1
     hwm = max(high, _meta_hwm(src))
+    dst.execute("BEGIN IMMEDIATE")
+    rebuild_derived(dst)  # also drops rows repeating an id (garbled copies)
+    dst.execute("COMMIT")
+    rows_done = int(dst.execute("SELECT count(*) FROM records").fetchone()[0])
     detail = f"{rows_done} rows copied, {ranges} unreadable ranges skipped"
     if skipped:
         detail += f", {skipped} garbled rows skipped"

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import uuid
 
 from buffer.record import State
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: State values as stored (small integers keep rows and partial indexes small).
 STATE_CODE: dict[State, int] = {State.PENDING: 0, State.INFLIGHT: 1, State.DELIVERED: 2, State.REJECTED: 3}
 CODE_STATE: dict[int, State] = {v: k for k, v in STATE_CODE.items()}
 PENDING, INFLIGHT, DELIVERED, REJECTED = 0, 1, 2, 3
 
-# Indexes are partial so a row sits only in the index its state needs: pending rows in
-# ``pending`` (claim order), pending/in-flight rows with a batch in ``batch`` (ack, re-send),
-# finished rows in ``finished`` (retention and quota prune).  ``by_key`` serves the kiosk history.
+# What a commit of new rows touches is what the SD card pays for, so the two look-ups every put
+# needs are kept in integer-keyed (rowid) tables rather than indexes: appending to a rowid table
+# adds a page without rebalancing its neighbours, an index b-tree rebalances three siblings.
+#   ids(h, seq)        id -> seq, keyed by a 64-bit key of the id (for UUIDv7 ids its first 8
+#                      bytes, so time-ordered appends); ids_more holds the rare second id whose
+#                      key was taken (same millisecond and random bits).
+#   queue(k)           the pending rows in claim order: k = lane << 48 | seq.
+# Both are derived from ``records`` and rebuilt from it after a salvage or when they disagree.
+# The remaining indexes are partial, so a row sits only in the index its state needs:
+# pending/in-flight rows with a batch in ``batch`` (ack, re-send), finished rows in ``finished``
+# (retention and quota prune), alerts and clinical rows in ``by_key`` (kiosk history).
 DDL = """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     stream TEXT NOT NULL,
     lane INTEGER NOT NULL,
     kind TEXT NOT NULL,
@@ -35,7 +45,9 @@ CREATE TABLE IF NOT EXISTS records (
     reason TEXT,
     payload BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS pending ON records(lane, seq) WHERE state = 0;
+CREATE TABLE IF NOT EXISTS ids (h INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ids_more (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue (k INTEGER PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS batch ON records(batch_id) WHERE state <= 1 AND batch_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS finished ON records(changed_at) WHERE state >= 2;
 CREATE INDEX IF NOT EXISTS by_key ON records(key, seq) WHERE key IS NOT NULL AND lane <= 1;
@@ -45,13 +57,21 @@ CREATE TABLE IF NOT EXISTS counters (
 ) WITHOUT ROWID;
 """
 
+SEQ_BITS = 48
+SEQ_MASK = (1 << SEQ_BITS) - 1
+
+
 #: Column list of a full row, in the order :func:`buffer.store.to_stored` reads it.
 COLUMNS = "seq, id, stream, lane, kind, key, state, created_at, attempts, batch_id, reason, payload"
 INSERT_COLUMNS = "seq, id, stream, lane, kind, key, state, created_at, changed_at, payload"
 
 
 def configure(
-    con: sqlite3.Connection, *, page_size: int, wal_autocheckpoint: int, journal_size_limit: int
+    con: sqlite3.Connection,
+    *,
+    page_size: int,
+    wal_autocheckpoint: int,
+    journal_size_limit: int,
 ) -> None:
     """Pragmas for an SD card: WAL, synchronous=FULL, modest pages, bounded WAL; then the schema.
 
@@ -74,3 +94,50 @@ def create_schema(con: sqlite3.Connection) -> None:
     # executescript commits any open transaction first; the DDL is idempotent.
     con.executescript(DDL)
     con.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+    version = con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()[0]
+    if int(version) < 2:  # version 1 kept ids unique and pending rows in indexes
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("DROP INDEX IF EXISTS pending")
+            rebuild_derived(con)
+            con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (SCHEMA_VERSION,))
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+
+def id_key(record_id: str) -> int:
+    """The 64-bit key of an id in ``ids``: for a canonical UUID its first 8 bytes (so UUIDv7 ids,
+    which sort by time, append), otherwise a hash."""
+    try:
+        u = uuid.UUID(record_id)
+    except ValueError:
+        u = None
+    if u is not None and str(u) == record_id:
+        return (u.int >> 64) - (1 << 63)
+    digest = hashlib.blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def queue_key(lane: int, seq: int) -> int:
+    return (int(lane) << SEQ_BITS) | int(seq)
+
+
+def rebuild_derived(con: sqlite3.Connection) -> None:
+    """Recreate ``ids``, ``ids_more`` and ``queue`` from ``records`` (inside the caller's transaction).
+
+    Rows repeating an id already stored under a lower sequence number are deleted (only a salvage of
+    a damaged file can produce them).
+    """
+    con.create_function("hutgw_id_key", 1, id_key, deterministic=True)
+    con.execute("DELETE FROM ids")
+    con.execute("DELETE FROM ids_more")
+    con.execute("DELETE FROM queue")
+    con.execute("DELETE FROM records WHERE seq NOT IN (SELECT min(seq) FROM records GROUP BY id)")
+    con.execute("INSERT OR IGNORE INTO ids(h, seq) SELECT hutgw_id_key(id), seq FROM records ORDER BY seq")
+    con.execute(
+        "INSERT INTO ids_more(id, seq) SELECT r.id, r.seq FROM records r "
+        "WHERE (SELECT i.seq FROM ids i WHERE i.h = hutgw_id_key(r.id)) != r.seq"
+    )
+    con.execute(f"INSERT INTO queue(k) SELECT (lane << {SEQ_BITS}) | seq FROM records WHERE state = 0")

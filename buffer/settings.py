@@ -22,6 +22,9 @@ class OutboxSettings:
     vacuumed, freed pages are reused).  Over quota, ``maintain`` prunes delivered/rejected rows, then
     drops the oldest pending TELEMETRY rows down to ``quota_low_water`` of the quota; ALERTS and
     CLINICAL rows are never dropped (overflow is signalled instead).
+    ``hard_limit_bytes``: optional hard cap on the database file, so the outbox can never fill the
+    card: past it ``put`` fails with :class:`~buffer.errors.DiskFullError` (the caller then does not
+    acknowledge the reading) until maintenance frees pages.  Leave it well above ``quota_bytes``.
     ``retention_s``: how long delivered (and rejected) rows are kept for history.
     ``ttl_s_by_kind``: undelivered rows of these kinds older than this are expired (counted).
     ``history_telemetry_rows``: how far back (in records) ``history`` looks for telemetry rows,
@@ -32,6 +35,7 @@ class OutboxSettings:
     group_max_rows: int = 2000
     quota_bytes: int = 512 * 1024 * 1024
     quota_low_water: float = 0.9
+    hard_limit_bytes: int | None = None
     retention_s: float = 30 * DAY_S
     ttl_s_by_kind: Mapping[str, float] = field(default_factory=_no_ttl)
     maintain_interval_s: float | None = 300.0
@@ -50,6 +54,8 @@ class OutboxSettings:
             raise ValueError("group_max_rows must be >= 1")
         if self.quota_bytes <= 0:
             raise ValueError("quota_bytes must be > 0")
+        if self.hard_limit_bytes is not None and self.hard_limit_bytes < 64 * self.page_size:
+            raise ValueError("hard_limit_bytes must allow at least 64 pages")
         if not 0 < self.quota_low_water <= 1:
             raise ValueError("quota_low_water must be in (0, 1]")
         if self.retention_s < 0:

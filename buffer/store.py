@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
-from buffer.errors import UnknownRecordError
+from buffer.errors import DiskFullError, UnknownRecordError
 from buffer.record import Lane, Record, Stored
 from buffer.schema import (
     CODE_STATE,
@@ -27,6 +27,10 @@ from buffer.schema import (
     INSERT_COLUMNS,
     PENDING,
     REJECTED,
+    SEQ_MASK,
+    id_key,
+    queue_key,
+    rebuild_derived,
 )
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -117,9 +121,50 @@ def sync_external(con: sqlite3.Connection, st: StoreState) -> None:
         st.depth_stale = True
 
 
-def load(con: sqlite3.Connection, st: StoreState) -> None:
+def load(con: sqlite3.Connection, st: StoreState) -> bool:
+    """Read counters; rebuild the derived tables if they disagree with ``records`` (True if rebuilt)."""
     sync_external(con, st)
     recount(con, st)
+    total = sum(st.depth.values())
+    pending = sum(n for (_, state), n in st.depth.items() if state == PENDING)
+    n_ids = int(
+        con.execute("SELECT (SELECT count(*) FROM ids) + (SELECT count(*) FROM ids_more)").fetchone()[0]
+    )
+    n_queue = int(con.execute("SELECT count(*) FROM queue").fetchone()[0])
+    if n_ids == total and n_queue == pending:
+        return False
+    with transaction(con):
+        rebuild_derived(con)
+    recount(con, st)
+    return True
+
+
+def lookup(con: sqlite3.Connection, ids: Sequence[str]) -> tuple[dict[str, int], dict[str, int], set[int]]:
+    """Find stored ids: (id -> seq for those stored, id -> key for all asked, keys already in ``ids``)."""
+    keys = {i: id_key(i) for i in ids}
+    by_key: dict[int, list[str]] = {}
+    for i, h in keys.items():
+        by_key.setdefault(h, []).append(i)
+    found: dict[str, int] = {}
+    taken: set[int] = set()
+    hs = list(by_key)
+    for start in range(0, len(hs), _CHUNK):
+        part = hs[start : start + _CHUNK]
+        for h, seq, rid in con.execute(
+            "SELECT i.h, r.seq, r.id FROM ids i JOIN records r ON r.seq = i.seq "
+            f"WHERE i.h IN ({_marks(len(part))})",
+            tuple(part),
+        ):
+            taken.add(int(h))
+            if rid in keys:
+                found[str(rid)] = int(seq)
+    rest = [i for i in keys if i not in found]
+    for part2 in _chunks(rest):
+        for rid, seq in con.execute(
+            f"SELECT id, seq FROM ids_more WHERE id IN ({_marks(len(part2))})", tuple(part2)
+        ):
+            found[str(rid)] = int(seq)
+    return found, keys, taken
 
 
 def _apply(st: StoreState, delta: Depth) -> None:
@@ -153,25 +198,36 @@ def _bump(con: sqlite3.Connection, name: str, counts: Mapping[str, int]) -> None
 
 
 def insert_group(
-    con: sqlite3.Connection, st: StoreState, records: Sequence[Record], now: float, measure: bool = False
+    con: sqlite3.Connection,
+    st: StoreState,
+    records: Sequence[Record],
+    now: float,
+    measure: bool = False,
+    hard_limit_bytes: int | None = None,
 ) -> list[int]:
     """Insert records in one transaction; returns one sequence number per record.
 
     A record whose id is already stored (or repeated within the group) is not inserted again: its
     existing sequence number is returned negated, so the caller can count duplicates.
-    ``measure`` also refreshes ``st.used_bytes`` (for the quota check).
+    ``measure`` also refreshes ``st.used_bytes`` (for the quota check).  Past ``hard_limit_bytes``
+    of live pages nothing new is stored (:class:`DiskFullError`); claims, acks and maintenance
+    still work, so the outbox can drain and prune its way back under the limit.
     """
     with transaction(con):
         sync_external(con, st)
-        ids = list(dict.fromkeys(r.id for r in records))
-        existing: dict[str, int] = {}
-        for part in _chunks(ids):
-            for id_, seq in con.execute(
-                f"SELECT id, seq FROM records WHERE id IN ({_marks(len(part))})", tuple(part)
-            ):
-                existing[id_] = int(seq)
+        if hard_limit_bytes is not None:
+            used = used_bytes(con)
+            if used >= hard_limit_bytes:
+                raise DiskFullError(
+                    f"the outbox reached its hard size limit ({used} of {hard_limit_bytes} bytes); "
+                    "nothing new is stored until delivered readings are pruned"
+                )
+        existing, keys, taken = lookup(con, list(dict.fromkeys(r.id for r in records)))
         seqs: list[int] = []
         rows: list[tuple[object, ...]] = []
+        id_rows: list[tuple[int, int]] = []
+        more_rows: list[tuple[str, int]] = []
+        queue_rows: list[tuple[int]] = []
         delta: Depth = Counter()
         next_seq = st.next_seq
         for r in records:
@@ -180,13 +236,25 @@ def insert_group(
                 seq = next_seq
                 next_seq += 1
                 existing[r.id] = seq
-                rows.append((seq, r.id, r.stream, int(r.lane), r.kind, r.key, PENDING, now, now, r.payload))
-                delta[(int(r.lane), PENDING)] += 1
+                lane = int(r.lane)
+                rows.append((seq, r.id, r.stream, lane, r.kind, r.key, PENDING, now, now, r.payload))
+                h = keys[r.id]
+                if h in taken:
+                    more_rows.append((r.id, seq))
+                else:
+                    taken.add(h)
+                    id_rows.append((h, seq))
+                queue_rows.append((queue_key(lane, seq),))
+                delta[(lane, PENDING)] += 1
                 seqs.append(seq)
             else:
                 seqs.append(-seq)  # negative: duplicate of an existing row
         if rows:
             con.executemany(f"INSERT INTO records({INSERT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            con.executemany("INSERT INTO ids(h, seq) VALUES (?, ?)", id_rows)
+            if more_rows:
+                con.executemany("INSERT INTO ids_more(id, seq) VALUES (?, ?)", more_rows)
+            con.executemany("INSERT INTO queue(k) VALUES (?)", queue_rows)
     st.next_seq = next_seq
     _apply(st, delta)
     if measure:
@@ -218,6 +286,10 @@ def _take(rows: list[tuple[object, ...]], max_count: int, max_bytes: int) -> int
     return n
 
 
+# Pending rows in claim order: the queue drives, each row is looked up by its rowid.
+_QUEUE = f"queue q CROSS JOIN records r ON r.seq = (q.k & {SEQ_MASK})"
+
+
 def claim(
     con: sqlite3.Connection,
     st: StoreState,
@@ -231,14 +303,10 @@ def claim(
     with transaction(con):
         sync_external(con, st)
         if stream is None:
-            top = con.execute(
-                "SELECT batch_id, stream FROM records WHERE state = 0 ORDER BY lane, seq LIMIT 1"
-            ).fetchone()
+            top = con.execute(f"SELECT batch_id, stream FROM {_QUEUE} ORDER BY q.k LIMIT 1").fetchone()
         else:
             top = con.execute(
-                "SELECT batch_id, stream FROM records WHERE state = 0 AND stream = ? "
-                "ORDER BY lane, seq LIMIT 1",
-                (stream,),
+                f"SELECT batch_id, stream FROM {_QUEUE} WHERE stream = ? ORDER BY q.k LIMIT 1", (stream,)
             ).fetchone()
         if top is None:
             return None
@@ -259,8 +327,7 @@ def claim(
             resent = True
         else:
             rows = con.execute(
-                f"SELECT {COLUMNS} FROM records WHERE state = 0 AND batch_id IS NULL AND stream = ? "
-                "ORDER BY lane, seq LIMIT ?",
+                f"SELECT {COLUMNS} FROM {_QUEUE} WHERE batch_id IS NULL AND stream = ? ORDER BY q.k LIMIT ?",
                 (top_stream, max_count),
             ).fetchall()
             n = _take(rows, max_count, max_bytes)
@@ -272,6 +339,7 @@ def claim(
             "WHERE seq = ?",
             [(batch_id, lease_until, r[0]) for r in rows],
         )
+        con.executemany("DELETE FROM queue WHERE k = ?", [(queue_key(r[3], r[0]),) for r in rows])
     delta: Depth = Counter()
     items: list[Stored] = []
     for r in rows:
@@ -332,21 +400,25 @@ def ack(
         to_pending: list[tuple[object, ...]] = []
         delta: Depth = Counter()
         seen: set[str] = set()
+        enqueue: list[tuple[int]] = []  # in flight -> pending
+        dequeue: list[tuple[int]] = []  # pending (an expired batch acked late) -> finished
         for seq, id_, lane, state, revised in rows:
             seen.add(id_)
             delta[(lane, state)] -= 1
-            if revised:
+            if revised or (id_ not in accepted and id_ not in rejected):
                 to_pending.append((now, seq))
                 delta[(lane, PENDING)] += 1
-            elif id_ in accepted:
+                if state == INFLIGHT:
+                    enqueue.append((queue_key(lane, seq),))
+                continue
+            if id_ in accepted:
                 to_delivered.append((now, seq))
                 delta[(lane, DELIVERED)] += 1
-            elif id_ in rejected:
+            else:
                 to_rejected.append((now, str(rejected[id_])[:1000], seq))
                 delta[(lane, REJECTED)] += 1
-            else:
-                to_pending.append((now, seq))
-                delta[(lane, PENDING)] += 1
+            if state == PENDING:
+                dequeue.append((queue_key(lane, seq),))
         con.executemany(
             "UPDATE records SET state = 2, lease_until = NULL, changed_at = ? WHERE seq = ?", to_delivered
         )
@@ -359,6 +431,8 @@ def ack(
             "WHERE seq = ?",
             to_pending,
         )
+        con.executemany("INSERT INTO queue(k) VALUES (?)", enqueue)
+        con.executemany("DELETE FROM queue WHERE k = ?", dequeue)
     _apply(st, delta)
     unknown = len((accepted | set(rejected)) - seen)
     return Acked(len(to_delivered), len(to_rejected), len(to_pending), unknown, False)
@@ -376,9 +450,10 @@ _BACK_TO_PENDING = (
 def _back(con: sqlite3.Connection, st: StoreState, where: str, params: tuple[object, ...]) -> int:
     with transaction(con):
         sync_external(con, st)
-        lanes = con.execute(_BACK_TO_PENDING + where + " RETURNING lane", params).fetchall()
+        lanes = con.execute(_BACK_TO_PENDING + where + " RETURNING lane, seq", params).fetchall()
+        con.executemany("INSERT INTO queue(k) VALUES (?)", [(queue_key(lane, seq),) for lane, seq in lanes])
     delta: Depth = Counter()
-    for (lane,) in lanes:
+    for lane, _ in lanes:
         delta[(int(lane), INFLIGHT)] -= 1
         delta[(int(lane), PENDING)] += 1
     _apply(st, delta)
@@ -413,9 +488,12 @@ def revise(
 ) -> None:
     with transaction(con):
         sync_external(con, st)
-        row = con.execute("SELECT seq, lane, state FROM records WHERE id = ?", (record_id,)).fetchone()
-        if row is None:
+        found, _, _ = lookup(con, [record_id])
+        if record_id not in found:
             raise UnknownRecordError(record_id)
+        row = con.execute(
+            "SELECT seq, lane, state FROM records WHERE seq = ?", (found[record_id],)
+        ).fetchone()
         seq, lane, state = int(row[0]), int(row[1]), int(row[2])
         key_sql = ", key = ?" if set_key else ""
         key_param: tuple[object, ...] = (key,) if set_key else ()
@@ -435,6 +513,7 @@ def revise(
             if state != PENDING:
                 delta[(lane, state)] -= 1
                 delta[(lane, PENDING)] += 1
+                con.execute("INSERT INTO queue(k) VALUES (?)", (queue_key(lane, seq),))
     _apply(st, delta)
 
 
@@ -446,13 +525,17 @@ def mark_delivered(
     marked = 0
     with transaction(con):
         sync_external(con, st)
-        for part in _chunks(list(dict.fromkeys(ids))):
+        found, _, _ = lookup(con, list(dict.fromkeys(ids)))
+        seqs = sorted(found.values())
+        for start in range(0, len(seqs), _CHUNK):
+            part = seqs[start : start + _CHUNK]
             rows = con.execute(
                 "SELECT seq, lane, state, revised, revised_at FROM records "
-                f"WHERE id IN ({_marks(len(part))})",
+                f"WHERE seq IN ({_marks(len(part))})",
                 tuple(part),
             ).fetchall()
             updates = []
+            dequeue = []
             for seq, lane, state, revised, revised_at in rows:
                 if state == DELIVERED or revised:
                     continue
@@ -461,11 +544,14 @@ def mark_delivered(
                 updates.append((now, seq))
                 delta[(lane, state)] -= 1
                 delta[(lane, DELIVERED)] += 1
+                if state == PENDING:
+                    dequeue.append((queue_key(lane, seq),))
             con.executemany(
                 "UPDATE records SET state = 2, lease_until = NULL, reason = NULL, changed_at = ? "
                 "WHERE seq = ?",
                 updates,
             )
+            con.executemany("DELETE FROM queue WHERE k = ?", dequeue)
             marked += len(updates)
     _apply(st, delta)
     return marked
@@ -475,7 +561,10 @@ def mark_delivered(
 
 
 def get(con: sqlite3.Connection, record_id: str) -> Stored | None:
-    row = con.execute(f"SELECT {COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
+    found, _, _ = lookup(con, [record_id])
+    if record_id not in found:
+        return None
+    row = con.execute(f"SELECT {COLUMNS} FROM records WHERE seq = ?", (found[record_id],)).fetchone()
     return None if row is None else to_stored(row)
 
 
@@ -519,9 +608,7 @@ def history(
     return [to_stored(r) for r in rows]
 
 
-def unkeyed(
-    con: sqlite3.Connection, stream: str | None, since: float | None, limit: int
-) -> list[Stored]:
+def unkeyed(con: sqlite3.Connection, stream: str | None, since: float | None, limit: int) -> list[Stored]:
     """Records without a key (readings attributed to nobody), every state but rejected, newest first."""
     sql = f"SELECT {COLUMNS} FROM records WHERE key IS NULL AND state != 3"
     params: list[object] = []
@@ -613,11 +700,17 @@ def _delete(
         sync_external(con, st)
         _save_hwm(con, st)
         gone = con.execute(
-            f"DELETE FROM records WHERE seq IN ({select_seqs}) RETURNING lane, state, kind", params
+            f"DELETE FROM records WHERE seq IN ({select_seqs}) RETURNING lane, state, kind, seq, id", params
         ).fetchall()
-        for lane, state, kind in gone:
+        dequeue: list[tuple[int]] = []
+        for lane, state, kind, seq, _ in gone:
             delta[(int(lane), int(state))] -= 1
             by_kind[str(kind)] += 1
+            if state == PENDING:
+                dequeue.append((queue_key(lane, seq),))
+        con.executemany("DELETE FROM queue WHERE k = ?", dequeue)
+        con.executemany("DELETE FROM ids WHERE h = ? AND seq = ?", [(id_key(i), seq) for *_, seq, i in gone])
+        con.executemany("DELETE FROM ids_more WHERE id = ? AND seq = ?", [(i, seq) for *_, seq, i in gone])
         if counter == "pruned":
             _bump(con, "pruned", {"": len(gone)})
         elif counter is not None:
@@ -652,7 +745,7 @@ def expire_ttl(con: sqlite3.Connection, st: StoreState, kind: str, before: float
     return _delete(
         con,
         st,
-        "SELECT seq FROM records WHERE state = 0 AND kind = ? AND created_at < ? ORDER BY seq LIMIT ?",
+        f"SELECT r.seq FROM {_QUEUE} WHERE r.kind = ? AND r.created_at < ? ORDER BY q.k LIMIT ?",
         (kind, before, limit),
         "ttl_expired",
     )
@@ -662,8 +755,8 @@ def drop_oldest_telemetry(con: sqlite3.Connection, st: StoreState, limit: int) -
     return _delete(
         con,
         st,
-        "SELECT seq FROM records WHERE state = 0 AND lane = ? ORDER BY lane, seq LIMIT ?",
-        (int(Lane.TELEMETRY), limit),
+        f"SELECT k & {SEQ_MASK} FROM queue WHERE k >= ? ORDER BY k LIMIT ?",
+        (queue_key(Lane.TELEMETRY, 0), limit),
         "dropped",
     )
 
@@ -684,8 +777,8 @@ def snapshot(con: sqlite3.Connection, st: StoreState) -> Snapshot:
     oldest: float | None = None
     for lane in Lane:
         row = con.execute(
-            "SELECT created_at FROM records WHERE state = 0 AND lane = ? ORDER BY lane, seq LIMIT 1",
-            (int(lane),),
+            f"SELECT r.created_at FROM {_QUEUE} WHERE q.k >= ? AND q.k < ? ORDER BY q.k LIMIT 1",
+            (queue_key(lane, 0), queue_key(lane + 1, 0)),
         ).fetchone()
         if row is not None:
             oldest = float(row[0]) if oldest is None else min(oldest, float(row[0]))

@@ -73,6 +73,17 @@ class UplinkConfig(_Section):
     tls: TlsConfig = TlsConfig()
     ack_mode: Literal["county", "broker"] = "county"
     payload_format: Literal["hut", "fhir"] = "hut"
+    # FHIR (docs/fhir.md): transport "http" POSTs FHIR transaction Bundles to fhir_endpoint instead of MQTT.
+    transport: Literal["mqtt", "http"] = Field("mqtt", description="mqtt: broker; http: FHIR REST endpoint")
+    fhir_endpoint: str | None = Field(None, description="FHIR R4 base URL for transport = http")
+    fhir_patient_system: str = Field(
+        "urn:hutgw:resident", description="identifier system URI of resident ids on the county FHIR server"
+    )
+    fhir_identifier_system: str = Field(
+        "urn:hutgw", description="base URI of identifiers the gateway mints (devices, readings, batches)"
+    )
+    fhir_auth_header: str | None = Field(None, description='Authorization header value, e.g. "Bearer ..."')
+    fhir_batch_max_count: int = Field(100, ge=1, le=1000, description="readings per FHIR transaction")
     batch_max_count: int = Field(500, ge=1, le=10_000)
     batch_max_bytes: int = Field(256_000, ge=1_000)
     max_inflight_batches: int = Field(4, ge=1, le=64)
@@ -104,6 +115,16 @@ class UplinkConfig(_Section):
         except ValueError as e:
             raise ValueError(f"broker port: {e}") from None
         return v
+
+    @field_validator("fhir_endpoint")
+    @classmethod
+    def _fhir_endpoint(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("fhir_endpoint must be an http:// or https:// URL with a host")
+        return v.rstrip("/")
 
 
 class BufferConfig(_Section):

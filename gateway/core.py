@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from uplink.client import Uplink
 
 log = logging.getLogger("hutgw.core")
+
+#: Cuff pressure after this long a pause means a new measurement has started.
+MEASUREMENT_GAP_S = 10.0
 
 
 @dataclass
@@ -103,10 +106,12 @@ class Gateway:
         self.devices: dict[str, DeviceStatus] = {}
         self.uplink: Uplink | None = None
         self.fences: FenceMonitor | None = None
+        self.health_check: Callable[[], str | None] | None = None  # the daemon's: None = healthy
         self._merger = MeasurementMerger()
         self._dedup = Deduplicator()
         self._merge_frames: dict[str, list[RawFrame]] = {}
         self._flush_requested: set[str] = set()
+        self._last_cuff: dict[str, float] = {}
         self._snapshot: RegistrySnapshot = registry.snapshot()
         self._unsynced: set[str] = set()
         self.started_at = clock.now()
@@ -161,13 +166,13 @@ class Gateway:
         self._wake()
 
     async def tick(self) -> None:
-        """Periodic work: end idle kiosk sessions; re-time readings once the clock is synced."""
+        """Periodic work: merged records due, fence signal checks, re-timing once the clock is synced.
+
+        (Idle kiosk sessions are ended by the kiosk API's own watcher, which announces them.)
+        """
         await self._release_merged()
         if self.fences is not None:
             await self.submit_alerts(self.fences.tick(self.clock.now()))
-        expired = self.sessions.expire()
-        if expired is not None:
-            self.events.publish("session", {"state": "expired", "resident_id": expired.resident_id})
         if self._unsynced and self.clock.synced():
             await self._correct_unsynced()
 
@@ -225,9 +230,13 @@ class Gateway:
             return decoded.reply
         for ev in decoded.events:
             if ev.kind == "battery":
-                pct = ev.detail.get("percent")
+                pct = ev.detail.get("percent", ev.detail.get("level_pct"))  # GATT/BTHome, watches
                 status.battery_pct = int(pct) if isinstance(pct, int | float) else status.battery_pct
             if ev.kind == "cuff_pressure":
+                now = self.clock.monotonic()
+                if now - self._last_cuff.get(device.id, float("-inf")) > MEASUREMENT_GAP_S:
+                    self.events.publish("measurement_started", {"device": device.id})
+                self._last_cuff[device.id] = now
                 self.events.publish("cuff_pressure", {"device": device.id, **dict(ev.detail)})
                 continue
             await self.submit_alerts(self.pipeline.from_event(ev, device=device, frame=raw))

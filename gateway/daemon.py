@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,7 +35,7 @@ from gateway.geofence.store import ZoneStore
 from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
 from gateway.registry import Registry
-from gateway.sdnotify import Notifier, Watchdog, watchdog_interval
+from gateway.sdnotify import HealthCheck, Notifier, Watchdog, watchdog_interval
 from gateway.sessions import KioskSessions
 from gateway.settings import outbox_settings, uplink_settings
 
@@ -43,6 +43,7 @@ log = logging.getLogger("hutgw.daemon")
 
 MAINTENANCE_INTERVAL_S = 300.0
 TICK_INTERVAL_S = 1.0
+STALE_AFTER_S = 30.0  # periodic work, device supervision or one outbox commit stuck this long = unhealthy
 
 
 class Daemon:
@@ -57,7 +58,13 @@ class Daemon:
         ble_timing: Any = None,
         notifier: Notifier | None = None,
         logger: logging.Logger | None = None,
+        watchdog_s: float | None = None,
+        health_probes: Sequence[HealthCheck] = (),
+        stale_after_s: float = STALE_AFTER_S,
     ) -> None:
+        """``watchdog_s``: ``WatchdogSec=`` in seconds (default: from ``$WATCHDOG_USEC``).
+        ``health_probes``: extra checks the watchdog consults besides the daemon's own
+        (:meth:`health`); ``stale_after_s``: how long periodic work may hang before it counts."""
         self.config = config
         self.state_dir = Path(config.state_dir)
         self.clock = clock or SystemClock(sync_source=config.clock.sync_source)
@@ -65,6 +72,14 @@ class Daemon:
         self.ble_timing = ble_timing
         self.notifier = notifier or Notifier.from_env()
         self.log = logger or log
+        self.watchdog_s = watchdog_s if watchdog_s is not None else watchdog_interval()
+        self.health_probes = tuple(health_probes)
+        self.stale_after_s = stale_after_s
+        self.watchdog: Watchdog | None = None
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._devices: DeviceSupervisor | None = None
+        self._last_tick: float | None = None
+        self._stopping = False
         self._stack = contextlib.AsyncExitStack()
         self._runner: web.AppRunner | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -83,6 +98,7 @@ class Daemon:
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._stopping = True
         self.notifier.notify("STOPPING=1", "STATUS=stopping")
         self.log.info("stopping: intake closed, flushing the outbox")
         await self._stack.aclose()
@@ -96,11 +112,8 @@ class Daemon:
         if local:
             self.log.info("local serial formats: %s", ", ".join(local))
         events = EventBus()
-        alerts = AlertManager(
-            self.clock,
-            {"*": cfg.clinical.suppress_s, **cfg.clinical.suppress_by_kind_s},
-            sos_max_suppress_s=cfg.clinical.sos_max_suppress_s,
-            guardians=lambda resident_id: gw.snapshot().guardians(resident_id),
+        alerts = AlertManager.from_config(
+            self.clock, cfg.clinical, guardians=lambda resident_id: gw.snapshot().guardians(resident_id)
         )
         outbox = Outbox(
             self.state_dir / "outbox.db",
@@ -176,15 +189,18 @@ class Daemon:
         devices = DeviceSupervisor(
             gw, cfg, ble_backend=self.ble_backend, ble_timing=self.ble_timing, clock=self.clock
         )
-        self._tasks.create_task(devices.run(stop), name="devices")
-        self._tasks.create_task(self._maintenance(outbox, stop), name="maintenance")
-        self._tasks.create_task(self._ticks(stop), name="ticks")
-        interval = watchdog_interval()
-        if interval is not None:
-            self._tasks.create_task(
-                Watchdog(self.notifier, interval, self._health_check, self.log).run(stop), name="watchdog"
-            )
+        self._devices = devices
+        gw.health_check = self.health
+        for name, work in (
+            ("devices", devices.run(stop)),
+            ("maintenance", self._maintenance(outbox, stop)),
+            ("ticks", self._ticks(stop)),
+        ):
+            self.tasks[name] = self._tasks.create_task(work, name=name)
         await devices.started.wait()
+        # Pings only from READY on: start-up is bounded by TimeoutStartSec=, not by the watchdog.
+        self.watchdog = Watchdog(self.notifier, self.watchdog_s, self._health_check, self.log)
+        self.tasks["watchdog"] = self._tasks.create_task(self.watchdog.run(stop), name="watchdog")
         self.notifier.notify("READY=1", f"STATUS=ready: API {self.api_url}")
         self.log.info("gateway %s ready", cfg.gateway_id)
 
@@ -230,10 +246,42 @@ class Daemon:
             "clock_synced": self.clock.synced(),
         }
 
-    def _health_check(self) -> bool | str:
+    def health(self) -> str | None:
+        """``None`` when the daemon is healthy, else the first reason found.
+
+        Healthy means: the periodic work of the main loop completed recently and without error;
+        the device supervisor, the outbox maintenance and (when configured) the uplink task run;
+        the device supervisor made a pass recently and its listeners run; the outbox writer runs
+        and no commit hangs; every injected probe agrees. A blocked event loop is caught by
+        the watchdog itself: it cannot ping then.
+        """
+        if self._stopping:
+            return None
+        now = asyncio.get_running_loop().time()
         if self._healthy_reason is not None:
             return self._healthy_reason
-        return True
+        if self._last_tick is not None and now - self._last_tick > self.stale_after_s + TICK_INTERVAL_S:
+            return f"periodic work has not completed for {now - self._last_tick:.0f} s"
+        for name, task in self.tasks.items():
+            if task.done() and name != "watchdog":
+                return f"{name} task stopped"
+        gw = self.gateway
+        if gw.uplink is not None and not gw.uplink.running:
+            return "uplink task stopped"
+        reason = gw.outbox.health(stuck_after_s=self.stale_after_s)
+        if reason is None and self._devices is not None:
+            reason = self._devices.health(stale_after_s=self.stale_after_s)
+        if reason is not None:
+            return reason
+        for probe in self.health_probes:
+            result = probe()
+            if result is not True:
+                return result if isinstance(result, str) and result else f"health probe {probe!r} failed"
+        return None
+
+    def _health_check(self) -> bool | str:
+        reason = self.health()
+        return True if reason is None else reason
 
     async def _maintenance(self, outbox: Outbox, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -254,6 +302,7 @@ class Daemon:
             except Exception as e:
                 self._healthy_reason = f"tick failed: {e}"
                 self.log.exception("periodic work failed")
+            self._last_tick = asyncio.get_running_loop().time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_INTERVAL_S)
 

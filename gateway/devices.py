@@ -39,27 +39,49 @@ class DeviceSupervisor:
         self.ble_timing = ble_timing
         self.clock = clock
         self.started = asyncio.Event()
+        self.alive_at: float | None = None  # loop time of the last reconcile pass (health check)
         self._serial: dict[str, tuple[DeviceEntry, asyncio.Task[None], asyncio.Event]] = {}
+        self._watch_listening = asyncio.Event()
+        self._shared: list[asyncio.Task[None]] = []  # the watch listener and the BLE transport
+        self._stopping = False
 
     def _epoch(self) -> float:
         return self.clock.now().timestamp()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``; ``started`` is set once the watch listener listens and the serial tasks
+        exist (a listener that cannot bind fails this task, and start-up, instead)."""
+        loop = asyncio.get_running_loop()
         async with asyncio.TaskGroup() as tg:
             if self.config.watch.listen:
-                tg.create_task(self._watch_server(stop), name="watch-server")
+                self._shared.append(tg.create_task(self._watch_server(stop), name="watch-server"))
+                await self._watch_listening.wait()
             if self.config.ble.enabled:
-                tg.create_task(self._ble(stop), name="ble")
+                self._shared.append(tg.create_task(self._ble(stop), name="ble"))
             try:
                 while not stop.is_set():
                     self._reconcile_serial(tg)
+                    self.alive_at = loop.time()
                     self.started.set()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), RECONCILE_INTERVAL_S)
             finally:
+                self._stopping = True
                 for _, _, dev_stop in self._serial.values():
                     dev_stop.set()
-                self.started.set()
+
+    def health(self, *, stale_after_s: float = 30.0) -> str | None:
+        """``None`` while the device tasks run, else what is wrong (for the service watchdog)."""
+        if self._stopping:
+            return None
+        for task in self._shared:
+            if task.done():
+                return f"device task {task.get_name()} stopped"
+        if self.alive_at is not None:
+            idle = asyncio.get_running_loop().time() - self.alive_at
+            if idle > stale_after_s + RECONCILE_INTERVAL_S:
+                return f"device supervisor stuck: no reconcile pass for {idle:.0f} s"
+        return None
 
     # -- serial ---------------------------------------------------------------------
     def _reconcile_serial(self, tg: asyncio.TaskGroup) -> None:
@@ -118,6 +140,7 @@ class DeviceSupervisor:
             clock=self._epoch,
             logger=logging.getLogger("hutgw.watch"),
         ):
+            self._watch_listening.set()
             await stop.wait()
 
     # -- BLE ----------------------------------------------------------------------------

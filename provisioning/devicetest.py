@@ -25,7 +25,7 @@ from drivers.source import LinkEvent
 from gateway.clock import Clock
 from gateway.registry import DeviceEntry
 from provisioning.daemon_api import DaemonApi
-from provisioning.errors import ProvisioningError
+from provisioning.errors import ProvisioningError, UnreachableError
 from provisioning.i18n import t
 
 log = logging.getLogger("hutgw.cli.test")
@@ -72,6 +72,7 @@ class FirstReading:
     )
     last_error: str | None = None
     open_failure: str | None = None
+    adapter_failure: str | None = None
     on_link: Callable[[LinkEvent], None] | None = None
 
     async def frame(self, raw: RawFrame) -> bytes | None:
@@ -105,6 +106,8 @@ class FirstReading:
         return decoded.reply
 
     def link(self, event: LinkEvent) -> None:
+        if event.state == "error" and self.adapter_failure is None:
+            self.adapter_failure = event.detail
         if (
             event.state == "disconnected"
             and event.detail.startswith("cannot open")
@@ -139,7 +142,7 @@ async def via_daemon(api: DaemonApi, device: DeviceEntry, timeout_s: float) -> L
 
 async def _wait(
     sink: FirstReading, device: DeviceEntry, timeout_s: float, *, serial_path: str | None
-) -> LiveReading | TestFailedError:
+) -> LiveReading | ProvisioningError:
     """The first reading, or the error to raise once the transport is closed (a transport's
     task group would wrap an exception raised inside its block)."""
     loop = asyncio.get_running_loop()
@@ -147,6 +150,10 @@ async def _wait(
     while loop.time() < deadline:
         if sink.result.done():
             return sink.result.result()
+        if serial_path is None and sink.adapter_failure is not None:
+            return UnreachableError(
+                t("devices.ble_failed", detail=sink.adapter_failure), hint=t("devices.ble_failed_hint")
+            )
         if serial_path is not None and sink.open_failure is not None:
             return TestFailedError(
                 t("devices.test.port_failed", path=serial_path, detail=sink.open_failure),
@@ -165,8 +172,8 @@ async def _wait(
     )
 
 
-def _outcome(result: LiveReading | TestFailedError) -> LiveReading:
-    if isinstance(result, TestFailedError):
+def _outcome(result: LiveReading | ProvisioningError) -> LiveReading:
+    if isinstance(result, ProvisioningError):
         raise result
     return result
 

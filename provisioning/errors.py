@@ -7,7 +7,7 @@ from hutgw_errors import HutError
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the command ran and failed (a rejected frame, a failed test)
 EXIT_CONFIG = 2  # invalid configuration or usage
-EXIT_INPUT = 3  # bad input file (CSV, GeoJSON, certificate)
+EXIT_INPUT = 3  # bad input: a file (CSV, GeoJSON, certificate) or a value (address, id)
 EXIT_CONFLICT = 4  # duplicate id, already exists
 EXIT_NOT_FOUND = 5  # unknown resident, device, profile or missing file
 EXIT_UNREACHABLE = 6  # the daemon (or broker) could not be reached

@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
@@ -22,7 +21,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from provisioning.i18n import frame_error, t
+from provisioning.i18n import t
 
 #: Width used when stdout is not a terminal (pipes, logs): wide enough not to wrap paths.
 PIPE_WIDTH = 160
@@ -43,7 +42,7 @@ def _cell(value: Any) -> Text:
 
 
 class Ticker:
-    """What a progress block hands out: ``advance`` the bar, change its ``text``."""
+    """What a progress block hands out: ``advance`` the bar."""
 
     def __init__(self, progress: Progress | None, task: TaskID | None) -> None:
         self._progress = progress
@@ -52,10 +51,6 @@ class Ticker:
     def advance(self, amount: float = 1.0) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, amount)
-
-    def text(self, description: str) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, description=description)
 
 
 class Output:
@@ -72,7 +67,6 @@ class Output:
             emoji=False,
             width=None if self._stdout.isatty() else PIPE_WIDTH,
         )
-        self.err_console = Console(file=self._stderr, highlight=False, markup=False, emoji=False)
 
     @classmethod
     def of(cls, args: argparse.Namespace) -> Output:
@@ -98,9 +92,6 @@ class Output:
 
     def warn(self, text: str) -> None:
         self.note(t("warning.frame", message=text))
-
-    def error(self, message: str, hint: str | None = None) -> None:
-        self.note(frame_error(message, hint))
 
     def table(
         self,
@@ -145,15 +136,3 @@ class Output:
         with progress:
             task = progress.add_task(description, total=total)
             yield Ticker(progress, task)
-
-
-def elapsed_ticker(ticker: Ticker, started: float) -> Callable[[], None]:
-    """A callable that advances ``ticker`` to the seconds elapsed since ``started``."""
-    last = [started]
-
-    def tick() -> None:
-        now = time.monotonic()
-        ticker.advance(now - last[0])
-        last[0] = now
-
-    return tick

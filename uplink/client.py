@@ -175,6 +175,8 @@ class _ErrorTap(logging.Handler):
             self.last_error = record.getMessage()
             if self.failed is not None and self.loop is not None and not self.loop.is_closed():
                 self.loop.call_soon_threadsafe(self.failed.set)
+            # The uplink logs the failure itself, with what to check; paho's line is detail.
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         if self.target.isEnabledFor(record.levelno):
             self.target.handle(record)
 
@@ -193,8 +195,10 @@ class Uplink:
         on_command: Callable[[Command], Awaitable[CommandResult]] | None = None,
         status_provider: Callable[[], Awaitable[dict[str, Any]]] | None = None,
         rng: random.Random | None = None,
+        encode_batch: envelope.EncodeBatch | None = None,
     ) -> None:
         self._s = settings
+        self._encode = encode_batch or envelope.encode  # e.g. uplink.fhir.encoder.mqtt_encoder(...)
         self._outbox = outbox
         self._gateway_id = gateway_id
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -244,6 +248,11 @@ class Uplink:
     async def __aenter__(self) -> Uplink:
         self._main = asyncio.create_task(self._run(), name="uplink")
         return self
+
+    @property
+    def running(self) -> bool:
+        """True while the uplink's supervising task runs (it stops only on close or a crash)."""
+        return self._main is not None and not self._main.done()
 
     async def __aexit__(self, *exc: object) -> None:
         client = self._client
@@ -478,10 +487,11 @@ class Uplink:
                 self._start_send(client, tg, entry)
 
     async def _prepare(self, claim: ClaimLike) -> _Inflight | None:
-        enc = envelope.encode(claim.stream, self._gateway_id, claim.batch_id, self._clock(), claim.items)
+        enc = self._encode(claim.stream, self._gateway_id, claim.batch_id, self._clock(), claim.items)
         if enc.bad:
             self._log.error(
-                "uplink: %d record(s) of batch %s have an unreadable payload; kept aside as rejected",
+                "uplink: %d record(s) of batch %s cannot be sent (unreadable or not encodable); "
+                "kept aside as rejected",
                 len(enc.bad),
                 claim.batch_id,
             )

@@ -8,9 +8,10 @@ bad row can never block a batch forever.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -34,6 +35,11 @@ class Encoded:
     payload: bytes
     ids: tuple[str, ...]  # ids inside the envelope
     bad: dict[str, str]  # ids left out -> reason
+
+
+# The uplink's encoder hook (``Uplink(encode_batch=...)``): (stream, gateway_id, batch_id, sent_at,
+# items) -> Encoded. :func:`encode` is the default; ``uplink.fhir.encoder`` gives FHIR Bundles.
+EncodeBatch = Callable[[str, str, str, datetime, Sequence[Any]], "Encoded"]
 
 
 def with_seq(payload: bytes, seq: int) -> bytes | None:

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,80 @@ class Stored:
     duplicates: int
 
 
+@dataclass(slots=True)
+class Prepared:
+    """One envelope parsed and validated, ready to store (no I/O was done)."""
+
+    gateway_id: str
+    stream: str
+    batch_id: str | None  # None: too broken to ack
+    good: dict[str, tuple[BaseModel, dict[str, Any]]] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
+    rejected_payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invalid: list[tuple[str | None, str, bytes]] = field(default_factory=list)  # (batch, reason, raw)
+
+
+def prepare(gateway_id: str, stream: str, raw: bytes) -> Prepared:
+    """Parse and validate one envelope (pure: CPU only, so it can overlap the previous commit)."""
+    out = Prepared(gateway_id, stream, None)
+    try:
+        env = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        out.invalid.append((None, f"not JSON: {e}", raw))
+        return out
+    if not isinstance(env, dict) or not isinstance(env.get("batch_id"), str):
+        out.invalid.append((None, "envelope without batch_id", raw))
+        return out
+    batch_id: str = env["batch_id"]
+    schema, model = STREAMS[stream]
+    items = env.get(stream)
+    if not isinstance(items, list):
+        out.invalid.append((batch_id, f"envelope has no {stream!r} list", raw))
+        return out
+    out.batch_id = batch_id
+    problem = None
+    if env.get("schema") != schema:
+        problem = f"envelope schema {env.get('schema')!r} is not {schema!r}"
+    elif env.get("gateway_id") != gateway_id:
+        problem = f"envelope gateway_id {env.get('gateway_id')!r} does not match the topic ({gateway_id!r})"
+    extra = set(env) - {"schema", "gateway_id", "batch_id", "sent_at", stream}
+    if problem is None and extra:
+        problem = f"envelope has unknown fields {sorted(extra)}"
+    good = out.good
+    if problem is None:
+        # Fast path: pydantic-core validates the whole envelope from JSON about 3x faster than
+        # item by item from dicts; only an envelope with a bad item takes the slow path.
+        try:
+            fast: list[BaseModel] = getattr(ENVELOPES[stream].model_validate_json(raw), stream)
+        except ValidationError:
+            pass
+        else:
+            for parsed, item in zip(fast, items, strict=True):
+                prev = good.get(item["id"])
+                if prev is None or getattr(parsed, "revision", 0) > getattr(prev[0], "revision", 0):
+                    good[item["id"]] = (parsed, item)
+            return out
+    for item in items:
+        item_id = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(item_id, str):
+            out.invalid.append((batch_id, "item without an id", orjson.dumps(item)))
+            continue
+        if problem is not None:
+            out.rejected[item_id] = problem
+            out.rejected_payloads[item_id] = item
+            continue
+        try:
+            parsed = model.model_validate(item)
+        except ValidationError as e:
+            out.rejected[item_id] = _reason(e)
+            out.rejected_payloads[item_id] = item
+            continue
+        prev = good.get(item_id)
+        if prev is None or getattr(parsed, "revision", 0) > getattr(prev[0], "revision", 0):
+            good[item_id] = (parsed, item)
+    return out
+
+
 class ReceiverStore:
     """The receiver's SQLite database (``async with``)."""
 
@@ -140,78 +214,31 @@ class ReceiverStore:
 
     async def store(self, gateway_id: str, stream: str, raw: bytes) -> Stored | None:
         """Validate and store one envelope; ``None`` when it is too broken to ack (counted)."""
-        try:
-            env = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            await self._invalid(gateway_id, None, f"not JSON: {e}", raw)
+        if stream == "readings" and raw.lstrip()[:1] == b"{":
+            from uplink.fhir import receive as fhir_receive  # payload_format = "fhir" (docs/fhir.md)
+
+            if fhir_receive.is_bundle(raw):
+                return await fhir_receive.store(self, gateway_id, raw)
+        return await self.commit(prepare(gateway_id, stream, raw))
+
+    async def commit(self, p: Prepared) -> Stored | None:
+        """Store what :func:`prepare` made of one envelope, in one transaction."""
+        for batch_id, reason, raw in p.invalid:
+            await self._invalid(p.gateway_id, batch_id, reason, raw)
+        if p.batch_id is None:
             return None
-        if not isinstance(env, dict) or not isinstance(env.get("batch_id"), str):
-            await self._invalid(gateway_id, None, "envelope without batch_id", raw)
-            return None
-        batch_id: str = env["batch_id"]
-        schema, model = STREAMS[stream]
-        items = env.get(stream)
-        if not isinstance(items, list):
-            await self._invalid(gateway_id, batch_id, f"envelope has no {stream!r} list", raw)
-            return None
-        problem = None
-        if env.get("schema") != schema:
-            problem = f"envelope schema {env.get('schema')!r} is not {schema!r}"
-        elif env.get("gateway_id") != gateway_id:
-            problem = (
-                f"envelope gateway_id {env.get('gateway_id')!r} does not match the topic ({gateway_id!r})"
-            )
-        extra = set(env) - {"schema", "gateway_id", "batch_id", "sent_at", stream}
-        if problem is None and extra:
-            problem = f"envelope has unknown fields {sorted(extra)}"
-        good: dict[str, tuple[BaseModel, dict[str, Any]]] = {}
-        rejected: dict[str, str] = {}
-        rejected_payloads: dict[str, dict[str, Any]] = {}
-        fast: list[BaseModel] | None = None
-        if problem is None:
-            # Fast path: pydantic-core validates the whole envelope from JSON about 3x faster than
-            # item by item from dicts; only an envelope with a bad item takes the slow path.
-            try:
-                fast = getattr(ENVELOPES[stream].model_validate_json(raw), stream)
-            except ValidationError:
-                fast = None
-        if fast is not None:
-            for parsed, item in zip(fast, items, strict=True):
-                item_id = item["id"]
-                prev = good.get(item_id)
-                if prev is None or getattr(parsed, "revision", 0) > getattr(prev[0], "revision", 0):
-                    good[item_id] = (parsed, item)
-            items = []
-        for item in items:
-            item_id = item.get("id") if isinstance(item, dict) else None
-            if not isinstance(item_id, str):
-                await self._invalid(gateway_id, batch_id, "item without an id", orjson.dumps(item))
-                continue
-            if problem is not None:
-                rejected[item_id] = problem
-                rejected_payloads[item_id] = item
-                continue
-            try:
-                parsed = model.model_validate(item)
-            except ValidationError as e:
-                rejected[item_id] = _reason(e)
-                rejected_payloads[item_id] = item
-                continue
-            prev = good.get(item_id)
-            if prev is None or getattr(parsed, "revision", 0) > getattr(prev[0], "revision", 0):
-                good[item_id] = (parsed, item)
-        if stream == "readings":
+        if p.stream == "readings":
             new, revised, dups = await self._store_readings(
-                gateway_id, batch_id, good, rejected, rejected_payloads
+                p.gateway_id, p.batch_id, p.good, p.rejected, p.rejected_payloads
             )
         else:
             new, revised, dups = await self._store_alerts(
-                gateway_id, batch_id, good, rejected, rejected_payloads
+                p.gateway_id, p.batch_id, p.good, p.rejected, p.rejected_payloads
             )
         ack = Ack(
-            batch_id=batch_id,
-            accepted=list(good),
-            rejected=[Rejection(id=i, reason=r) for i, r in rejected.items()],
+            batch_id=p.batch_id,
+            accepted=list(p.good),
+            rejected=[Rejection(id=i, reason=r) for i, r in p.rejected.items()],
         )
         return Stored(ack, new, revised, dups)
 
@@ -433,6 +460,13 @@ class BrokerOptions:
         return client
 
 
+def _ack_sent(task: asyncio.Task[None], pending: set[asyncio.Task[None]]) -> None:
+    pending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        # The gateway sends the batch again after its ack timeout; we ack it then.
+        log.warning("receiver: could not publish an ack: %s", task.exception())
+
+
 class Receiver:
     """Subscribes for all gateways under ``prefix``, stores, acks. ``await run()`` until cancelled."""
 
@@ -478,32 +512,54 @@ class Receiver:
             await client.subscribe(f"{self._prefix}/+/{leaf}", qos=1, timeout=15)
         log.info("receiver: subscribed to %s/+/{readings,alerts,status,command_results}", self._prefix)
         self.connected.set()
+        # Two stages: parsing/validating the next envelope (CPU, this thread) overlaps storing
+        # the previous one (SQLite, aiosqlite's thread). Acks go out after the commit.
+        queue: asyncio.Queue[Prepared | tuple[str, str, bytes]] = asyncio.Queue(maxsize=4)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._read(client, queue), name="receiver-read")
+            tg.create_task(self._write(client, queue), name="receiver-write")
+
+    async def _read(
+        self, client: aiomqtt.Client, queue: asyncio.Queue[Prepared | tuple[str, str, bytes]]
+    ) -> None:
+        async for message in client.messages:
+            parts = message.topic.value.rsplit("/", 2)
+            if len(parts) != 3 or parts[0] != self._prefix:
+                continue
+            _, gateway_id, leaf = parts
+            raw = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            if leaf in STREAMS:
+                await queue.put(prepare(gateway_id, leaf, raw))
+            elif leaf in ("status", "command_results"):
+                await queue.put((gateway_id, leaf, raw))
+        raise UplinkError("message stream ended")
+
+    async def _write(
+        self, client: aiomqtt.Client, queue: asyncio.Queue[Prepared | tuple[str, str, bytes]]
+    ) -> None:
         pending: set[asyncio.Task[None]] = set()
         try:
-            async for message in client.messages:
-                parts = message.topic.value.rsplit("/", 2)
-                if len(parts) != 3 or parts[0] != self._prefix:
+            while True:
+                item = await queue.get()
+                if isinstance(item, tuple):
+                    gateway_id, leaf, raw = item
+                    if leaf == "status":
+                        await self._store.store_status(gateway_id, raw)
+                    else:
+                        await self._store.store_command_result(gateway_id, raw)
                     continue
-                _, gateway_id, leaf = parts
-                raw = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-                if leaf in STREAMS:
-                    stored = await self._store.store(gateway_id, leaf, raw)
-                    self.envelopes += 1
-                    if stored is None:
-                        continue
-                    body = stored.ack.model_dump_json(by_alias=True).encode()
-                    task = asyncio.create_task(
-                        client.publish(f"{self._prefix}/{gateway_id}/ack", body, qos=1, timeout=15)
-                    )
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-                    while len(pending) > 50:
-                        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                elif leaf == "status":
-                    await self._store.store_status(gateway_id, raw)
-                elif leaf == "command_results":
-                    await self._store.store_command_result(gateway_id, raw)
-            raise UplinkError("message stream ended")
+                stored = await self._store.commit(item)
+                self.envelopes += 1
+                if stored is None:
+                    continue
+                body = stored.ack.model_dump_json(by_alias=True).encode()
+                task = asyncio.create_task(
+                    client.publish(f"{self._prefix}/{item.gateway_id}/ack", body, qos=1, timeout=15)
+                )
+                pending.add(task)
+                task.add_done_callback(lambda t: _ack_sent(t, pending))
+                while len(pending) > 50:
+                    await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for t in pending:
                 t.cancel()

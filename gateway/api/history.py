@@ -15,6 +15,7 @@ Readings come from the outbox, which keeps delivered readings for ``buffer.reten
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from gateway.errors import ReadingError
 from gateway.kinds import KINDS
 from gateway.pipeline import reading_from_wire
 from gateway.readings import decode, to_wire_dict
+
+log = logging.getLogger("hutgw.api.history")
 
 CLAIM_WINDOW_S = 600.0
 """a resident can claim an unattributed reading at the kiosk for this long after it was taken"""
@@ -74,6 +77,26 @@ def reading_view(d: Mapping[str, Any], stored: Stored | None = None) -> dict[str
     }
     if stored is not None:
         out["state"] = stored.state.value
+    return out
+
+
+def readable(rows: Iterable[Stored]) -> list[tuple[Stored, dict[str, Any]]]:
+    """Reading rows with their decoded payload; a row that is not a reading is skipped (and
+    logged), so one damaged row cannot take a resident's whole history away."""
+    out = []
+    for s in rows:
+        if s.stream != "readings":
+            continue
+        try:
+            d = decode(s.payload)
+            if not isinstance(d, dict) or not isinstance(d.get("values"), dict):
+                raise ValueError("not a reading object")
+            _when(d["received_at"])  # both times must parse
+            _when(d["effective_at"])
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("outbox record %s is not a readable reading (%s); skipped", s.id, e)
+            continue
+        out.append((s, d))
     return out
 
 
@@ -204,7 +227,7 @@ async def get_history(request: web.Request) -> web.Response:
     since = gw.clock.now().timestamp() - q.days * 86_400
     kinds = [q.kind] if q.kind else sorted(KINDS)
     rows = await gw.outbox.history(resident_id, since=since, limit=q.limit, kinds=kinds)
-    readings = [reading_view(decode(s.payload), s) for s in rows if s.stream == "readings"]
+    readings = [reading_view(d, s) for s, d in readable(rows)]
     return web.json_response(
         {
             "resident_id": resident_id,
@@ -226,12 +249,12 @@ class UnattributedQuery(BaseModel):
 async def _unattributed(gw: Gateway, *, since_s: float, limit: int) -> list[tuple[Stored, dict[str, Any]]]:
     now = gw.clock.now()
     rows = await gw.outbox.unattributed(stream="readings", since=now.timestamp() - since_s, limit=limit)
-    out = []
-    for s in rows:
-        d = decode(s.payload)
-        if d.get("resident_id") is None and _when(d["received_at"]) >= now - timedelta(seconds=since_s):
-            out.append((s, d))
-    return out
+    cutoff = now - timedelta(seconds=since_s)
+    return [
+        (s, d)
+        for s, d in readable(rows)
+        if d.get("resident_id") is None and _when(d["received_at"]) >= cutoff
+    ]
 
 
 async def get_unattributed(request: web.Request) -> web.Response:
@@ -285,9 +308,10 @@ async def post_assign(request: web.Request) -> web.Response:
         resident_id = session.resident_id
     async with request.app[ASSIGN_LOCK]:
         stored = await gw.outbox.get(reading_id)
-        if stored is None or stored.stream != "readings":
+        found = readable([stored] if stored is not None else [])
+        if not found:
             return problem(404, f"no reading {reading_id!r}")
-        data = decode(stored.payload)
+        data = found[0][1]
         if data.get("resident_id") is not None:
             return problem(409, "this reading already belongs to a resident")
         if not doctor:

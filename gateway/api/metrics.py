@@ -120,6 +120,9 @@ class GatewayMetrics:
         self.alerts_suppressed = reg.counter(
             "hutgw_alerts_suppressed_total", "Repeats of an alert held back, by kind.", ("kind",)
         )
+        self.healthy = reg.gauge(
+            "hutgw_healthy", "1 while the daemon's health check passes (the systemd watchdog is fed)."
+        )
         self.clock_synced = reg.gauge("hutgw_clock_synced", "1 when the clock is trusted (synchronised).")
         self.started = reg.gauge("hutgw_start_time_seconds", "Unix time the gateway core started.")
         self.started.set(gateway.started_at.timestamp())
@@ -142,6 +145,7 @@ class GatewayMetrics:
         _set_totals(self.alerts_raised, alerts["raised"])
         _set_totals(self.alerts_suppressed, alerts["suppressed"])
         self.clock_synced.set(1 if gw.clock.synced() else 0)
+        self.healthy.set(1 if gw.health_check is None or gw.health_check() is None else 0)
 
     def _collect_outbox(self) -> None:
         s = self._stats

@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway.config import Config, load
 from gateway.errors import ConfigError
+from provisioning import i18n
 from provisioning.errors import EXIT_CONFIG, EXIT_OK
 
 SECRET_FIELDS = {"token", "doctor_pin", "password"}
@@ -42,7 +43,7 @@ def validate(args: argparse.Namespace) -> int:
     try:
         _load(args, args.file)
     except ConfigError as e:
-        print(f"error: {e.message}", file=sys.stderr)
+        print(i18n.frame_error(i18n.localize_message(e.message), None), file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
         return EXIT_CONFIG

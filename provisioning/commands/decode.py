@@ -15,6 +15,7 @@ from drivers.errors import DecodeError
 from drivers.frames import RawFrame
 from drivers.measurement import Decoded
 from drivers.registry import UnknownProfileError
+from provisioning import i18n
 from provisioning.errors import EXIT_FAILURE, EXIT_OK, BadInputError, NotFoundError
 
 
@@ -78,9 +79,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         fields = decode_input(args.profile, input_hex=args.hex, input_text=args.text)
     except DecodeError as e:
-        print(
-            f"error: {e.category}: {e.detail if not e.field else e.field + ': ' + e.detail}", file=sys.stderr
-        )
+        detail = e.detail if not e.field else e.field + ": " + e.detail
+        print(i18n.frame_error(f"{e.category}: {detail}", None), file=sys.stderr)
         return EXIT_FAILURE
     print(_dump(fields))
     return EXIT_OK

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -396,6 +397,8 @@ def run_test(args: argparse.Namespace) -> int:
     if profile is None:
         raise NotFoundError(t("devices.unknown_profile", name=device.profile), hint=t("devices.unknown_hint"))
     link = devicecheck.link_of(profile)
+    if not args.verbose:  # the transports' own complaints become one sentence below
+        logging.getLogger("hutgw.cli").setLevel(logging.CRITICAL)
     api = DaemonApi(ctx.config.api)
     clock = SystemClock(sync_source=ctx.config.clock.sync_source)
     timeout = float(args.timeout)

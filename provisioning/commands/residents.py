@@ -19,6 +19,7 @@ from gateway.registry import (
     registry_path,
     validate_resident,
 )
+from provisioning import i18n
 from provisioning.context import load_context
 from provisioning.errors import EXIT_INPUT, EXIT_OK, NotFoundError
 
@@ -162,7 +163,7 @@ def run_import(args: argparse.Namespace) -> int:
             else:
                 for b in e.report.bad:
                     print(b.describe(), file=sys.stderr)
-                print(f"error: {e}", file=sys.stderr)
+                print(i18n.frame_error(*i18n.localize_error(e)), file=sys.stderr)
             return EXIT_INPUT
     bad = _bad_rows(report)
     if args.json:

@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-from buffer import Lane, Outbox, OutboxSettings, State
+import pytest
+
+from buffer import DiskFullError, Lane, Outbox, OutboxError, OutboxSettings, State
 from tests.buffer.conftest import ManualClock, rec
 
 DAY = 86_400.0
@@ -180,3 +182,27 @@ async def test_the_owner_runs_maintenance_when_a_put_crosses_the_quota(
             await asyncio.sleep(0.01)
         assert over.calls, "the maintenance task did not react to the quota"
         assert (await ob.stats()).dropped_total > 0
+
+
+async def test_a_full_disk_refuses_puts_with_a_clear_error_and_loses_nothing(
+    db_path: Path, clock: ManualClock
+) -> None:
+    settings = OutboxSettings(
+        maintain_interval_s=None, hard_limit_bytes=200 * 1024, quota_bytes=150 * 1024, retention_s=0
+    )
+    async with Outbox(db_path, settings=settings, clock=clock) as ob:
+        stored: list[str] = []
+        with pytest.raises(DiskFullError) as info:
+            for _ in range(1000):
+                r = rec(Lane.CLINICAL, payload=bytes(300))
+                await ob.put(r)
+                stored.append(r.id)
+        assert info.value.hint and "free space" in info.value.hint
+        assert isinstance(info.value, OutboxError)
+        assert len(stored) > 100
+        assert {s.id for s in await ob.list(limit=10**6)} == set(stored)  # nothing refused was kept half-way
+        await deliver_all(ob)
+        clock.advance(1)
+        res = await ob.maintain()
+        assert res.pruned == len(stored)
+        await ob.put(rec(payload=bytes(300)))  # freed pages are reused: writable again

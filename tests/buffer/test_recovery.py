@@ -143,6 +143,9 @@ async def test_a_second_process_does_not_salvage_behind_the_owners_back(
     await make_database(db_path, clock)
     async with Outbox(db_path, settings=SETTINGS, clock=clock) as owner:
         assert owner.owner
+        con = sqlite3.connect(db_path)  # move everything into the main file, so the damage is seen
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
         pages = db_path.stat().st_size // 1024
         scribble(db_path, range(pages // 2, pages // 2 + 6))
         damaged = db_path.read_bytes()

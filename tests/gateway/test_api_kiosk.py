@@ -19,11 +19,12 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 
-from buffer.record import Stored
+from buffer.record import Lane, Record, Stored
 from drivers.frames import RawFrame
 from drivers.gatt import uuids
 from gateway.api import kiosk, stream
 from gateway.api.app import build_app, check_exposure
+from gateway.api.history import trend_of
 from gateway.api.page import FILES
 from gateway.config import ApiConfig
 from gateway.errors import ConfigError
@@ -593,3 +594,36 @@ def test_openapi_document_is_valid_and_lists_every_route(rig: KioskRig) -> None:
         routes.add((path, route.method))
     assert routes - documented == set(), "routes missing from docs/openapi.yaml"
     assert documented - routes == set(), "docs/openapi.yaml documents routes the app does not have"
+
+
+# ---------------------------------------------------------------------------- trend and damaged rows
+
+
+@pytest.mark.parametrize(
+    ("points", "direction", "change"),
+    [
+        ([(0.0, 150.0), (10.0, 140.0), (20.0, 130.0)], "falling", -20.0),
+        ([(0.0, 130.0), (10.0, 134.0), (20.0, 132.0)], "stable", 2.0),
+        ([(20.0, 150.0), (0.0, 120.0)], "rising", 30.0),  # any order
+        ([(0.0, 150.0)], "unknown", 0.0),
+        ([(5.0, 150.0), (5.0, 110.0)], "stable", 0.0),  # same instant: no slope
+    ],
+)
+def test_trend(points: list[tuple[float, float]], direction: str, change: float) -> None:
+    t = trend_of(points, 5.0)
+    assert (t.direction, t.change, t.count) == (direction, change, len(points))
+
+
+async def test_a_damaged_record_does_not_hide_the_history(client: TestClient, rig: KioskRig) -> None:
+    good = await put_manual(client, "R0001", 128, 82, rig.clock.now())
+    bp = ("readings", Lane.CLINICAL, "blood_pressure")
+    await rig.gateway.outbox.put(Record("01-bad", *bp, b"\x00{", "R0001"))
+    await rig.gateway.outbox.put(Record("02-bad", *bp, b"{}", None))
+    r = await client.get("/api/v1/residents/R0001/history", headers={"X-Doctor-PIN": PIN})
+    assert r.status == 200
+    assert [x["id"] for x in (await body(r))["readings"]] == [good]
+    r = await client.get("/api/v1/readings/unattributed", headers={"X-Doctor-PIN": PIN})
+    assert (await body(r))["readings"] == []
+    r = await client.post("/api/v1/readings/02-bad/assign", json={"resident_id": "R0001"},
+                          headers={"X-Doctor-PIN": PIN})
+    assert r.status == 404

@@ -75,7 +75,7 @@ def frame(data: bytes, characteristic: str) -> RawFrame:
     return RawFrame("ble_gatt", CUFF_ADDRESS, data, datetime.now(UTC), channel=characteristic)
 
 
-def config(state_dir: Path) -> Config:
+def config(state_dir: Path, **api: Any) -> Config:
     with Registry(state_dir / "registry.db") as reg:
         for r in RESIDENTS:
             reg.add_resident(r)
@@ -84,7 +84,7 @@ def config(state_dir: Path) -> Config:
         {
             "gateway_id": "hut-browser",
             "state_dir": str(state_dir),
-            "api": {"listen": f"127.0.0.1:{free_port()}", "doctor_pin": PIN},
+            "api": {"listen": f"127.0.0.1:{free_port()}", "doctor_pin": PIN, **api},
         }
     )
 
@@ -140,7 +140,9 @@ async def check_layout(page: Any) -> None:
     assert m["overflow"] <= 0, m
 
 
-async def open_kiosk(browser: Any, daemon: Daemon, width: int, height: int) -> tuple[Any, Any]:
+async def open_kiosk(
+    browser: Any, daemon: Daemon, width: int, height: int, *, url: str | None = None
+) -> tuple[Any, Any]:
     from playwright.async_api import expect
 
     ctx = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
@@ -148,7 +150,7 @@ async def open_kiosk(browser: Any, daemon: Daemon, width: int, height: int) -> t
     requests: list[str] = []
     page.on("request", lambda req: requests.append(req.url))
     page.on("pageerror", lambda err: pytest.fail(f"page error: {err}"))
-    await page.goto(daemon.api_url + "/")
+    await page.goto(url or daemon.api_url + "/")
     await expect(page.locator("#view-signin")).to_be_visible()
     await expect(page.locator("#keypad button", has_text="R")).to_be_visible()  # /api/v1/kiosk answered
     page.requests = requests  # type: ignore[attr-defined]
@@ -171,6 +173,16 @@ async def test_resident_signs_in_measures_sees_the_result_and_signs_out(browser:
     ctx, page = await open_kiosk(browser, daemon, 1024, 600)
     await check_layout(page)
     await shot(page, "1-signin")
+
+    # spoken prompts: off by default, one button; what would be said is recorded
+    await page.evaluate(
+        """() => { window.spoken = [];
+                   const speak = speechSynthesis.speak.bind(speechSynthesis);
+                   speechSynthesis.speak = (u) => { window.spoken.push([u.lang, u.text]); speak(u); }; }"""
+    )
+    await expect(page.locator("#btn-speech")).to_have_attribute("aria-pressed", "false")
+    await page.locator("#btn-speech").click()
+    await expect(page.locator("#btn-speech")).to_have_text("语音提示：开")
 
     # sign in on the keypad
     for key in "R0001":
@@ -197,6 +209,9 @@ async def test_resident_signs_in_measures_sees_the_result_and_signs_out(browser:
     await expect(page.locator("#result-guideline")).to_contain_text("中国高血压防治指南")
     await check_layout(page)
     await shot(page, "3-result")
+    spoken = await page.evaluate("window.spoken")
+    assert ["zh-CN", "王秀英，您好。请测量血压。"] in spoken, spoken
+    assert spoken[-1][0] == "zh-CN" and "1级高血压(轻度)" in spoken[-1][1], spoken
 
     # English on request
     await page.locator("#btn-lang").click()
@@ -316,3 +331,40 @@ async def test_large_screen(browser: Any, daemon: Daemon) -> None:
     await page.locator("#btn-done").click()
     await expect(page.locator("#view-signin")).to_be_visible()
     await ctx.close()
+
+
+async def test_kiosk_on_another_machine_uses_the_token(browser: Any, state_dir: Path) -> None:
+    """Listening beyond loopback: the kiosk is opened with ?token= and passes it on."""
+    from playwright.async_api import expect
+
+    port = free_port()
+    cfg = config(state_dir, listen=f"0.0.0.0:{port}", token="tok-7c1e")
+    async with Daemon(cfg) as d:
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as s, s.get(base + "/api/v1/kiosk") as r:
+            assert r.status == 401
+        d.api_url = base
+        ctx, page = await open_kiosk(browser, d, 1024, 600, url=base + "/?token=tok-7c1e")
+        await page.locator("#input-qr").fill("hut:resident:R0002")
+        await page.locator("#form-qr button[type=submit]").click()
+        await expect(page.locator("#who")).to_contain_text("李建国")
+        await measure(page, d, 126, 78, 64)
+        await expect(page.locator("#result-label")).to_have_text("正常高值", timeout=2000)
+        await page.locator("#btn-history2").click()
+        await expect(page.locator("#history-list li")).to_have_count(1)
+        await ctx.close()
+
+
+async def test_page_returns_to_sign_in_after_inactivity(browser: Any, state_dir: Path) -> None:
+    from playwright.async_api import expect
+
+    async with Daemon(config(state_dir, session_timeout_s=1.5)) as d:
+        ctx, page = await open_kiosk(browser, d, 1024, 600)
+        await page.locator("#input-card").fill("88001234")
+        await page.locator("#input-card").press("Enter")
+        await expect(page.locator("#who")).to_contain_text("李建国")
+        # nobody touches the screen: the gateway ends the session and the page follows
+        await expect(page.locator("#view-signin")).to_be_visible(timeout=15_000)
+        await expect(page.locator("#message")).to_contain_text("太久没有操作，已自动退出")
+        await expect(page.locator("#btn-signout")).to_be_hidden()
+        await ctx.close()

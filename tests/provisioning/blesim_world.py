@@ -47,3 +47,18 @@ def bonding_cuff() -> contextlib.AbstractAsyncContextManager[BleBackend]:
 
 def silence() -> contextlib.AbstractAsyncContextManager[BleBackend]:
     return _running(SimWorld())
+
+
+def broken_adapter() -> BleBackend:
+    """An adapter that cannot scan (bluetoothd not running)."""
+    from bleak.exc import BleakError
+
+    from tests.drivers.blesim.backend import SimClient, SimScanner
+
+    class DeadScanner(SimScanner):
+        world = SimWorld()
+
+        async def start(self) -> None:
+            raise BleakError("org.bluez.Error.NotReady: Resource Not Ready")
+
+    return BleBackend(scanner=DeadScanner, client=type("DeadClient", (SimClient,), {"world": SimWorld()}))

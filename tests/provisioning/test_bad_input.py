@@ -422,7 +422,8 @@ def test_bad_input_through_a_subprocess_in_chinese(state_dir: Path) -> None:
     )
     assert done.returncode == EXIT_INPUT
     assert done.stderr.strip() == (
-        "错误：'C0:FF:EE' 不是蓝牙地址（格式为六组十六进制数，如 C0:FF:EE:00:00:01（可用 `hutgw devices scan` 查看））"
+        "错误：'C0:FF:EE' 不是蓝牙地址"
+        "（格式为六组十六进制数，如 C0:FF:EE:00:00:01（可用 `hutgw devices scan` 查看））"
     )
     assert not (state_dir / "registry.db").exists()
 
@@ -443,3 +444,28 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], config: Path) -
         main(["devices", "add", "--ble", CUFF, "--serial", "/dev/ttyS0", "--profile", "x", "--shared"])
     assert e.value.code == EXIT_CONFIG
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_every_command_and_exit_code_is_documented() -> None:
+    import argparse
+
+    from provisioning import errors
+    from provisioning.cli import build_parser
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+
+    def commands(parser: argparse.ArgumentParser, prefix: str) -> Iterator[str]:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield prefix
+            return
+        for name, sp in subs[0].choices.items():
+            yield from commands(sp, f"{prefix} {name}")
+
+    found = list(commands(build_parser(), "hutgw"))
+    assert len(found) > 30
+    for command in found:
+        assert command in doc, command
+    for name in dir(errors):
+        if name.startswith("EXIT_"):
+            assert f"`{name}`" in doc and f"| {getattr(errors, name)} |" in doc, name

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from gateway.registry import Registry
-from provisioning.errors import EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE
+from provisioning.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, EXIT_UNREACHABLE
 from tests.provisioning.blesim_world import CUFF, SCALE, STRANGER
 from tests.provisioning.clihelp import Cli, Pty, tanita_line
 
@@ -287,3 +287,36 @@ def test_test_watch_needs_the_daemon(cli: Cli) -> None:
     code, _, err = cli("devices", "test", "w1", "--timeout", "1")
     assert code == EXIT_UNREACHABLE
     assert "needs the running daemon" in err and "systemctl start hutgw" in err
+
+
+def test_a_dead_adapter_is_one_clear_sentence(cli: Cli) -> None:
+    add_resident(cli)
+    cli(
+        "devices",
+        "add",
+        "--ble",
+        CUFF,
+        "--profile",
+        "gatt.blood_pressure_measurement",
+        "--resident",
+        "R001",
+        "--id",
+        "cuff-1",
+    )
+    code, _, err = cli("devices", "scan", "--timeout", "0.2", "--ble-backend", f"{SIM}:broken_adapter")
+    assert code == EXIT_UNREACHABLE
+    assert err.strip().startswith("error: Bluetooth: cannot scan") and "NotReady" in err and "rfkill" in err
+    code, _, err = cli(
+        "devices", "test", "cuff-1", "--timeout", "10", "--ble-backend", f"{SIM}:broken_adapter"
+    )
+    assert code == EXIT_UNREACHABLE
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("take a measurement")
+    assert (
+        len(lines) == 2 and lines[1].startswith("error: Bluetooth: scanner failed") and "NotReady" in lines[1]
+    )
+
+
+def test_bad_backend_spec(cli: Cli) -> None:
+    code, _, err = cli("devices", "scan", "--ble-backend", "no.such.module:factory")
+    assert code == EXIT_INPUT and "module:factory" in err

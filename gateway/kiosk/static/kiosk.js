@@ -358,7 +358,8 @@
       li.dataset.id = r.id;
       li.append(span("when", fmtTime(r.effective_at)), span("what", valuesText(r)));
       li.appendChild(keyButton(t("claim"), async () => {
-        const res = await api("POST", `/api/v1/readings/${encodeURIComponent(r.id)}/assign`, {});
+        const res = await api("POST", `/api/v1/readings/${encodeURIComponent(r.id)}/assign`,
+          { resident_id: state.session.resident_id });
         if (res.status === 200) {
           onReading(res.data.reading);
           showMessage(t("assigned"));
@@ -410,13 +411,27 @@
   }
 
   /* ---- doctor ------------------------------------------------------------------------ */
-  function doctorHeaders() { return { "X-Doctor-PIN": state.doctorPin || "" }; }
+  /* The doctor's PIN stays in this page's memory only, and only while the doctor works. */
+  const DOCTOR_IDLE_MS = 5 * 60 * 1000;
+  let doctorTimer = null;
+  function doctorHeaders() {
+    clearTimeout(doctorTimer);
+    doctorTimer = setTimeout(doctorExit, DOCTOR_IDLE_MS);
+    return { "X-Doctor-PIN": state.doctorPin || "" };
+  }
+
+  function doctorExit() {
+    clearTimeout(doctorTimer);
+    state.doctorPin = null;
+    if (state.view === "doctor") show(state.session ? "measure" : "signin");
+  }
 
   async function doctorLogin(pin) {
     const { status } = await api("GET", "/api/v1/doctor", undefined, { "X-Doctor-PIN": pin });
     $("input-pin").value = "";
     if (status === 200) {
       state.doctorPin = pin;
+      doctorHeaders();
       showMessage("");
       show("doctor");
     } else {
@@ -516,6 +531,7 @@
     on("reading", onReading);
     on("alert", onAlert);
     on("uplink", renderUplink);
+    on("lagged", () => sync());  /* events were lost: ask for the state again */
   }
 
   function renderUplink(u) {
@@ -562,9 +578,9 @@
   });
   $("btn-doctor").addEventListener("click", () => { showMessage(""); show("doctor"); });
   $("btn-doctor-exit").addEventListener("click", () => {
-    state.doctorPin = null;
     showMessage("");
-    show(state.session ? "measure" : "signin");
+    doctorExit();
+    if (state.view === "doctor") show(state.session ? "measure" : "signin");
   });
   $("form-pin").addEventListener("submit", (e) => { e.preventDefault(); doctorLogin($("input-pin").value); });
   $("form-manual").addEventListener("submit", (e) => { e.preventDefault(); doctorManual(e.target); });

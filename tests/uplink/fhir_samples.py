@@ -1,0 +1,70 @@
+"""Readings of every kind, built through the gateway's own wire encoding (gateway.readings)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from drivers.measurement import Value
+from gateway.kinds import KINDS
+from gateway.readings import Classification, DeviceRef, Reading, to_wire_dict
+from uplink.ids import uuid7
+
+T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+SAMPLE_VALUES: dict[str, dict[str, float]] = {
+    "blood_pressure": {"systolic": 128, "diastolic": 82, "mean_arterial_pressure": 97, "pulse_rate": 71},
+    "weight": {"weight": 61.4, "bmi": 22.5, "height": 165.2},
+    "body_composition": {
+        "weight": 61.4,
+        "bmi": 22.5,
+        "height": 165.2,
+        "body_fat_pct": 24.1,
+        "fat_free_mass": 46.6,
+        "soft_lean_mass": 43.9,
+        "body_water_mass": 33.8,
+        "impedance": 512,
+        "muscle_mass": 43.2,
+    },
+    "heart_rate": {"heart_rate": 64},
+    "spo2": {"spo2": 97, "pulse_rate": 70},
+    "temperature": {"temperature": 36.6},
+    "position": {"latitude": 30.1, "longitude": 104.2},
+}
+
+
+def make(
+    kind: str,
+    *,
+    resident: str | None = "r-001",
+    revision: int = 0,
+    rid: str | None = None,
+    flags: tuple[str, ...] = (),
+    device_time: bool = False,
+    values: dict[str, float] | None = None,
+    classification: Classification | None = None,
+    offset_s: float = 0,
+) -> dict[str, Any]:
+    spec = KINDS[kind]
+    vals = values or SAMPLE_VALUES[kind]
+    when = T0 + timedelta(seconds=offset_s)
+    r = Reading(
+        id=rid or uuid7(),
+        kind=kind,
+        values={n: Value(v, spec.values[n].unit) for n, v in vals.items()},
+        device=DeviceRef(
+            "cuff-1" if kind == "blood_pressure" else f"{kind}-dev",
+            "omron.bp.ble",
+            f"F4:5E:AB:A8:08:{sorted(KINDS).index(kind):02X}",
+        ),
+        received_at=when,
+        effective_at=when - timedelta(seconds=30) if device_time else when,
+        time_source="device" if device_time else "gateway",
+        resident_id=resident,
+        attribution="personal" if resident else "unattributed",
+        measured_at=(when - timedelta(seconds=30)).replace(tzinfo=None).isoformat() if device_time else None,
+        flags=flags,
+        classification=classification,
+        revision=revision,
+    )
+    return to_wire_dict(r)
