@@ -174,6 +174,7 @@ async def gateway_side(args: argparse.Namespace) -> None:
                 "rss_mb": rss_mb(),
                 "left": left,
                 "resent": state.resent,
+                "cpu_s": (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)),
                 "published": state.published,
             }
         )
@@ -268,6 +269,7 @@ def main() -> None:
 
             asyncio.run(fill(work / "outbox-broker.db", records))
             b = run_gateway(work / "outbox-broker.db", broker.url, "broker", args.batch, args.inflight)
+            kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             rx_db = work / "county.db"
             rx = subprocess.Popen(
                 [
@@ -294,6 +296,8 @@ def main() -> None:
             finally:
                 rx.terminate()
                 rx.wait(10)
+            kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            rx_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime) - c["cpu_s"]
             print()
             print(
                 f"{'uplink mode':<26}{'readings/s':>12}{'x reference':>13}{'target':>8}"
@@ -304,6 +308,10 @@ def main() -> None:
                     f"{name:<26}{r['rate']:>12,.0f}{r['rate'] / sqlite_rate:>13.2f}{target:>8.2f}"
                     f"{r['rate'] / same_rate:>14.2f}{r['rate'] / ob_rate:>16.2f}{r['rss_mb']:>15.0f} MB"
                 )
+            print(
+                f"CPU: gateway {b['cpu_s']:.1f} s (broker mode), {c['cpu_s']:.1f} s (county mode); "
+                f"receiver {rx_cpu:.1f} s (county mode, incl. start-up)"
+            )
             print(
                 f"receiver stored {stored} of {args.n}; county mode re-sent {c['resent']:.0f}; "
                 f"left in the outboxes: {b['left']:.0f} + {c['left']:.0f}"

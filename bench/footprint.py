@@ -44,12 +44,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
 from drivers.watch.codec import build_frame  # noqa: E402
 from gateway.registry import DeviceEntry, Registry, ResidentEntry  # noqa: E402
 from gateway.simulate import PtyDevice, tanita_line  # noqa: E402
+from uplink.commands import public_key_b64  # noqa: E402
 from uplink.mosquitto import Broker, free_port  # noqa: E402
 
 HUTGW = [sys.executable, "-m", "provisioning.cli"]
+# The daemon is started as systemd starts it: the installed ``hutgw`` console script.
+_SCRIPT = Path(sys.executable).with_name("hutgw")
+DAEMON = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "provisioning.entry"]
 TICKS = os.sysconf("SC_CLK_TCK")
 TARGET_RSS_MB = 60.0
 TARGET_IDLE_CPU_PCT = 1.0
@@ -117,17 +123,23 @@ def provision(state: Path, watches: int, scale_port: Path) -> None:
         for i in range(watches):
             rid = f"W{i:04d}"
             reg.add_resident(ResidentEntry(id=rid, name=f"Resident {i}", birth_year=1940 + i % 30))
-            reg.add_device(DeviceEntry(id=f"band-{i:03d}", profile="watch.tcp", address=watch_id(i), resident_id=rid))
+            reg.add_device(
+                DeviceEntry(id=f"band-{i:03d}", profile="watch.tcp", address=watch_id(i), resident_id=rid)
+            )
         reg.add_resident(ResidentEntry(id="R0001", name="Wang", birth_year=1950, height_cm=156.0))
         reg.add_device(DeviceEntry(id="scale-1", profile="tanita.serial", address=str(scale_port)))
 
 
-def write_config(path: Path, state: Path, api_port: int, watch_port: int, broker_url: str, watches: int) -> None:
+def write_config(
+    path: Path, state: Path, api_port: int, watch_port: int, broker_url: str, watches: int
+) -> None:
+    # A county command key, as a production hut has: the daemon checks command signatures.
+    county_key = public_key_b64(Ed25519PrivateKey.generate())
     path.write_text(
         f'gateway_id = "hut-bench"\n'
         f'state_dir = "{state}"\n'
-        f"[api]\nlisten = \"127.0.0.1:{api_port}\"\n"
-        f'[uplink]\nbroker = "{broker_url}"\n'
+        f'[api]\nlisten = "127.0.0.1:{api_port}"\n'
+        f'[uplink]\nbroker = "{broker_url}"\ncommand_public_key = "{county_key}"\n'
         f'[watch]\nlisten = "127.0.0.1:{watch_port}"\nmax_connections = {watches + 20}\n'
         f'[logging]\nlevel = "INFO"\n'
     )
@@ -161,7 +173,7 @@ def start_daemon(config: Path, notify: NotifySocket, log: Path) -> tuple[subproc
     env.pop("WATCHDOG_USEC", None)
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [*HUTGW, "run", "--config", str(config)], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env
+        [*DAEMON, "run", "--config", str(config)], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env
     )
     try:
         ready_at = notify.wait_for("READY=1", timeout=60)
@@ -236,6 +248,11 @@ async def wristband(i: int, port: int, until: float, sent: list[int], rng: rando
         replies.cancel()
 
 
+def _post(req: urllib.request.Request) -> int:
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return int(r.status)
+
+
 async def cuff(api: str, until: float, sent: list[int], rng: random.Random) -> None:
     """A blood-pressure cuff relayed by the hut's tablet: one reading a minute."""
     loop = asyncio.get_running_loop()
@@ -248,9 +265,11 @@ async def cuff(api: str, until: float, sent: list[int], rng: random.Random) -> N
             "values": {"systolic": rng.randint(110, 150), "diastolic": rng.randint(65, 95), "pulse_rate": 70},
         }
         req = urllib.request.Request(
-            api + "/api/v1/readings", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+            api + "/api/v1/readings",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
         )
-        status = await asyncio.to_thread(lambda: urllib.request.urlopen(req, timeout=10).status)
+        status = await asyncio.to_thread(_post, req)
         if status == 201:
             sent[0] += 1
         await asyncio.sleep(min(60.0, max(0.0, until - loop.time())))

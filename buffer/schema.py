@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
-import uuid
 
 from buffer.record import State
 
@@ -107,15 +107,14 @@ def create_schema(con: sqlite3.Connection) -> None:
         con.execute("COMMIT")
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def id_key(record_id: str) -> int:
     """The 64-bit key of an id in ``ids``: for a canonical UUID its first 8 bytes (so UUIDv7 ids,
-    which sort by time, append), otherwise a hash."""
-    try:
-        u = uuid.UUID(record_id)
-    except ValueError:
-        u = None
-    if u is not None and str(u) == record_id:
-        return (u.int >> 64) - (1 << 63)
+    which sort by time, append), otherwise a hash.  Stored in the database: never change it."""
+    if len(record_id) == 36 and _CANONICAL_UUID.fullmatch(record_id):
+        return int(record_id[0:8] + record_id[9:13] + record_id[14:18], 16) - (1 << 63)
     digest = hashlib.blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 

@@ -46,6 +46,7 @@ class StoreState:
     depth_stale: bool = True
     commits: int = 0
     used_bytes: int = 0  # live bytes as of the last look (every few group commits)
+    more_rows: int = -1  # rows in ids_more (almost always 0: then puts skip looking there)
 
 
 @contextmanager
@@ -119,6 +120,11 @@ def sync_external(con: sqlite3.Connection, st: StoreState) -> None:
         st.data_version = version
         st.next_seq = max(st.next_seq, seq_high_water(con) + 1)
         st.depth_stale = True
+        st.more_rows = _count_more(con)
+
+
+def _count_more(con: sqlite3.Connection) -> int:
+    return int(con.execute("SELECT count(*) FROM ids_more").fetchone()[0])
 
 
 def load(con: sqlite3.Connection, st: StoreState) -> bool:
@@ -136,11 +142,17 @@ def load(con: sqlite3.Connection, st: StoreState) -> bool:
     with transaction(con):
         rebuild_derived(con)
     recount(con, st)
+    st.more_rows = _count_more(con)
     return True
 
 
-def lookup(con: sqlite3.Connection, ids: Sequence[str]) -> tuple[dict[str, int], dict[str, int], set[int]]:
-    """Find stored ids: (id -> seq for those stored, id -> key for all asked, keys already in ``ids``)."""
+def lookup(
+    con: sqlite3.Connection, ids: Sequence[str], check_more: bool = True
+) -> tuple[dict[str, int], dict[str, int], set[int]]:
+    """Find stored ids: (id -> seq for those stored, id -> key for all asked, keys already in ``ids``).
+
+    ``check_more=False`` skips ``ids_more`` (the caller knows it is empty).
+    """
     keys = {i: id_key(i) for i in ids}
     by_key: dict[int, list[str]] = {}
     for i, h in keys.items():
@@ -158,7 +170,7 @@ def lookup(con: sqlite3.Connection, ids: Sequence[str]) -> tuple[dict[str, int],
             taken.add(int(h))
             if rid in keys:
                 found[str(rid)] = int(seq)
-    rest = [i for i in keys if i not in found]
+    rest = [i for i in keys if i not in found] if check_more else []
     for part2 in _chunks(rest):
         for rid, seq in con.execute(
             f"SELECT id, seq FROM ids_more WHERE id IN ({_marks(len(part2))})", tuple(part2)
@@ -222,7 +234,7 @@ def insert_group(
                     f"the outbox reached its hard size limit ({used} of {hard_limit_bytes} bytes); "
                     "nothing new is stored until delivered readings are pruned"
                 )
-        existing, keys, taken = lookup(con, list(dict.fromkeys(r.id for r in records)))
+        existing, keys, taken = lookup(con, list(dict.fromkeys(r.id for r in records)), st.more_rows != 0)
         seqs: list[int] = []
         rows: list[tuple[object, ...]] = []
         id_rows: list[tuple[int, int]] = []
@@ -254,6 +266,7 @@ def insert_group(
             con.executemany("INSERT INTO ids(h, seq) VALUES (?, ?)", id_rows)
             if more_rows:
                 con.executemany("INSERT INTO ids_more(id, seq) VALUES (?, ?)", more_rows)
+                st.more_rows = _count_more(con)
             con.executemany("INSERT INTO queue(k) VALUES (?)", queue_rows)
     st.next_seq = next_seq
     _apply(st, delta)
@@ -710,11 +723,17 @@ def _delete(
                 dequeue.append((queue_key(lane, seq),))
         con.executemany("DELETE FROM queue WHERE k = ?", dequeue)
         con.executemany("DELETE FROM ids WHERE h = ? AND seq = ?", [(id_key(i), seq) for *_, seq, i in gone])
-        con.executemany("DELETE FROM ids_more WHERE id = ? AND seq = ?", [(i, seq) for *_, seq, i in gone])
+        more_after = st.more_rows
+        if st.more_rows != 0:
+            con.executemany(
+                "DELETE FROM ids_more WHERE id = ? AND seq = ?", [(i, seq) for *_, seq, i in gone]
+            )
+            more_after = _count_more(con)
         if counter == "pruned":
             _bump(con, "pruned", {"": len(gone)})
         elif counter is not None:
             _bump(con, counter, by_kind)
+    st.more_rows = more_after  # only once committed: a count too low would skip a look-up
     _apply(st, delta)
     return Deleted(len(gone), dict(by_kind), used_bytes(con))
 

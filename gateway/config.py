@@ -126,6 +126,12 @@ class UplinkConfig(_Section):
             raise ValueError("fhir_endpoint must be an http:// or https:// URL with a host")
         return v.rstrip("/")
 
+    @model_validator(mode="after")
+    def _http_needs_endpoint(self) -> UplinkConfig:
+        if self.transport == "http" and self.fhir_endpoint is None:
+            raise ValueError('transport = "http" needs fhir_endpoint (the county FHIR base URL)')
+        return self
+
 
 class BufferConfig(_Section):
     quota_mb: float = Field(512.0, gt=0, description="disk quota for the outbox database")

@@ -383,6 +383,17 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "en": "a running daemon picks it up within a few seconds",
         "zh": "正在运行的守护进程会在几秒内启用它",
     },
+    "devices.ble_off": {
+        "en": "Bluetooth is off in the config ([ble] enabled = false): the daemon will not reach this "
+        "device until you set it to true and restart the daemon",
+        "zh": "配置中蓝牙已关闭（[ble] enabled = false）：设为 true 并重启守护进程后才能连接此设备",
+    },
+    "devices.watch_off": {
+        "en": "the 4G watch listener is off in the config ([watch] listen): set it (e.g. "
+        '"0.0.0.0:5900") and restart the daemon, or the watch cannot connect',
+        "zh": '配置中未开启 4G 手表监听（[watch] listen）：请设置（如 "0.0.0.0:5900"）'
+        "并重启守护进程，否则手表无法连接",
+    },
     "devices.owner_shared": {"en": "the whole hut (shared)", "zh": "卫生室共用"},
     "devices.owner_resident": {"en": "resident {id}", "zh": "居民 {id}"},
     "devices.removed": {"en": "removed device {id}", "zh": "已移除设备 {id}"},

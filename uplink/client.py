@@ -32,6 +32,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
+from hutgw_errors import HutError
 from uplink import envelope
 from uplink.backoff import Backoff
 from uplink.commands import CheckedCommand, CommandRefused, CommandVerifier, ReplayStore, load_public_key
@@ -311,6 +312,8 @@ class Uplink:
             **kwargs,
         )
         client.pending_calls_threshold = 10_000
+        # paho logs every packet at DEBUG: only build those records when someone listens.
+        self._paho_log.setLevel(min(self._tap.target.getEffectiveLevel(), logging.ERROR))
         return client
 
     async def _connection_loop(self) -> None:
@@ -395,6 +398,9 @@ class Uplink:
             delay = s.auth_failure_backoff_s * self._rng.uniform(0.5, 1.0)
             self._log.error("uplink: %s; retrying in %.0f s", err, delay)
             return delay
+        if not isinstance(exc, aiomqtt.MqttError | OSError | TimeoutError | HutError):
+            # Neither the network nor a known error: a bug. Keep the traceback for the report.
+            self._log.error("uplink: unexpected error in the connection: %r", exc, exc_info=exc)
         if isinstance(exc, TimeoutError):
             text = "timed out talking to the broker"
         else:
@@ -487,6 +493,13 @@ class Uplink:
                 self._start_send(client, tg, entry)
 
     async def _prepare(self, claim: ClaimLike) -> _Inflight | None:
+        if claim.stream not in ("readings", "alerts"):
+            reason = f"stream {claim.stream!r} has no uplink topic (kept for inspection)"
+            self._log.error("uplink: batch %s: %s", claim.batch_id, reason)
+            async with asyncio.timeout(self._s.io_timeout_s):
+                await self._outbox.ack(claim.batch_id, [], {i.id: reason for i in claim.items})
+            self._state.rejected += len(claim.items)
+            return None
         enc = self._encode(claim.stream, self._gateway_id, claim.batch_id, self._clock(), claim.items)
         if enc.bad:
             self._log.error(
@@ -534,12 +547,15 @@ class Uplink:
             await self._settle(entry.batch_id, entry.ids, entry.bad)
 
     async def _settle(self, batch_id: str, accepted: Sequence[str], rejected: Mapping[str, str]) -> None:
-        entry = self._inflight.get(batch_id)
+        # The batch leaves the window as soon as its answer is here, so the next claim can queue
+        # behind this ack in the outbox's thread. Should recording the ack fail, the rows stay in
+        # flight in the outbox and come back (same batch id) when their lease runs out.
+        entry = self._inflight.pop(batch_id, None)
         if entry is not None:
             rejected = {**entry.bad, **rejected}
+        self._slot_free.set()
         async with asyncio.timeout(self._s.io_timeout_s):
             await self._outbox.ack(batch_id, accepted, rejected)
-        self._inflight.pop(batch_id, None)
         self._state.acked += len(accepted)
         self._state.rejected += len(rejected)
         self._state.last_ack_at = self._clock()
@@ -550,7 +566,6 @@ class Uplink:
                 len(rejected),
                 batch_id,
             )
-        self._slot_free.set()
 
     async def _on_ack(self, body: bytes) -> None:
         try:

@@ -18,17 +18,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from uplink.contract import COMMAND_SCHEMA, Command
+from uplink.ed25519 import VerifyKey
 from uplink.errors import UplinkError
 from uplink.ids import uuid7
+
+if TYPE_CHECKING:  # the county side signs with ``cryptography``; the gateway only verifies
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 log = logging.getLogger("hutgw.uplink.commands")
 
@@ -85,16 +86,10 @@ def _b64decode(text: str) -> bytes:
     return base64.b64decode(text.strip(), validate=True)
 
 
-def load_public_key(text: str) -> Ed25519PublicKey:
-    """A public key given as base64 of the 32 raw bytes, or as PEM."""
-    text = text.strip()
+def load_public_key(text: str) -> VerifyKey:
+    """A public key given as base64 of the 32 raw bytes, or as PEM (see :mod:`uplink.ed25519`)."""
     try:
-        if text.startswith("-----BEGIN"):
-            key = serialization.load_pem_public_key(text.encode())
-            if not isinstance(key, Ed25519PublicKey):
-                raise ValueError("not an Ed25519 key")
-            return key
-        return Ed25519PublicKey.from_public_bytes(_b64decode(text))
+        return VerifyKey.from_text(text)
     except (ValueError, binascii.Error) as e:
         raise UplinkError(
             f"command_public_key is not an Ed25519 public key: {e}",
@@ -104,6 +99,9 @@ def load_public_key(text: str) -> Ed25519PublicKey:
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """The county signing key from a PEM file (or base64 of the 32 raw bytes)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -119,13 +117,20 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         raise UplinkError(f"{path} is not an Ed25519 private key: {e}") from None
 
 
-def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey | VerifyKey) -> str:
+    if isinstance(key, VerifyKey):
+        return key.b64()
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
     raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode()
 
 
 def private_key_pem(key: Ed25519PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -209,7 +214,7 @@ class CommandVerifier:
 
     def __init__(
         self,
-        public_key: Ed25519PublicKey | None,
+        public_key: VerifyKey | None,
         gateway_id: str,
         replay: ReplayStore,
         *,
@@ -245,7 +250,7 @@ class CommandVerifier:
         try:
             signature = _b64decode(str(sig))
             self._key.verify(signature, canonical_bytes(obj))
-        except (InvalidSignature, binascii.Error, ValueError):
+        except (binascii.Error, ValueError):  # ed25519.BadSignature is a ValueError
             raise CommandRefused(
                 "bad signature: not signed by the county key", command_id=cid, name=name
             ) from None

@@ -38,6 +38,7 @@ from uplink.contract import (
     WireReading,
 )
 from uplink.errors import UplinkError
+from uplink.fhir import receive as fhir_receive
 
 log = logging.getLogger("hutgw.receiver")
 
@@ -125,11 +126,15 @@ class Prepared:
     rejected: dict[str, str] = field(default_factory=dict)
     rejected_payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
     invalid: list[tuple[str | None, str, bytes]] = field(default_factory=list)  # (batch, reason, raw)
+    fhir_bundle: bytes | None = None  # payload_format = "fhir": stored by uplink.fhir.receive (docs/fhir.md)
 
 
 def prepare(gateway_id: str, stream: str, raw: bytes) -> Prepared:
     """Parse and validate one envelope (pure: CPU only, so it can overlap the previous commit)."""
     out = Prepared(gateway_id, stream, None)
+    if stream == "readings" and fhir_receive.is_bundle(raw):
+        out.fhir_bundle = raw
+        return out
     try:
         env = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
@@ -214,15 +219,12 @@ class ReceiverStore:
 
     async def store(self, gateway_id: str, stream: str, raw: bytes) -> Stored | None:
         """Validate and store one envelope; ``None`` when it is too broken to ack (counted)."""
-        if stream == "readings" and raw.lstrip()[:1] == b"{":
-            from uplink.fhir import receive as fhir_receive  # payload_format = "fhir" (docs/fhir.md)
-
-            if fhir_receive.is_bundle(raw):
-                return await fhir_receive.store(self, gateway_id, raw)
         return await self.commit(prepare(gateway_id, stream, raw))
 
     async def commit(self, p: Prepared) -> Stored | None:
         """Store what :func:`prepare` made of one envelope, in one transaction."""
+        if p.fhir_bundle is not None:
+            return await fhir_receive.store(self, p.gateway_id, p.fhir_bundle)
         for batch_id, reason, raw in p.invalid:
             await self._invalid(p.gateway_id, batch_id, reason, raw)
         if p.batch_id is None:

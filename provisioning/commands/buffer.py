@@ -188,8 +188,7 @@ def run_mark_delivered(args: argparse.Namespace) -> int:
             print("(the others were already delivered, are unknown here, or were revised after the export)")
         if rejected:
             print(
-                f"the county rejected {len(rejected)} record(s); they stay here, pending, "
-                "and go again online"
+                f"the county rejected {len(rejected)} record(s); they stay here, pending, and go again online"
             )
     return EXIT_OK
 

@@ -19,19 +19,21 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from drivers.ble.transport import BleBackend
 from drivers.errors import TransportError
 from gateway.clock import SystemClock
 from gateway.registry import DeviceEntry, DuplicateError, Registry, registry_path
-from provisioning import devicecheck, devicetest
+from provisioning import devicecheck
 from provisioning.context import Context, load_context
-from provisioning.daemon_api import DaemonApi
 from provisioning.devicecheck import Link
 from provisioning.errors import EXIT_OK, BadInputError, ConflictError, NotFoundError, UnreachableError
 from provisioning.i18n import t
 from provisioning.output import Output, Ticker
+
+if TYPE_CHECKING:  # imported where used: bleak and aiohttp slow down every other command
+    from drivers.ble.transport import BleBackend
+    from provisioning.devicetest import LiveReading
 
 BACKEND_ENV = "HUTGW_BLE_BACKEND"
 T = TypeVar("T")
@@ -131,6 +133,8 @@ def backend_spec(args: argparse.Namespace) -> str | None:
 @contextlib.asynccontextmanager
 async def ble_backend(spec: str | None) -> AsyncIterator[BleBackend | None]:
     """The bleak backend named by ``module:factory`` (None: bleak's default, BlueZ)."""
+    from drivers.ble.transport import BleBackend
+
     if spec is None:
         yield None
         return
@@ -217,12 +221,19 @@ def run_add(args: argparse.Namespace) -> int:
     owner = (
         t("devices.owner_resident", id=entry.resident_id) if entry.resident_id else t("devices.owner_shared")
     )
+    warnings = []
+    if link == "ble" and not ctx.config.ble.enabled:
+        warnings.append(t("devices.ble_off"))
+    if link == "watch" and not ctx.config.watch.listen:
+        warnings.append(t("devices.watch_off"))
+    for w in warnings:
+        out.warn(w)
 
     def human(o: Output) -> None:
         o.line(t("devices.added", id=entry.id, profile=entry.profile, address=entry.address, owner=owner))
         o.line(t("devices.added_live"))
 
-    out.result({"added": device_json(entry)}, human)
+    out.result({"added": device_json(entry), "warnings": warnings}, human)
     return EXIT_OK
 
 
@@ -386,6 +397,9 @@ def run_pair(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
+    from provisioning import devicetest
+    from provisioning.daemon_api import DaemonApi
+
     out = Output.of(args)
     ctx = load_context(args)
     with open_registry(ctx, create=False) as reg:
@@ -403,7 +417,7 @@ def run_test(args: argparse.Namespace) -> int:
     clock = SystemClock(sync_source=ctx.config.clock.sync_source)
     timeout = float(args.timeout)
 
-    async def go() -> devicetest.LiveReading:
+    async def go() -> LiveReading:
         health = await api.running()
         out.note(t("devices.test.prompt", id=device.id, seconds=timeout))
         with out.progress(t("devices.test.progress", id=device.id), total=timeout) as ticker:

@@ -25,7 +25,6 @@ from typing import Any
 
 from drivers.errors import CATEGORIES
 from hutgw_errors import HutError
-from provisioning import statusview
 from provisioning.commands.config import redact
 from provisioning.context import load_context
 from provisioning.errors import EXIT_OK, BadInputError, ConflictError, NotFoundError
@@ -72,10 +71,12 @@ def register(
 
 
 def redacted_config(cfg_dump: dict[str, Any]) -> dict[str, Any]:
+    from provisioning.statusview import safe_url
+
     data: dict[str, Any] = redact(cfg_dump)
     uplink = data.get("uplink") or {}
     if uplink.get("broker"):
-        uplink["broker"] = statusview.safe_url(uplink["broker"])
+        uplink["broker"] = safe_url(uplink["broker"])
     if uplink.get("username"):
         uplink["username"] = "***"  # half of a credential
     data["devices"] = [
@@ -178,6 +179,8 @@ def _json(obj: Any) -> bytes:
 
 
 def run_bundle(args: argparse.Namespace) -> int:
+    from provisioning import statusview  # the outbox and HTTP client only when asked
+
     out = Output.of(args)
     target: Path = args.out
     if not target.name.endswith((".tar.gz", ".tgz")):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import load
-from provisioning import configfile, pki
+from provisioning import configfile
 from provisioning.errors import EXIT_OK, BadInputError, NotFoundError
 from provisioning.i18n import t
 from provisioning.output import Output
@@ -34,6 +34,8 @@ def register(
 
 
 def _read_certs(path: Path, missing_key: str, missing_hint: str, bad_key: str, bad_hint: str) -> list[Any]:
+    from provisioning import pki
+
     if not path.is_file():
         raise NotFoundError(t(missing_key, path=path), hint=t(missing_hint))
     try:
@@ -43,6 +45,8 @@ def _read_certs(path: Path, missing_key: str, missing_hint: str, bad_key: str, b
 
 
 def run(args: argparse.Namespace) -> int:
+    from provisioning import pki  # cryptography only when asked
+
     out = Output.of(args)
     config_path = configfile.config_path(args.config)
     raw = configfile.read_raw(config_path)  # ConfigError (exit 2) when missing: run `hutgw init`

@@ -103,8 +103,22 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
 
+def _require_resident(args: argparse.Namespace, resident_id: str) -> None:
+    from gateway.registry import Registry, UnknownEntryError
+
+    state_dir = args.state_dir if args.state_dir is not None else _config(args).state_dir
+    path = Path(state_dir) / "registry.db"
+    if not path.exists():
+        raise UnknownEntryError(
+            f"no resident {resident_id!r}: {state_dir} has no registry yet", hint="add residents first"
+        )
+    with Registry(path) as reg:
+        reg.require_resident(resident_id)
+
+
 def run_import(args: argparse.Namespace) -> int:
     zones = _load_zones(args.file, args.datum, args.resident)
+    _require_resident(args, args.resident)
     count = _store(args).save(zones, replace_resident=args.resident if args.replace else None)
     if args.json:
         _print_json(

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.config import DEFAULT_STATE_DIR, UplinkConfig
-from provisioning import configfile, pki
+from provisioning import configfile
 from provisioning.errors import EXIT_OK, BadInputError, ConflictError, NotFoundError, ProvisioningError
 from provisioning.i18n import t
 from provisioning.output import Output
@@ -44,6 +44,8 @@ def register(
 
 def _check_inputs(args: argparse.Namespace) -> bytes | None:
     """Validate the options; returns the CA certificate's PEM bytes (or None)."""
+    from provisioning import pki
+
     if not GATEWAY_ID.fullmatch(args.gateway_id):
         raise BadInputError(t("init.bad_gateway_id", id=args.gateway_id), hint=t("init.bad_gateway_id_hint"))
     if args.broker is not None:
@@ -68,6 +70,8 @@ def _check_inputs(args: argparse.Namespace) -> bytes | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from provisioning import pki  # cryptography only when asked
+
     out = Output.of(args)
     ca_pem = _check_inputs(args)
     config = configfile.config_path(args.config).absolute()

@@ -6,7 +6,6 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from provisioning import statusview
 from provisioning.context import load_context
 from provisioning.errors import EXIT_OK
 from provisioning.i18n import t
@@ -150,6 +149,8 @@ def render(o: Output, s: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from provisioning import statusview  # the outbox and HTTP client only when asked
+
     out = Output.of(args)
     ctx = load_context(args)
     status = statusview.collect(ctx, alerts=max(0, args.alerts), require_daemon=args.live)

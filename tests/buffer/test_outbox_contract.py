@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
@@ -452,3 +453,58 @@ async def test_settings_are_validated() -> None:
     s = OutboxSettings(ttl_s_by_kind={"hr": 10})
     with pytest.raises(TypeError):
         s.ttl_s_by_kind["hr"] = 5  # type: ignore[index]
+
+
+async def test_ids_sharing_their_first_eight_bytes_stay_distinct(outbox: Outbox) -> None:
+    """UUIDv7 ids made in the same millisecond with the same random bits collide on the id key."""
+    prefix = 0x01937F00_0000_7ABC << 64
+    a, b, c = (
+        Record(str(uuid.UUID(int=prefix | n)), "readings", Lane.CLINICAL, "bp", f"{n}".encode())
+        for n in (1, 2, 3)
+    )
+    sa, sb = await outbox.put(a), await outbox.put(b)
+    assert sb != sa
+    assert await outbox.put(b) == sb and await outbox.put(a) == sa  # duplicates found on both paths
+    assert (await outbox.get(b.id)).payload == b"2"  # type: ignore[union-attr]
+    assert await outbox.get(c.id) is None
+    await outbox.revise(b.id, b"two")
+    assert await outbox.mark_delivered([b.id]) == 1
+    got = await outbox.get(b.id)
+    assert got is not None and (got.payload, got.state) == (b"two", State.DELIVERED)
+
+
+async def test_a_version_1_database_is_migrated(db_path: Path, clock: ManualClock) -> None:
+    con = sqlite3.connect(db_path, isolation_level=None)
+    con.execute("PRAGMA page_size = 1024")
+    con.execute("PRAGMA journal_mode = WAL")
+    con.executescript(
+        """
+        CREATE TABLE records (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, stream TEXT NOT NULL,
+            lane INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT, state INTEGER NOT NULL,
+            created_at REAL NOT NULL, changed_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            batch_id TEXT, lease_until REAL, revised INTEGER NOT NULL DEFAULT 0, revised_at REAL,
+            reason TEXT, payload BLOB NOT NULL);
+        CREATE INDEX pending ON records(lane, seq) WHERE state = 0;
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;
+        INSERT INTO meta VALUES ('schema_version', 1);
+        """
+    )
+    for seq, (lane, state) in enumerate([(2, 0), (1, 2), (0, 0), (1, 1)], start=1):
+        con.execute(
+            "INSERT INTO records(seq, id, stream, lane, kind, state, created_at, changed_at, batch_id, "
+            "payload) VALUES (?, ?, 'readings', ?, 'k', ?, 0, 0, ?, x'00')",
+            (seq, f"old-{seq}", lane, state, "b1" if state == 1 else None),
+        )
+    con.close()
+    async with Outbox(db_path, settings=OutboxSettings(maintain_interval_s=None), clock=clock) as ob:
+        assert (await ob.get("old-2")).state is State.DELIVERED  # type: ignore[union-attr]
+        c = await ob.claim()
+        assert c is not None and c.ids == ["old-3", "old-1"] and not c.resent
+        c2 = await ob.claim()
+        assert c2 is not None and c2.batch_id == "b1" and c2.ids == ["old-4"]  # in flight at the stop
+        assert await ob.claim() is None
+        assert await ob.put(rec()) == 5
+    con = sqlite3.connect(db_path)
+    assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'pending'").fetchone()[0] == 0
+    assert con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()[0] == 2
+    con.close()

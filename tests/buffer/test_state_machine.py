@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-import uuid
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -14,6 +14,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,7 +27,9 @@ from gateway.config import parse
 from gateway.daemon import Daemon
 from gateway.sdnotify import Notifier
 from tests.support.broker import Broker, free_port
-from tests.support.procs import HUTGW
+
+# ``hutgw`` as installed (the console script systemd starts): provisioning.entry.
+HUTGW = [sys.executable, "-m", "provisioning.entry"]
 
 
 class NotifySocket:

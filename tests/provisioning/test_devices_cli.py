@@ -35,6 +35,9 @@ def test_add_list_remove_each_kind(cli: Cli, state_dir: Path, pty: Pty) -> None:
     assert code == EXIT_OK, err
     assert json.loads(out)["added"]["address"] == CUFF
     assert json.loads(out)["added"]["id"] == "ble-c0ffee000001"
+    # Bluetooth is off by default: the technician is told how to turn it on
+    (warning,) = json.loads(out)["warnings"]
+    assert "[ble] enabled = false" in warning and "[ble] enabled = false" in err
     code, out, err = cli(
         "devices",
         "add",

@@ -15,12 +15,31 @@ from typing import Any
 import pytest
 
 from gateway.geofence.datum import gcj02_to_wgs84, wgs84_to_gcj02
+from gateway.geofence.store import ZoneStore
 from provisioning import cli
 from tests.support.geofence_traces import Local, trace, walk
 
 HUTGW = [sys.executable, "-m", "provisioning.cli"]
 L = Local()
 
+
+
+@pytest.fixture(autouse=True)
+def residents(state_dir: Path) -> None:
+    """Fences belong to registered residents: register the ones these tests use."""
+    from gateway.registry import Registry, ResidentEntry
+
+    with Registry(state_dir / "registry.db") as reg:
+        for rid in ("r1", "r2"):
+            reg.add_resident(ResidentEntry(id=rid, name=rid.upper()))
+
+
+def test_import_for_an_unknown_resident_changes_nothing(tmp_path: Path, state_dir: Path) -> None:
+    f = write(tmp_path / "zones.geojson", collection(resident="r9"))
+    proc = hutgw("geofence", "import", "r9", f, "--state-dir", state_dir)
+    assert proc.returncode == 5
+    assert "no resident 'r9'" in proc.stderr
+    assert ZoneStore.in_state_dir(state_dir).load() == []
 
 def hutgw_process(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """The real command line in its own process."""
@@ -204,7 +223,7 @@ def test_not_json_and_missing_file(tmp_path: Path, state_dir: Path) -> None:
     assert proc.returncode == 3 and "is not valid JSON (line 1" in proc.stderr
     missing = hutgw("geofence", "import", "r1", tmp_path / "nope.geojson", "--state-dir", state_dir)
     assert missing.returncode == 5 and "does not exist" in missing.stderr
-    assert not (state_dir / "registry.db").exists()
+    assert ZoneStore.in_state_dir(state_dir).load() == []
 
 
 def _trace_csv(path: Path) -> Path:

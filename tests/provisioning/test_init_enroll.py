@@ -301,3 +301,32 @@ def test_enroll_in_chinese(capsys: pytest.CaptureFixture[str], tmp_path: Path, c
     code, _, err = enroll(capsys, tmp_path, tmp_path / "missing.pem", "--lang", "zh")
     assert code == EXIT_NOT_FOUND
     assert err.startswith("错误：证书文件") and "（" in err
+
+
+def test_enroll_through_an_intermediate_ca(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, ca: CountyCA
+) -> None:
+    result = do_init(capsys, tmp_path, ca)
+    issuing = CountyCA(name="County Issuing CA 2")
+    now = datetime.now(UTC)
+    issuing.cert = (  # the issuing CA's certificate, signed by the county root
+        x509.CertificateBuilder()
+        .subject_name(issuing.name)
+        .issuer_name(ca.name)
+        .public_key(issuing.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1000))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca.key, hashes.SHA256())
+    )
+    leaf = issuing.sign(Path(result["csr"]).read_bytes())
+    alone = tmp_path / "leaf.pem"
+    alone.write_bytes(leaf)
+    code, _, err = enroll(capsys, tmp_path, alone)
+    assert code == EXIT_INPUT and "not signed by the county CA" in err  # the link is missing
+    chained = tmp_path / "chain.pem"
+    chained.write_bytes(leaf + issuing.pem())
+    code, _, err = enroll(capsys, tmp_path, chained)
+    assert code == EXIT_OK, err
+    assert (tmp_path / "state" / "tls" / "gateway.crt").read_bytes() == chained.read_bytes()

@@ -49,3 +49,19 @@ def test_progress_only_on_a_terminal() -> None:
     with o.progress("waiting") as ticker:
         ticker.advance()
     assert err.getvalue() == ""
+
+
+def test_the_technician_commands_load_heavy_libraries_only_when_run() -> None:
+    """Building the CLI (every `hutgw` call) must not pay for Bluetooth, HTTP, PKI or the outbox."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import provisioning.cli\n"
+        "from provisioning.commands import devices, diag, enroll, init, status\n"
+        "heavy = ('aiohttp', 'bleak', 'cryptography', 'buffer.outbox')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -17,7 +17,7 @@ from uplink.client import Uplink
 from uplink.commands import load_private_key, make_command
 from uplink.contract import Command, CommandResult
 
-from .conftest import settings, wait_until
+from .conftest import run_receiver, settings, wait_until
 
 HUTGW = [sys.executable, "-m", "provisioning.cli"]
 
@@ -49,7 +49,10 @@ async def test_signed_commands_round_trip(outbox: Outbox, broker: Broker, tmp_pa
         )
 
     cfg = settings(broker.url, tmp_path, command_public_key=public)
-    async with Uplink(cfg, outbox, gateway_id="hut-7", on_command=on_command) as up:
+    async with (
+        run_receiver(tmp_path / "county.db", broker.url) as rx,
+        Uplink(cfg, outbox, gateway_id="hut-7", on_command=on_command) as up,
+    ):
         await wait_until(lambda: up.state.connected, what="connected")
         rc, out, err = await hutgw(
             "receiver", "command", "hut-7", "ping", "--key", str(key), "--broker", broker.url
@@ -104,6 +107,14 @@ async def test_signed_commands_round_trip(outbox: Outbox, broker: Broker, tmp_pa
             ("refused", "unsigned"),
         ]
         assert up.state.commands == 8
+        # the reference receiver keeps every result, and the gateway's status
+        await wait_until(lambda: _count(rx, "command_results", 8), what="results stored")
+        async with rx.store.db.execute("SELECT gateway_id, state FROM gateways") as cur:
+            assert await cur.fetchall() == [("hut-7", "online")]
+
+
+async def _count(rx: object, table: str, n: int) -> bool:
+    return await rx.store.count(table) >= n  # type: ignore[attr-defined,no-any-return]
 
 
 async def test_gateway_without_public_key_refuses_every_command(

@@ -255,6 +255,45 @@ async def test_one_receiver_many_gateways(broker: Broker, tmp_path: Path) -> Non
             )
             uplinks.append(up)
         await wait_until(lambda: all(u.state.acked == 60 for u in uplinks), what="every gateway drained")
-        async with rx.store.db.execute("SELECT gateway_id, COUNT(*) FROM readings GROUP BY gateway_id") as cur:
+        async with rx.store.db.execute(
+            "SELECT gateway_id, COUNT(*) FROM readings GROUP BY gateway_id"
+        ) as cur:
             assert dict(await cur.fetchall()) == {gw: 60 for gw in per_gateway}
         assert (await rx.store.counters()).get("duplicates", 0) == 0
+
+
+async def test_unsendable_records_are_kept_aside_not_retried_forever(
+    outbox: Outbox, broker: Broker, tmp_path: Path
+) -> None:
+    from buffer.record import Lane, Record
+
+    garbage = Record(
+        id="01938f2a-0000-7000-8000-000000000001",
+        stream="readings",
+        lane=Lane.CLINICAL,
+        kind="weight",
+        payload=b"\xff not json",
+        key=None,
+    )
+    odd = Record(
+        id="01938f2a-0000-7000-8000-000000000002",
+        stream="diary",
+        lane=Lane.TELEMETRY,
+        kind="note",
+        payload=b"{}",
+        key=None,
+    )
+    good = reading_record(1)
+    await outbox.put_many([garbage, odd, good])
+    async with run_receiver(tmp_path / "county.db", broker.url) as rx:
+        async with Uplink(settings(broker.url, tmp_path), outbox, gateway_id="hut-7") as up:
+            await wait_until(lambda: _zero(outbox), what="outbox settled")
+            assert up.state.rejected == 2 and up.state.acked == 1
+        assert await rx.store.reading_ids() == {good.id}
+    for rec, start in (
+        (garbage, "stored payload is not a JSON object"),
+        (odd, "stream 'diary' has no uplink"),
+    ):
+        stored = await outbox.get(rec.id)
+        assert stored is not None and stored.state == State.REJECTED
+        assert (stored.reason or "").startswith(start)

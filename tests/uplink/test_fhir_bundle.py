@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from gateway.kinds import KINDS
 from gateway.readings import Classification
+from uplink.contract import WireReading
 from uplink.fhir import codes
 from uplink.fhir.bundle import (
     EXT_READING,
@@ -22,7 +23,6 @@ from uplink.fhir.bundle import (
     readings_bundle,
     reported_timestamp,
 )
-from uplink.contract import WireReading
 
 from .fhir_samples import SAMPLE_VALUES, make
 from .helpers import alert
@@ -118,7 +118,11 @@ def test_round_trip_of_each_value(kind: str, name: str, mdc: str, loinc: str | N
     obs = [o for o in observations(convert([r]).bundle) if any(c["code"] == mdc for c in o["code"]["coding"])]
     assert len(obs) == 1
     o = obs[0]
-    assert o["code"]["coding"][0] == {"system": codes.MDC, "code": mdc, "display": o["code"]["coding"][0]["display"]}
+    assert o["code"]["coding"][0] == {
+        "system": codes.MDC,
+        "code": mdc,
+        "display": o["code"]["coding"][0]["display"],
+    }
     if loinc is not None:
         assert (codes.LOINC, loinc) in codings(o["code"])
     assert o["valueQuantity"] == q(SAMPLE_VALUES[kind][name], unit)
@@ -148,15 +152,17 @@ def test_resend_yields_the_same_identifiers_fullurls_and_requests() -> None:
     b = b.bundle
 
     def key(bundle: dict[str, Any]) -> list[Any]:
-        return [
-            (e["fullUrl"], e["request"], e["resource"].get("identifier")) for e in bundle["entry"]
-        ]
+        return [(e["fullUrl"], e["request"], e["resource"].get("identifier")) for e in bundle["entry"]]
 
     assert key(a) == key(b)
     assert a["identifier"] == b["identifier"]
     for e in a["entry"]:
         assert e["request"]["method"] == "POST" and e["request"]["ifNoneExist"].startswith("identifier=")
-    idents = [e["resource"]["identifier"][0]["value"] for e in a["entry"] if e["resource"]["resourceType"] == "Observation"]
+    idents = [
+        e["resource"]["identifier"][0]["value"]
+        for e in a["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+    ]
     assert len(set(idents)) == len(idents)
 
 
@@ -166,7 +172,7 @@ def test_phd_identifier_follows_the_guide_and_uses_the_device_clock() -> None:
     ig = o["identifier"][0]["value"]
     # device-patient-type-value-units-timestamp (device clock 2026-11-29T07:59:30, no zone)
     secs = int((datetime(2026, 11, 29, 7, 59, 30) - datetime(2000, 1, 1)).total_seconds())
-    assert ig == f"F4-5E-AB-A8-08-06-r-001-{S.patient_system}-150364-36.6-Cel-{secs}"
+    assert ig == f"F4-5E-AB-A8-08-05-r-001-{S.patient_system}-150364-36.6-Cel-{secs}"
     assert o["identifier"][1] == {"system": "urn:hutgw:reading", "value": f"{r['id']}:150364"}
     assert reported_timestamp(WireReading.model_validate(r)) == str(secs)
 
@@ -225,7 +231,7 @@ def test_devices_are_created_once_per_batch_by_identifier() -> None:
     assert devices[0]["request"]["ifNoneExist"] == "identifier=urn:hutgw:gateway|hut-7"
     assert devices[1]["request"]["ifNoneExist"] == "identifier=urn:hutgw:device|hut-7/weight-dev"
     bt = devices[1]["resource"]["identifier"][1]
-    assert bt["system"] == codes.BLUETOOTH_MAC_SYSTEM and bt["value"] == "F4-5E-AB-A8-08-05"
+    assert bt["system"] == codes.BLUETOOTH_MAC_SYSTEM and bt["value"] == "F4-5E-AB-A8-08-06"
     for o in observations(conv.bundle):
         assert o["device"]["reference"] == devices[1]["fullUrl"]
         assert o["extension"][0]["valueReference"]["reference"] == devices[0]["fullUrl"]
@@ -261,7 +267,12 @@ def test_alerts_become_communications() -> None:
     st.lists(
         st.dictionaries(
             st.sampled_from(["id", "kind", "resident_id", "values", "revision", "device", "effective_at"]),
-            st.one_of(st.none(), st.text(max_size=8), st.integers(-5, 5), st.dictionaries(st.text(max_size=4), st.integers())),
+            st.one_of(
+                st.none(),
+                st.text(max_size=8),
+                st.integers(-5, 5),
+                st.dictionaries(st.text(max_size=4), st.integers()),
+            ),
         ),
         max_size=5,
     )

@@ -252,6 +252,15 @@ class FhirHttpUplink:
         """New records were put: drain now instead of waiting for the poll interval."""
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        """True while the uplink's supervising task runs (it stops only on close or a crash)."""
+        return self._main is not None and not self._main.done()
+
+    def status_json(self) -> bytes:
+        """The state as JSON (for the local API), like :meth:`uplink.client.Uplink.status_json`."""
+        return orjson.dumps(dataclasses.asdict(self._state), default=str)
+
     async def __aenter__(self) -> FhirHttpUplink:
         connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else False, limit=2)
         self._session = aiohttp.ClientSession(connector=connector)
@@ -301,15 +310,26 @@ class FhirHttpUplink:
                     async with asyncio.timeout(s.poll_interval_s):
                         await self._wake.wait()
                 continue
-            delay = await self._deliver(claim, backoff)
+            try:
+                delay = await self._deliver(claim, backoff)
+            except Exception as e:  # an outbox failure: the lease expires and the batch goes again
+                self._state.last_error = f"{type(e).__name__}: {e}"
+                self._log.error("fhir uplink: batch %s: %s", claim.batch_id, self._state.last_error)
+                delay = backoff.next_delay()
             if delay is not None:
                 await asyncio.sleep(delay)
 
     async def _deliver(self, claim: Any, backoff: Backoff) -> float | None:
         """Send one claimed batch; the delay before the next attempt when it must go again."""
         s = self._s
+        if claim.stream not in ("readings", "alerts"):
+            reason = f"no FHIR mapping for stream {claim.stream!r}"
+            await self._settle(claim.batch_id, (), {it.id: reason for it in claim.items})
+            return None
         objs, bad = records(claim.items)
-        conv = convert(
+        # Converting is CPU work (~0.3 ms per reading here): keep it off the event loop.
+        conv = await asyncio.to_thread(
+            convert,
             claim.stream,
             objs,
             gateway_id=self._gateway_id,

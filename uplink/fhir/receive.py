@@ -74,11 +74,15 @@ def _resident(subject: Any) -> str | None:
     return "".join(out)
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _reading_ext(obs: dict[str, Any]) -> dict[str, Any] | None:
-    for ext in obs.get("extension") or []:
+    for ext in _list(obs.get("extension")):
         if isinstance(ext, dict) and ext.get("url") == EXT_READING:
             out: dict[str, Any] = {}
-            for sub in ext.get("extension") or []:
+            for sub in _list(ext.get("extension")):
                 if isinstance(sub, dict):
                     values = [v for k, v in sub.items() if k.startswith("value")]
                     if values:
@@ -105,7 +109,7 @@ def parse(raw: bytes) -> Parsed | str:
     problem = problem or _validate_models(doc)
     readings: dict[str, _Reading] = {}
     rejected: dict[str, str] = {}
-    for entry in doc.get("entry") or []:
+    for entry in _list(doc.get("entry")):
         res = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(res, dict) or res.get("resourceType") != "Observation":
             continue
@@ -128,7 +132,10 @@ def parse(raw: bytes) -> Parsed | str:
             continue
         cur = readings.get(rid)
         if cur is None or revision > cur.revision:
-            cur = readings[rid] = _Reading(revision, kind, resident, res.get("effectiveDateTime"))
+            effective = res.get("effectiveDateTime")
+            cur = readings[rid] = _Reading(
+                revision, kind, resident, effective if isinstance(effective, str) else None
+            )
         if revision == cur.revision:
             cur.observations.append(res)
     for rid in rejected:
