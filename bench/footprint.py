@@ -36,6 +36,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -95,14 +96,31 @@ class Figures:
 
 
 class Watched:
-    """A process measured over a window: CPU from the start of the window, peak RSS at the end."""
+    """A process measured over a window: CPU from the start of the window, peak RSS at the end,
+    and RSS and thread count every ``every_s`` (to see a trend, not only a peak)."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, every_s: float = 10.0) -> None:
         self.pid = pid
         self.t0 = time.monotonic()
         self.cpu0 = cpu_seconds(pid)
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(every_s,), daemon=True)
+        self._thread.start()
+
+    def _sample(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            try:
+                rss = status_kb(self.pid, "VmRSS")
+                threads = len(os.listdir(f"/proc/{self.pid}/task"))
+            except (OSError, KeyError):
+                return
+            self.samples.append((round(rss / 1024, 1), threads))
 
     def finish(self, fig: Figures) -> Figures:
+        self._stop.set()
+        self._thread.join()
+        fig.notes["rss_mb_threads_every_10s"] = self.samples
         fig.wall_s = time.monotonic() - self.t0
         fig.cpu_s = cpu_seconds(self.pid) - self.cpu0
         fig.peak_rss_kb = status_kb(self.pid, "VmHWM")
@@ -195,16 +213,18 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> tuple[int, flo
 
 
 def metrics(api: str) -> dict[str, float]:
-    """Sum of every sample of each family (enough for a sanity line)."""
+    """Series -> value, and each family's sum under its bare name (enough for a sanity line)."""
     with urllib.request.urlopen(api + "/metrics", timeout=10) as r:
         text = r.read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith("#") or not line:
             continue
-        name_labels, _, value = line.rpartition(" ")
-        name = name_labels.split("{", 1)[0]
-        out[name] = out.get(name, 0.0) + float(value)
+        series, _, value = line.rpartition(" ")
+        name = series.split("{", 1)[0]
+        out[series] = float(value)
+        if name != series:
+            out[name] = out.get(name, 0.0) + float(value)
     return out
 
 
@@ -342,7 +362,10 @@ def phase(
                 m = metrics(api)
                 fig.notes["stored"] = int(m.get("hutgw_readings_total", 0))
                 fig.notes["decode_errors"] = int(m.get("hutgw_decode_errors_total", 0))
-                fig.notes["acked"] = int(m.get("hutgw_uplink_records_total", 0))
+                fig.notes["county_acked"] = int(m.get('hutgw_uplink_records_total{outcome="acked"}', 0))
+                fig.notes["devices_seen"] = sum(
+                    1 for k in m if k.startswith("hutgw_device_last_seen_timestamp_seconds{")
+                )
                 time.sleep(2.0)
             finally:
                 rc, stop_s = stop(proc)

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from buffer.outbox import Outbox
 from buffer.record import Lane, Record
@@ -34,12 +34,28 @@ from gateway.sessions import KioskSessions
 
 if TYPE_CHECKING:
     from gateway.fences import FenceMonitor
-    from uplink.client import Uplink
+    from uplink.client import UplinkState
 
 log = logging.getLogger("hutgw.core")
 
 #: Cuff pressure after this long a pause means a new measurement has started.
 MEASUREMENT_GAP_S = 10.0
+
+
+class UplinkPort(Protocol):
+    """What the core needs of an uplink (MQTT ``uplink.client.Uplink`` or FHIR over HTTP)."""
+
+    @property
+    def state(self) -> UplinkState: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    def wake(self) -> None: ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> Any: ...
 
 
 @dataclass
@@ -104,7 +120,7 @@ class Gateway:
         self.log = logger or log
         self.counters = Counters()
         self.devices: dict[str, DeviceStatus] = {}
-        self.uplink: Uplink | None = None
+        self.uplink: UplinkPort | None = None
         self.fences: FenceMonitor | None = None
         self.health_check: Callable[[], str | None] | None = None  # the daemon's: None = healthy
         self._merger = MeasurementMerger()

@@ -27,7 +27,7 @@ from gateway.clinical import ClinicalSettings
 from gateway.clock import Clock, SystemClock
 from gateway.commands import CommandHandler
 from gateway.config import Config
-from gateway.core import Gateway
+from gateway.core import Gateway, UplinkPort
 from gateway.devices import DeviceSupervisor
 from gateway.events import EventBus
 from gateway.fences import FenceMonitor
@@ -160,26 +160,12 @@ class Daemon:
         self.log.info("local API on %s", self.api_url)
 
         # Uplink (optional) — entered before the transports so it is closed after them.
-        if cfg.uplink.broker:
-            from uplink.client import Uplink
-
-            uplink = Uplink(
-                uplink_settings(cfg.uplink, self.state_dir),
-                outbox,
-                gateway_id=cfg.gateway_id,
-                logger=logging.getLogger("hutgw.uplink"),
-                status_provider=self._status_counters,
-                on_command=CommandHandler(
-                    registry,
-                    ZoneStore.in_state_dir(self.state_dir),
-                    gateway_id=cfg.gateway_id,
-                    clock=self.clock,
-                ),
-            )
+        uplink = self._make_uplink(outbox, registry)
+        if uplink is not None:
             await self._stack.enter_async_context(uplink)
             gw.uplink = uplink
         else:
-            self.log.warning("uplink disabled: no broker configured; readings are buffered")
+            self.log.warning("uplink disabled: no broker or FHIR endpoint configured; readings are buffered")
 
         # Background work and device transports, under one TaskGroup owned by this daemon.
         self._tasks = asyncio.TaskGroup()
@@ -203,6 +189,35 @@ class Daemon:
         self.tasks["watchdog"] = self._tasks.create_task(self.watchdog.run(stop), name="watchdog")
         self.notifier.notify("READY=1", f"STATUS=ready: API {self.api_url}")
         self.log.info("gateway %s ready", cfg.gateway_id)
+
+    def _make_uplink(self, outbox: Outbox, registry: Registry) -> UplinkPort | None:
+        cfg = self.config
+        logger = logging.getLogger("hutgw.uplink")
+        if cfg.uplink.transport == "http":
+            from uplink.fhir.http import from_settings
+
+            return from_settings(cfg.uplink.model_dump(), outbox, gateway_id=cfg.gateway_id, logger=logger)
+        if not cfg.uplink.broker:
+            return None
+        from uplink.client import Uplink
+
+        encode_batch = None
+        if cfg.uplink.payload_format == "fhir":
+            from uplink.fhir.bundle import FhirSettings
+            from uplink.fhir.encoder import mqtt_encoder
+
+            encode_batch = mqtt_encoder(FhirSettings.from_mapping(cfg.uplink.model_dump()))
+        return Uplink(
+            uplink_settings(cfg.uplink, self.state_dir),
+            outbox,
+            gateway_id=cfg.gateway_id,
+            logger=logger,
+            status_provider=self._status_counters,
+            encode_batch=encode_batch,
+            on_command=CommandHandler(
+                registry, ZoneStore.in_state_dir(self.state_dir), gateway_id=cfg.gateway_id, clock=self.clock
+            ),
+        )
 
     async def _report_recovery(self, outbox: Outbox) -> None:
         report = outbox.recovery

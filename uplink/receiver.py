@@ -499,8 +499,11 @@ class Receiver:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
+                cause: BaseException = e
+                while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+                    cause = cause.exceptions[0]  # report the cause, not the group
                 delay = backoff.next_delay()
-                log.warning("receiver: broker connection ended (%s); retrying in %.1f s", e, delay)
+                log.warning("receiver: broker connection ended (%s); retrying in %.1f s", cause, delay)
             else:  # pragma: no cover
                 delay = backoff.next_delay()
             finally:

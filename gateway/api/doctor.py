@@ -22,11 +22,10 @@ from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.api.errors import problem, validation_errors
-from gateway.api.readings import GATEWAY
-from gateway.errors import ReadingError
+from gateway.api.errors import problem
+from gateway.api.readings import GATEWAY, enter_manual
 from gateway.readings import to_wire_dict
 
 log = logging.getLogger("hutgw.api.doctor")
@@ -149,6 +148,10 @@ class ManualReadingIn(BaseModel):
     values: dict[str, float]
     measured_at: datetime | None = None
 
+    @property
+    def device_id(self) -> str:
+        return "manual"
+
 
 async def get_doctor(request: web.Request) -> web.Response:
     refused = require_doctor(request)
@@ -161,28 +164,9 @@ async def post_manual(request: web.Request) -> web.Response:
     refused = require_doctor(request)
     if refused is not None:
         return refused
-    gw = request.app[GATEWAY]
-    try:
-        body = ManualReadingIn.model_validate_json(await request.read())
-    except ValidationError as e:
-        gw.counters.api_refused += 1
-        return problem(422, "invalid reading", validation_errors(e))
-    if body.measured_at is not None and body.measured_at.tzinfo is None:
-        gw.counters.api_refused += 1
-        return problem(422, "invalid reading", {"measured_at": "needs a time zone (e.g. Z or +08:00)"})
-    try:
-        processed = gw.pipeline.from_manual(
-            body.kind,
-            body.values,
-            resident_id=body.resident_id,
-            measured_at=body.measured_at,
-            device_id="manual",
-            entered_by="doctor",
-        )
-    except ReadingError as e:
-        gw.counters.api_refused += 1
-        return problem(422, "invalid reading", e.errors)
-    await gw.submit(processed)  # returns once on disk
+    processed = await enter_manual(request, ManualReadingIn.model_validate_json, entered_by="doctor")
+    if isinstance(processed, web.Response):
+        return processed
     from gateway.api.history import reading_view  # history imports this module
 
     view = reading_view(to_wire_dict(processed.reading))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.api.errors import problem, validation_errors
 from gateway.core import Gateway
 from gateway.errors import ReadingError
+from gateway.pipeline import Processed
 
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
 
@@ -30,30 +32,58 @@ class ReadingIn(BaseModel):
     device_id: str = Field("manual", max_length=64)
 
 
-async def post_reading(request: web.Request) -> web.Response:
+class ManualEntry(Protocol):
+    """What a manual-entry body gives the pipeline (:class:`ReadingIn`, the doctor's form)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def values(self) -> dict[str, float]: ...
+    @property
+    def resident_id(self) -> str | None: ...
+    @property
+    def measured_at(self) -> datetime | None: ...
+    @property
+    def device_id(self) -> str: ...
+
+
+def _refused(gw: Gateway, errors: Mapping[str, str]) -> web.Response:
+    gw.counters.api_refused += 1
+    return problem(422, "invalid reading", errors)
+
+
+async def enter_manual(
+    request: web.Request, parse: Callable[[bytes], ManualEntry], *, entered_by: str
+) -> Processed | web.Response:
+    """Parse a manual-entry body, run it through the pipeline and submit it (returns once the
+    reading is committed to disk); a refused body gets the 422 response, counted."""
     gw = request.app[GATEWAY]
-    body = await request.read()
     try:
-        payload = ReadingIn.model_validate_json(body)
+        entry = parse(await request.read())
     except ValidationError as e:
-        gw.counters.api_refused += 1
-        return problem(422, "invalid reading", validation_errors(e))
-    if payload.measured_at is not None and payload.measured_at.tzinfo is None:
-        gw.counters.api_refused += 1
-        return problem(422, "invalid reading", {"measured_at": "needs a time zone (e.g. Z or +08:00)"})
+        return _refused(gw, validation_errors(e))
+    if entry.measured_at is not None and entry.measured_at.tzinfo is None:
+        return _refused(gw, {"measured_at": "needs a time zone (e.g. Z or +08:00)"})
     try:
         processed = gw.pipeline.from_manual(
-            payload.kind,
-            payload.values,
-            resident_id=payload.resident_id,
-            measured_at=payload.measured_at,
-            device_id=payload.device_id,
-            entered_by=request.get("principal", "api"),
+            entry.kind,
+            entry.values,
+            resident_id=entry.resident_id,
+            measured_at=entry.measured_at,
+            device_id=entry.device_id,
+            entered_by=entered_by,
         )
     except ReadingError as e:
-        gw.counters.api_refused += 1
-        return problem(422, "invalid reading", e.errors)
-    await gw.submit(processed)  # returns only once the reading is committed to disk
+        return _refused(gw, e.errors)
+    await gw.submit(processed)
+    return processed
+
+
+async def post_reading(request: web.Request) -> web.Response:
+    principal = request.get("principal", "api")
+    processed = await enter_manual(request, ReadingIn.model_validate_json, entered_by=principal)
+    if isinstance(processed, web.Response):
+        return processed
     return web.json_response({"id": processed.reading.id}, status=201)
 
 
