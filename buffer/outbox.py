@@ -165,7 +165,8 @@ class Outbox:
                     journal_size_limit=s.journal_size_limit_bytes,
                 ),
             )
-            await self._run("opening the outbox", functools.partial(store.load, st=self._st))
+            if await self._run("opening the outbox", functools.partial(store.load, st=self._st)):
+                self._log.warning("outbox: id and queue tables disagreed with the records; rebuilt them")
             if self.recovery is not None and self._st.next_seq <= self._recovered_seq_floor:
                 self._st.next_seq = self._recovered_seq_floor + 1
                 await self._run("opening the outbox", functools.partial(store.save_hwm_tx, st=self._st))

@@ -129,14 +129,18 @@ def _count_more(con: sqlite3.Connection) -> int:
 
 def load(con: sqlite3.Connection, st: StoreState) -> bool:
     """Read counters; rebuild the derived tables if they disagree with ``records`` (True if rebuilt)."""
-    sync_external(con, st)
-    recount(con, st)
-    total = sum(st.depth.values())
-    pending = sum(n for (_, state), n in st.depth.items() if state == PENDING)
-    n_ids = int(
-        con.execute("SELECT (SELECT count(*) FROM ids) + (SELECT count(*) FROM ids_more)").fetchone()[0]
-    )
-    n_queue = int(con.execute("SELECT count(*) FROM queue").fetchone()[0])
+    con.execute("BEGIN")  # one snapshot: another process may be committing meanwhile
+    try:
+        sync_external(con, st)
+        recount(con, st)
+        total = sum(st.depth.values())
+        pending = sum(n for (_, state), n in st.depth.items() if state == PENDING)
+        n_ids = int(
+            con.execute("SELECT (SELECT count(*) FROM ids) + (SELECT count(*) FROM ids_more)").fetchone()[0]
+        )
+        n_queue = int(con.execute("SELECT count(*) FROM queue").fetchone()[0])
+    finally:
+        con.execute("COMMIT")
     if n_ids == total and n_queue == pending:
         return False
     with transaction(con):

@@ -208,9 +208,9 @@ class AlertManager:
             suppressed_repeats=repeats,
         )
         self._raised[kind] = self._raised.get(kind, 0) + 1
-        log.warning(
-            "alert %s: %s (%s) resident=%s repeats=%d", alert.id, kind, severity, resident_id or "-", repeats
-        )
+        # which resident an alert is about is health data: above DEBUG only that it was raised
+        log.warning("alert %s: %s (%s) repeats=%d", alert.id, kind, severity, repeats)
+        log.debug("alert %s is for resident %s", alert.id, resident_id or "-")
         return alert
 
     def pending_repeats(self, kind: str, resident_id: str | None, key: str | None = None) -> int:

@@ -146,13 +146,19 @@ class DeviceConfig(_Section):
     id: str
     profile: str
     address: str | None = Field(None, description="BLE address, serial port path or watch id")
-    resident_id: str | None = Field(None, description="owner of a personal device; unset = shared hut device")
+    resident_id: str | None = Field(
+        None, description="owner of a personal device; unset = shared hut device"
+    )
     baudrate: int | None = None
-    user_map: dict[int, str] = Field(default_factory=dict, description="multi-user device: user index -> resident")
+    user_map: dict[int, str] = Field(
+        default_factory=dict, description="multi-user device: user index -> resident"
+    )
 
 
 class WatchConfig(_Section):
-    listen: str | None = Field(None, description="HOST:PORT for 4G watches; unset = off (never 0.0.0.0 by default)")
+    listen: str | None = Field(
+        None, description="HOST:PORT for 4G watches; unset = off (never 0.0.0.0 by default)"
+    )
     idle_timeout_s: float = Field(600.0, gt=0)
     max_connections: int = Field(200, ge=1)
     max_frame_bytes: int = Field(16_384, ge=64)
@@ -353,7 +359,9 @@ def read_file(path: Path) -> dict[str, Any]:
         with path.open("rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist", hint="create it or run `hutgw init`") from None
+        raise ConfigError(
+            f"config file {path} does not exist", hint="create it or run `hutgw init`"
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}", [f"(file): {e}"]) from None
 

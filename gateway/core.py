@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hutgw.core")
 
+#: Readings stored while the clock was not synchronised, remembered (newest first kept) so they
+#: can be re-timed once it is: bounded, because a hut may stay offline without a clock for days.
+MAX_UNSYNCED = 10_000
+
 #: Cuff pressure after this long a pause means a new measurement has started.
 MEASUREMENT_GAP_S = 10.0
 
@@ -77,6 +81,7 @@ class Counters:
     duplicates: int = 0
     unknown_sources: int = 0
     api_refused: int = 0
+    unsynced_forgotten: int = 0  # readings too many to re-time once the clock is synchronised
 
 
 def reading_record(r: Reading) -> Record:
@@ -107,6 +112,7 @@ class Gateway:
         events: EventBus,
         quarantine: Quarantine,
         logger: logging.Logger | None = None,
+        max_unsynced: int = MAX_UNSYNCED,
     ) -> None:
         self.gateway_id = gateway_id
         self.clock = clock
@@ -129,7 +135,8 @@ class Gateway:
         self._flush_requested: set[str] = set()
         self._last_cuff: dict[str, float] = {}
         self._snapshot: RegistrySnapshot = registry.snapshot()
-        self._unsynced: set[str] = set()
+        self._unsynced: dict[str, None] = {}  # reading ids in arrival order (at most max_unsynced)
+        self._max_unsynced = max_unsynced
         self.started_at = clock.now()
 
     # -- registry -----------------------------------------------------------------------
@@ -161,7 +168,7 @@ class Gateway:
         r = processed.reading
         self.counters.readings[r.kind] += 1
         if not r.gateway_clock_synced:
-            self._unsynced.add(r.id)
+            self._remember_unsynced(r.id)
         self.events.publish("reading", reading_event(r))
         for a in alerts:
             self.events.publish("alert", alert_event(a))
@@ -192,11 +199,24 @@ class Gateway:
         if self._unsynced and self.clock.synced():
             await self._correct_unsynced()
 
+    def _remember_unsynced(self, reading_id: str) -> None:
+        if len(self._unsynced) >= self._max_unsynced:
+            oldest = next(iter(self._unsynced))
+            del self._unsynced[oldest]
+            self.counters.unsynced_forgotten += 1
+            if self.counters.unsynced_forgotten == 1:
+                self.log.warning(
+                    "clock not synchronised for %d readings: the oldest keep their device time "
+                    "and the unsynchronised flag (not re-timed later)",
+                    self._max_unsynced,
+                )
+        self._unsynced[reading_id] = None
+
     async def _correct_unsynced(self) -> None:
         corrector = self.pipeline.corrector()
         for reading_id in sorted(self._unsynced):
             stored = await self.outbox.get(reading_id)
-            self._unsynced.discard(reading_id)
+            self._unsynced.pop(reading_id, None)
             if stored is None:
                 continue
             fixed = self.pipeline.correct_time(reading_from_wire(decode(stored.payload)), corrector)

@@ -75,7 +75,7 @@ async def private_broker(workdir: Path) -> AsyncIterator[str]:
     try:
         yield broker.url
     finally:
-        broker.stop()
+        broker.close()
 
 
 def summarise(values: dict[str, Any]) -> str:

@@ -23,5 +23,8 @@ class ReadingError(GatewayError):
     """A reading was refused (bad field values); ``errors`` maps field path -> message."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("invalid reading: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        super().__init__(
+            "invalid reading: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+            hint="nothing was stored: correct the named field(s) and enter the reading again",
+        )
         self.errors = errors

@@ -36,6 +36,7 @@ from gateway.attribution import attribute
 from gateway.clock import Clock
 from gateway.errors import ReadingError
 from gateway.kinds import KINDS, normalise
+from gateway.logsetup import health_debug
 from gateway.readings import Attribution, Classification, DeviceRef, Reading
 from gateway.registry import DeviceEntry, RegistrySnapshot, ResidentEntry
 from gateway.sessions import KioskSessions
@@ -414,9 +415,8 @@ class Pipeline:
             alert = self._crisis_alert(snap, reading)
             if alert is not None:
                 alerts.append(alert)
-        log.debug(
-            "reading %s %s: %s", reading.id, reading.kind, {k: v.value for k, v in reading.values.items()}
-        )
+        values = {k: v.value for k, v in reading.values.items()}
+        health_debug(log, "reading %s %s: %s", reading.id, reading.kind, values)
         return Processed(reading, tuple(alerts))
 
     def _crisis_alert(self, snap: RegistrySnapshot, r: Reading) -> Alert | None:

@@ -56,6 +56,7 @@ _CHECK = "10X98765432"
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}")
 _PHONE = re.compile(r"\+?[0-9][0-9 -]{4,22}")
 MIN_BIRTH_YEAR = 1900
+SEE_DEVICES = "see `hutgw devices list`"
 MIN_HEIGHT_CM, MAX_HEIGHT_CM = 40.0, 250.0
 
 
@@ -643,7 +644,9 @@ class Registry:
                 )
             owner = self._card_owner(db, r.card_number)
             if owner is not None:
-                raise DuplicateError(f"card number already used by resident {owner}")
+                raise DuplicateError(
+                    f"card number already used by resident {owner}", hint="check the card number"
+                )
             now = _now()
             db.execute("INSERT INTO residents VALUES (?,?,?,?,?,?,?,?,?,?)", (*_resident_row(r), now, now))
         return r
@@ -665,7 +668,9 @@ class Registry:
             r = validate_resident(**_resident_fields(replace(_resident_from(row), **changes)))
             owner = self._card_owner(db, r.card_number)
             if owner not in (None, r.id):
-                raise DuplicateError(f"card number already used by resident {owner}")
+                raise DuplicateError(
+                    f"card number already used by resident {owner}", hint="check the card number"
+                )
             db.execute(
                 "UPDATE residents SET name=?, sex=?, birth_year=?, height_cm=?, guardians=?, consent=?, "
                 "card_number=?, updated_at=? WHERE id=?",
@@ -768,7 +773,9 @@ class Registry:
                 "SELECT id FROM devices WHERE address = ? AND id != ?", (d.address, d.id)
             ).fetchone()
             if row is not None:
-                raise DuplicateError(f"address {d.address} already belongs to device {row['id']}")
+                raise DuplicateError(
+                    f"address {d.address} already belongs to device {row['id']}", hint=SEE_DEVICES
+                )
 
     def _write_device(self, db: sqlite3.Connection, d: DeviceEntry) -> DeviceEntry:
         added = d.added_at or datetime.now(UTC)
@@ -789,7 +796,7 @@ class Registry:
         d = validate_device(**_device_fields(device))
         with self._tx() as db:
             if db.execute("SELECT 1 FROM devices WHERE id = ?", (d.id,)).fetchone():
-                raise DuplicateError(f"device {d.id} is already registered")
+                raise DuplicateError(f"device {d.id} is already registered", hint=SEE_DEVICES)
             self._check_device(db, d)
             return self._write_device(db, d)
 
@@ -797,7 +804,7 @@ class Registry:
         with self._tx() as db:
             row = db.execute("SELECT * FROM devices WHERE id = ?", (device_id,)).fetchone()
             if row is None:
-                raise UnknownEntryError(f"no device {device_id!r} in the registry")
+                raise UnknownEntryError(f"no device {device_id!r} in the registry", hint=SEE_DEVICES)
             if "id" in changes or "added_at" in changes:
                 raise InvalidEntryError(f"device {device_id} not changed", {"id": "cannot be changed"})
             d = validate_device(**_device_fields(replace(_device_from(row), **changes)))
@@ -807,7 +814,7 @@ class Registry:
     def remove_device(self, device_id: str) -> None:
         with self._tx() as db:
             if db.execute("DELETE FROM devices WHERE id = ?", (device_id,)).rowcount == 0:
-                raise UnknownEntryError(f"no device {device_id!r} in the registry")
+                raise UnknownEntryError(f"no device {device_id!r} in the registry", hint=SEE_DEVICES)
 
     def sync_config_devices(self, devices: Sequence[DeviceConfig]) -> int:
         """Add or update the ``[[devices]]`` of the config file; returns how many changed."""

@@ -130,7 +130,9 @@ async def via_daemon(api: DaemonApi, device: DeviceEntry, timeout_s: float) -> L
                     values={k: dict(v) for k, v in values.items() if isinstance(v, dict)},
                     measured_at=ev.data.get("effective_at"),
                 )
-        raise TestFailedError(t("devices.test.timeout", id=device.id, seconds=timeout_s))
+        raise TestFailedError(  # the daemon closed the stream
+            t("devices.test.timeout", id=device.id, seconds=timeout_s), hint=t("devices.test.timeout_hint")
+        )
 
     try:
         return await asyncio.wait_for(first(), timeout_s)

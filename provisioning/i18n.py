@@ -97,6 +97,8 @@ _MESSAGE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 
 _HINTS: Mapping[str, str] = {
     "see `hutgw residents list`": "hint.see_residents",
+    "see `hutgw devices list`": "hint.see_devices",
+    "check the card number": "hint.check_card",
     "create it or run `hutgw init`": "hint.create_config",
     "fix the listed fields and run `hutgw config validate FILE`": "hint.fix_config",
     "correct the named field(s) and try again": "hint.correct_fields",
@@ -174,6 +176,8 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     "err.no_registry": {"en": "no registry at {path}", "zh": "{path} 没有登记册"},
     "err.no_outbox": {"en": "no outbox at {path}", "zh": "{path} 没有发件箱数据库"},
     "hint.see_residents": {"en": "see `hutgw residents list`", "zh": "请查看 `hutgw residents list`"},
+    "hint.see_devices": {"en": "see `hutgw devices list`", "zh": "请查看 `hutgw devices list`"},
+    "hint.check_card": {"en": "check the card number", "zh": "请检查卡号"},
     "hint.create_config": {"en": "create it or run `hutgw init`", "zh": "请创建该文件或运行 `hutgw init`"},
     "hint.fix_config": {
         "en": "fix the listed fields and run `hutgw config validate FILE`",

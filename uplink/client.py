@@ -20,8 +20,8 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -369,6 +369,18 @@ class Uplink:
             raise aiomqtt.MqttError(f"connection failed: {self._tap.last_error}")
         enter.result()
 
+    @asynccontextmanager
+    async def _outbox_deadline(self, doing: str) -> AsyncIterator[None]:
+        """A timeout on an outbox call that says it was the outbox, not the broker."""
+        try:
+            async with asyncio.timeout(self._s.io_timeout_s):
+                yield
+        except TimeoutError:
+            raise UplinkError(
+                f"the outbox did not answer within {self._s.io_timeout_s:.0f} s while {doing}",
+                hint="the SD card may be failing or full: check `df -h` and the system log",
+            ) from None
+
     @staticmethod
     def _unwrap(e: BaseException) -> BaseException:
         while isinstance(e, BaseExceptionGroup) and e.exceptions:
@@ -479,7 +491,7 @@ class Uplink:
                 await self._slot_free.wait()
                 continue
             self._wake.clear()
-            async with asyncio.timeout(s.io_timeout_s):
+            async with self._outbox_deadline("claiming a batch"):
                 claim = await self._outbox.claim(
                     max_count=s.batch_max_count, max_bytes=s.batch_max_bytes, lease_s=self._lease_s
                 )
@@ -496,7 +508,7 @@ class Uplink:
         if claim.stream not in ("readings", "alerts"):
             reason = f"stream {claim.stream!r} has no uplink topic (kept for inspection)"
             self._log.error("uplink: batch %s: %s", claim.batch_id, reason)
-            async with asyncio.timeout(self._s.io_timeout_s):
+            async with self._outbox_deadline("setting records aside"):
                 await self._outbox.ack(claim.batch_id, [], {i.id: reason for i in claim.items})
             self._state.rejected += len(claim.items)
             return None
@@ -509,7 +521,7 @@ class Uplink:
                 claim.batch_id,
             )
         if not enc.ids:
-            async with asyncio.timeout(self._s.io_timeout_s):
+            async with self._outbox_deadline("setting records aside"):
                 await self._outbox.ack(claim.batch_id, [], enc.bad)
             self._state.rejected += len(enc.bad)
             return None
@@ -554,7 +566,7 @@ class Uplink:
         if entry is not None:
             rejected = {**entry.bad, **rejected}
         self._slot_free.set()
-        async with asyncio.timeout(self._s.io_timeout_s):
+        async with self._outbox_deadline("recording an ack"):
             await self._outbox.ack(batch_id, accepted, rejected)
         self._state.acked += len(accepted)
         self._state.rejected += len(rejected)

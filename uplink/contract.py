@@ -36,7 +36,9 @@ TimeSource = Literal["device", "gateway"]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # cache_strings="keys": pydantic-core would otherwise keep every short string value it parses
+    # (record ids, in every ack) in a process-wide cache of 16384 entries, about 2 MB for nothing.
+    model_config = ConfigDict(extra="forbid", frozen=True, cache_strings="keys")
 
 
 class WireValue(_Wire):

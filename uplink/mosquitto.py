@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,16 @@ class Broker:
     tls: dict[str, str] | None = None
     extra: str = ""
     proc: subprocess.Popen[bytes] | None = None
+    data_dir: Path | None = None
+
+    def _data(self) -> Path:
+        """Where Mosquitto writes its log and persistence once it has dropped from root to its own
+        user: a folder of its own under the system temp folder (``workdir`` may sit inside a
+        root-only folder such as pytest's ``tmp_path``). Kept across restarts; removed by close()."""
+        if self.data_dir is None:
+            self.data_dir = Path(tempfile.mkdtemp(prefix="hutgw-mosquitto-"))
+            os.chmod(self.data_dir, 0o777)
+        return self.data_dir
 
     @property
     def url(self) -> str:
@@ -51,13 +62,13 @@ class Broker:
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
             "persistence true",
-            f"persistence_location {self.workdir}/",
+            f"persistence_location {self._data()}/",
             "autosave_interval 1",
             # Never drop QoS 1 messages for a slow subscriber (the default caps at 1000).
             "max_queued_messages 0",
             "max_inflight_messages 0",
             "set_tcp_nodelay true",
-            f"log_dest file {self.workdir}/mosquitto.log",
+            f"log_dest file {self._data()}/mosquitto.log",
             "log_type error",
             "log_type warning",
             "log_type notice",
@@ -77,7 +88,6 @@ class Broker:
 
     def start(self, timeout: float = 10.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.workdir, 0o777)  # Mosquitto started as root drops to its own user.
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(self.config_text())
         self.proc = subprocess.Popen(
@@ -115,8 +125,15 @@ class Broker:
         self.stop()
         self.start()
 
+    def close(self) -> None:
+        """Stop and remove the data folder."""
+        self.stop()
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
+
     def log(self) -> str:
-        path = self.workdir / "mosquitto.log"
+        path = self._data() / "mosquitto.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
 
@@ -127,4 +144,4 @@ def running_broker(workdir: Path, **kwargs: object) -> Iterator[Broker]:
     try:
         yield broker
     finally:
-        broker.stop()
+        broker.close()

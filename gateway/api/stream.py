@@ -34,6 +34,8 @@ log = logging.getLogger("hutgw.api.stream")
 HEARTBEAT_S = 15.0
 WATCH_INTERVAL_S = 1.0
 RETRY_MS = 3000
+WRITE_TIMEOUT_S = 30.0
+"""a client that takes no data for this long (a stalled connection) is dropped"""
 
 #: Seconds between heartbeat comments; tests may set a shorter one before the app starts.
 HEARTBEAT: web.AppKey[float] = web.AppKey("sse_heartbeat_s", float)
@@ -62,6 +64,11 @@ def _message(type: str, data: Mapping[str, Any]) -> bytes:
     return encode_event(Event(type=type, data=data))
 
 
+async def _send(resp: web.StreamResponse, data: bytes) -> None:
+    async with asyncio.timeout(WRITE_TIMEOUT_S):
+        await resp.write(data)
+
+
 async def get_events(request: web.Request) -> web.StreamResponse:
     gw = request.app[GATEWAY]
     heartbeat = request.app[HEARTBEAT]
@@ -79,18 +86,20 @@ async def get_events(request: web.Request) -> web.StreamResponse:
         try:
             await resp.prepare(request)
             hello = {"session": session_view(gw), "uplink": uplink_view(gw)}
-            await resp.write(f"retry: {RETRY_MS}\n\n".encode() + _message("hello", hello))
+            await _send(resp, f"retry: {RETRY_MS}\n\n".encode() + _message("hello", hello))
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), heartbeat)
                 except TimeoutError:
-                    await resp.write(b": keep-alive\n\n")
+                    await _send(resp, b": keep-alive\n\n")
                     continue
                 if event is _CLOSE:
                     break
-                await resp.write(encode_event(event))
+                await _send(resp, encode_event(event))
         except ConnectionError:  # includes aiohttp's ClientConnectionResetError
             log.debug("event stream client went away")
+        except TimeoutError:
+            log.info("event stream client took no data for %.0f s; dropped", WRITE_TIMEOUT_S)
         finally:
             streams.discard(queue)
     return resp

@@ -286,7 +286,7 @@ class GeofenceEngine:
 
         events: list[FenceEvent] = []
         if newest is not None and r.next_due is not None and r.next_due <= at:
-            self._service(r, at, events)
+            r.next_due = self._service(r, at, events)
             events.sort(key=_event_time)
         if r.any_lost:
             r.any_lost = False
@@ -319,6 +319,7 @@ class GeofenceEngine:
                     st.streak_count = 0
                     self._announce(r, st, at, events)
 
+        # signal lost, unless something is due earlier (a change held back for a window)
         due = at + self._lost_after
         if r.next_due is None or r.next_due <= at or due < r.next_due:
             r.next_due = due

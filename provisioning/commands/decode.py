@@ -90,7 +90,7 @@ def _run_batch(path: Path) -> int:
     try:
         stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
     except OSError as e:
-        raise NotFoundError(f"cannot read {path}: {e.strerror}") from None
+        raise NotFoundError(f"cannot read {path}: {e.strerror}", hint="check the file name") from None
     with stream:
         for lineno, line in enumerate(stream, 1):
             if not line.strip():

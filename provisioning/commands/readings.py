@@ -130,7 +130,10 @@ async def _assign(
             )
         reading = _decode(stored)
         if reading is None:
-            raise BadInputError(f"stored record {reading_id} is not a readable reading")
+            raise BadInputError(
+                f"stored record {reading_id} is not a readable reading",
+                hint="the record is damaged; `hutgw diag bundle` collects the state for support",
+            )
         if reading.resident_id is not None and not force:
             raise ConflictError(
                 f"reading {reading_id} already belongs to resident {reading.resident_id}",

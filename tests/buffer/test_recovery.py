@@ -155,3 +155,23 @@ async def test_a_second_process_does_not_salvage_behind_the_owners_back(
         assert info.value.hint and "stop the daemon" in info.value.hint
         assert db_path.read_bytes() == damaged
         assert list(db_path.parent.glob("*.corrupt-*")) == []
+
+
+async def test_lookup_tables_that_disagree_with_the_records_are_rebuilt(
+    db_path: Path, clock: ManualClock
+) -> None:
+    original = await make_database(db_path, clock)
+    con = sqlite3.connect(db_path, isolation_level=None)
+    con.execute("DELETE FROM queue WHERE k % 3 = 0")  # as if written by a buggy or interrupted tool
+    con.execute("DELETE FROM ids WHERE h % 2 = 0")
+    con.close()
+    async with Outbox(db_path, settings=SETTINGS, clock=clock) as ob:
+        assert ob.recovery is None
+        for rid, s in original.items():
+            got = await ob.get(rid)
+            assert got is not None and got.seq == s.seq
+        pending = {i for i, s in original.items() if s.state in (State.PENDING, State.INFLIGHT)}
+        claimed: set[str] = set()
+        while (c := await ob.claim(max_count=500)) is not None:
+            claimed.update(c.ids)
+        assert claimed == pending

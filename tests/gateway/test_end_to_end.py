@@ -43,6 +43,14 @@ def wait_until(predicate, timeout: float = 20.0, step: float = 0.1):  # type: ig
     return predicate()
 
 
+def wait_for_port(gw: GatewayProc, device: str) -> None:
+    """Until the daemon reports the serial port open (a real scale pushes its line only once)."""
+    opened = wait_until(
+        lambda: any(d["device"] == device and d["state"] == "connected" for d in gw.health()["devices"]), 20
+    )
+    assert opened, gw.health()["devices"]
+
+
 @pytest.fixture
 def county(broker: Broker, tmp_path: Path):  # type: ignore[no-untyped-def]
     rx = ReceiverProc(tmp_path / "county.db", broker.url)
@@ -58,8 +66,7 @@ def test_tanita_line_reaches_the_county(broker: Broker, county: ReceiverProc, tm
         gw = GatewayProc(state, broker.url)
         gw.start()
         try:
-            wait_until(lambda: any(d["device"] == "scale-1" for d in gw.health()["devices"]) or True, 2)
-            time.sleep(1.0)  # the serial transport opens the port
+            wait_for_port(gw, "scale-1")
             scale.write(tanita_line(weight_kg=61.4, body_fat_pct=33.2, height_cm=156.0))
             got = wait_until(lambda: county.readings(), timeout=30)
             assert len(got) == 1, gw.log()
@@ -95,7 +102,7 @@ def test_bad_serial_input_is_counted_kept_and_survived(
         gw = GatewayProc(state, broker.url)
         gw.start()
         try:
-            time.sleep(1.0)
+            wait_for_port(gw, "scale-1")
             for line in bad_lines:
                 scale.write(line)
                 time.sleep(0.05)

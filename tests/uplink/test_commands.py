@@ -9,6 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from uplink.commands import (
     CommandRefused,
@@ -130,3 +132,35 @@ def test_public_key_accepts_base64_and_pem() -> None:
     )
     assert public_key_b64(load_public_key(pem.decode())) == public_key_b64(KEY)
     assert len(base64.b64decode(public_key_b64(KEY))) == 32
+
+
+_JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=8)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.one_of(st.binary(max_size=120), _JSONISH.map(orjson.dumps)))
+def test_random_input_is_refused_never_raises_anything_else(body: bytes) -> None:
+    store = ReplayStore(None, clock=lambda: NOW.timestamp())
+    v = CommandVerifier(load_public_key(public_key_b64(KEY)), "hut-7", store, clock=lambda: NOW)
+    with pytest.raises(CommandRefused):
+        v.check(body)
+
+
+@given(
+    st.dictionaries(st.sampled_from(["id", "name", "args", "gateway_id", "expires_at", "schema"]), _JSONISH)
+)
+def test_signed_garbage_is_refused_with_a_reason(fields: dict[str, object]) -> None:
+    body = {**make_command(KEY, "hut-7", "ping", now=NOW), **fields}
+    body.pop("signature")
+    body["signature"] = base64.b64encode(KEY.sign(canonical_bytes(body))).decode()
+    store = ReplayStore(None, clock=lambda: NOW.timestamp())
+    v = CommandVerifier(load_public_key(public_key_b64(KEY)), "hut-7", store, clock=lambda: NOW)
+    try:
+        v.check(orjson.dumps(body))
+    except CommandRefused as e:
+        assert e.reason
