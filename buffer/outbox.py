@@ -196,7 +196,7 @@ class Outbox:
                 wal_autocheckpoint=s.wal_autocheckpoint_pages,
                 journal_size_limit=s.journal_size_limit_bytes,
             )
-            got = salvage.salvage(moved, dst)
+            got = salvage.salvage(moved, dst, page_size_hint=s.page_size)
         finally:
             dst.close()
         # Rows lost with the damaged pages may have had sequence numbers above every recovered one;

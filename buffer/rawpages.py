@@ -103,11 +103,12 @@ class _Pages:
         self.db_size = db.tell()
         size = 0
         reserved = 0
-        if header[:16] == _MAGIC:
+        if len(header) == 100 and header[:16] == _MAGIC:
             raw = int.from_bytes(header[16:18], "big")
             size = 65536 if raw == 1 else raw
             reserved = header[20]
         self.frames: dict[int, int] = {}
+        self.salts = b""
         wal_size = self._read_wal_header()
         if size not in _PAGE_SIZES:
             size = wal_size if wal_size in _PAGE_SIZES else page_size_hint
@@ -131,7 +132,7 @@ class _Pages:
         return int.from_bytes(head[8:12], "big")
 
     def _index_wal(self, size: int) -> None:
-        if self.wal is None or size not in _PAGE_SIZES:
+        if self.wal is None or not self.salts or size not in _PAGE_SIZES:
             return
         pending: dict[int, int] = {}
         offset = 32

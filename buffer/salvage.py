@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from buffer import rawpages
 from buffer.schema import rebuild_derived
 
 _SALVAGE_COLUMNS = (
@@ -157,19 +158,52 @@ class _Walker:
         return good
 
 
-def salvage(src_path: Path, dst: sqlite3.Connection) -> Salvaged:
-    """Copy every readable row of ``src_path``'s ``records`` table into ``dst`` (schema already there)."""
+def salvage(src_path: Path, dst: sqlite3.Connection, *, page_size_hint: int = 1024) -> Salvaged:
+    """Copy every readable row of ``src_path``'s ``records`` table into ``dst`` (schema already there).
+
+    First through SQLite (rowid walk around damaged pages), then, for the sequence numbers SQLite
+    could not reach, straight from the pages (:mod:`buffer.rawpages`).
+    """
     try:
         src = sqlite3.connect(_read_only_uri(src_path), uri=True, isolation_level=None, timeout=10.0)
     except sqlite3.Error as exc:
-        return Salvaged(0, 0, 0, 0, f"could not open the damaged file: {exc}")
-    try:
-        return _salvage(src, dst)
-    finally:
-        src.close()
+        walked = _Walked(0, [(1, _MAX_SEQ)], 0, 0, 0, f"SQLite could not open the damaged file: {exc}")
+    else:
+        try:
+            walked = _walk(src, dst)
+            _copy_counters(src, dst)
+        finally:
+            src.close()
+    raw_rows = _from_pages(src_path, dst, walked.gaps, page_size_hint) if walked.gaps else 0
+    dst.execute("BEGIN IMMEDIATE")
+    rebuild_derived(dst)  # also drops rows repeating an id (garbled copies)
+    dst.execute("COMMIT")
+    rows = int(dst.execute("SELECT count(*) FROM records").fetchone()[0])
+    high = int(dst.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0])
+    detail = f"{rows} rows copied, {len(walked.gaps)} unreadable ranges"
+    if raw_rows:
+        detail += f", {raw_rows} of them read from the raw pages"
+    if walked.skipped:
+        detail += f", {walked.skipped} garbled rows skipped"
+    if walked.note:
+        detail += f" ({walked.note})"
+    return Salvaged(rows, len(walked.gaps), walked.skipped, max(high, walked.hwm), detail)
 
 
-def _salvage(src: sqlite3.Connection, dst: sqlite3.Connection) -> Salvaged:
+@dataclass(frozen=True, slots=True)
+class _Walked:
+    rows: int
+    gaps: list[tuple[int, int]]  # inclusive seq ranges SQLite could not read
+    skipped: int
+    high: int
+    hwm: int
+    note: str = ""
+
+
+_INSERT = f"INSERT OR IGNORE INTO records({_SALVAGE_COLUMNS}) VALUES ({','.join('?' * 16)})"
+
+
+def _walk(src: sqlite3.Connection, dst: sqlite3.Connection) -> _Walked:
     walker = _Walker(src)
     # Lets SQLite read a file shorter than its header says (a truncated file) instead of refusing
     # it outright; nothing is written through this read-only connection.
@@ -177,13 +211,12 @@ def _salvage(src: sqlite3.Connection, dst: sqlite3.Connection) -> Salvaged:
     try:
         src.execute(f"SELECT {_SALVAGE_COLUMNS} FROM records LIMIT 0").fetchall()
     except sqlite3.DatabaseError as exc:
-        return Salvaged(0, 0, 0, _meta_hwm(src), f"the records table cannot be read: {exc}")
+        return _Walked(0, [(1, _MAX_SEQ)], 0, 0, _meta_hwm(src), f"the records table cannot be read: {exc}")
     lo = 0
     rows_done = 0
     skipped = 0
-    ranges = 0
+    gaps: list[tuple[int, int]] = []
     high = 0
-    insert = f"INSERT OR IGNORE INTO records({_SALVAGE_COLUMNS}) VALUES ({','.join('?' * 16)})"
     while True:
         batch: list[tuple[object, ...]] = []
         read = 0
@@ -205,7 +238,7 @@ def _salvage(src: sqlite3.Connection, dst: sqlite3.Connection) -> Salvaged:
         if batch:
             dst.execute("BEGIN IMMEDIATE")
             before = dst.total_changes
-            dst.executemany(insert, batch)
+            dst.executemany(_INSERT, batch)
             rows_done += dst.total_changes - before
             dst.execute("COMMIT")
             high = max(high, int(batch[-1][0]))  # type: ignore[call-overload]
@@ -216,21 +249,40 @@ def _salvage(src: sqlite3.Connection, dst: sqlite3.Connection) -> Salvaged:
         if read:
             continue  # retry from the last good row: the next read fails at once or goes on
         # The first row after ``lo`` cannot be read: skip to the next readable sequence number.
-        ranges += 1
         nxt = walker.next_readable(lo)
         if nxt is None:
+            gaps.append((lo + 1, _MAX_SEQ))
             break
+        gaps.append((lo + 1, nxt - 1))
         lo = nxt - 1
-    hwm = max(high, _meta_hwm(src))
+    return _Walked(rows_done, gaps, skipped, high, _meta_hwm(src))
+
+
+def _from_pages(
+    src_path: Path, dst: sqlite3.Connection, gaps: list[tuple[int, int]], page_size_hint: int
+) -> int:
+    """Rows read from the raw pages whose seq falls in a gap; of several copies, the latest changed."""
+    best: dict[int, tuple[object, ...]] = {}
+    try:
+        for rowid, values in rawpages.table_rows(src_path, columns=16, page_size_hint=page_size_hint):
+            if values[0] is not None or not any(a <= rowid <= b for a, b in gaps):
+                continue
+            row = (rowid, *values[1:])
+            if not _valid(row):
+                continue
+            old = best.get(rowid)
+            if old is None or (row[8], row[9]) > (old[8], old[9]):
+                best[rowid] = row
+    except OSError:
+        return 0
+    if not best:
+        return 0
     dst.execute("BEGIN IMMEDIATE")
-    rebuild_derived(dst)  # also drops rows repeating an id (garbled copies)
+    before = dst.total_changes
+    dst.executemany(_INSERT, [best[k] for k in sorted(best)])
+    added = dst.total_changes - before
     dst.execute("COMMIT")
-    rows_done = int(dst.execute("SELECT count(*) FROM records").fetchone()[0])
-    detail = f"{rows_done} rows copied, {ranges} unreadable ranges skipped"
-    if skipped:
-        detail += f", {skipped} garbled rows skipped"
-    _copy_counters(src, dst)
-    return Salvaged(rows_done, ranges, skipped, hwm, detail)
+    return added
 
 
 def _meta_hwm(src: sqlite3.Connection) -> int:

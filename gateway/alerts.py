@@ -148,9 +148,6 @@ class AlertManager:
             guardians=guardians,
         )
 
-    def set_guardians(self, guardians: Callable[[str], Sequence[str]] | None) -> None:
-        self._guardians = guardians
-
     def window_s(self, kind: str) -> float:
         w = self._by_kind.get(kind, self._default)
         if kind in SOS_KINDS:

@@ -36,6 +36,8 @@ RESIDENTS = (
     ResidentProfile("R0003", weight_kg=49.0, body_fat_pct=27.0, systolic=114, diastolic=72, height_cm=150),
 )
 NAMES = {"R0001": "王秀英", "R0002": "李建国", "R0003": "张桂兰"}
+HTTP_TIMEOUT_S = 10.0
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @dataclass
@@ -110,7 +112,7 @@ async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int
         receiver = Receiver(store, BrokerOptions(url=url, client_id="hutgw-demo-county"))
         tasks = await stack.enter_async_context(asyncio.TaskGroup())
         stack.callback(stop.set)
-        tasks.create_task(receiver.run(), name="receiver")
+        running = [tasks.create_task(receiver.run(), name="receiver")]
 
         scale = stack.enter_context(PtyDevice(root / "dev" / "tanita"))
         state.mkdir(parents=True, exist_ok=True)
@@ -142,7 +144,11 @@ async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int
         )
         daemon = await stack.enter_async_context(Daemon(config))
         gw = daemon.gateway
-        http = await stack.enter_async_context(aiohttp.ClientSession(base_url=daemon.api_url))
+        http = await stack.enter_async_context(
+            aiohttp.ClientSession(
+                base_url=daemon.api_url, timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
+            )
+        )
 
         async def watch_events() -> None:
             async with gw.events.subscribe() as q:
@@ -175,11 +181,15 @@ async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int
         async def doctor_sim() -> None:
             while not await sleep_or_stop(stop, 1.7):
                 body = manual_bp(rng, rng.choice(RESIDENTS))
-                async with http.post(
-                    "/api/v1/readings", data=orjson.dumps(body), headers={"Content-Type": "application/json"}
-                ) as resp:
-                    if resp.status != 201:
-                        log.warning("manual entry refused: %s", await resp.text())
+                try:
+                    async with http.post(
+                        "/api/v1/readings", data=orjson.dumps(body), headers=JSON_HEADERS
+                    ) as resp:
+                        if resp.status != 201:  # the answer names the values: DEBUG only
+                            log.warning("manual entry refused: HTTP %d", resp.status)
+                            log.debug("manual entry refused: %s", await resp.text())
+                except (aiohttp.ClientError, TimeoutError) as e:
+                    log.warning("manual entry not sent: %s", e)
 
         async def refresh() -> None:
             while True:
@@ -190,20 +200,22 @@ async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int
                     row.at_county = row.id in delivered
                 await asyncio.sleep(0.5)
 
-        tasks.create_task(watch_events(), name="demo-events")
-        tasks.create_task(scale_sim(), name="demo-scale")
-        tasks.create_task(doctor_sim(), name="demo-doctor")
-        tasks.create_task(refresh(), name="demo-refresh")
+        running += [
+            tasks.create_task(watch_events(), name="demo-events"),
+            tasks.create_task(scale_sim(), name="demo-scale"),
+            tasks.create_task(doctor_sim(), name="demo-doctor"),
+            tasks.create_task(refresh(), name="demo-refresh"),
+        ]
         view = None if quiet else LiveView(board, daemon.api_url, url)
         try:
             if view is None:
-                await _wait(stop, duration)
+                await _wait(duration)
             else:
                 with view.live():
-                    await _wait(stop, duration, tick=view.update)
+                    await _wait(duration, tick=view.update)
         finally:
             stop.set()
-            for t in list(tasks._tasks):
+            for t in running:
                 t.cancel()
         return {
             "county_readings": len(await store.reading_ids()),
@@ -214,7 +226,7 @@ async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _wait(stop: asyncio.Event, duration: float | None, tick: Any = None) -> None:
+async def _wait(duration: float | None, tick: Any = None) -> None:
     loop = asyncio.get_running_loop()
     end = None if duration is None else loop.time() + duration
     while end is None or loop.time() < end:

@@ -57,6 +57,13 @@ class DaemonApi:
             t("api.unreachable", url=self.url, reason=reason), hint=t("api.unreachable_hint")
         )
 
+    def _check(self, resp: aiohttp.ClientResponse) -> None:
+        """Raise unless the daemon answered 200 OK."""
+        if resp.status in (401, 403):
+            raise ApiRefusedError(t("api.refused", status=resp.status), hint=t("api.refused_hint"))
+        if resp.status != 200:
+            raise self._unreachable(f"HTTP {resp.status}")
+
     async def health(self) -> dict[str, Any]:
         """``GET /api/v1/health``; raises :class:`UnreachableError` when nobody answers."""
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
@@ -65,10 +72,7 @@ class DaemonApi:
                 aiohttp.ClientSession(timeout=timeout) as session,
                 session.get(f"{self.url}/api/v1/health", headers=_headers(self.api)) as resp,
             ):
-                if resp.status in (401, 403):
-                    raise ApiRefusedError(t("api.refused", status=resp.status), hint=t("api.refused_hint"))
-                if resp.status != 200:
-                    raise self._unreachable(f"HTTP {resp.status}")
+                self._check(resp)
                 data: dict[str, Any] = await resp.json(content_type=None)
                 return data
         except UnreachableError:
@@ -96,10 +100,7 @@ class DaemonApi:
                 aiohttp.ClientSession(timeout=timeout) as session,
                 session.get(f"{self.url}/api/v1/events", headers=_headers(self.api)) as resp,
             ):
-                if resp.status in (401, 403):
-                    raise ApiRefusedError(t("api.refused", status=resp.status), hint=t("api.refused_hint"))
-                if resp.status != 200:
-                    raise self._unreachable(f"HTTP {resp.status}")
+                self._check(resp)
                 event_type = "message"
                 data_lines: list[str] = []
                 async for raw in resp.content:

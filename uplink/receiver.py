@@ -44,7 +44,9 @@ log = logging.getLogger("hutgw.receiver")
 
 SCHEMA = """
 PRAGMA journal_mode=WAL;
-PRAGMA synchronous=NORMAL;
+-- FULL: an ack promises the reading is stored; in WAL mode NORMAL could still lose the last
+-- transactions to a power cut after their ack went out, and the gateway would never resend them.
+PRAGMA synchronous=FULL;
 CREATE TABLE IF NOT EXISTS readings (
     id TEXT PRIMARY KEY,
     gateway_id TEXT NOT NULL,

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from drivers.errors import DecodeError
 from drivers.gatt import present
 from drivers.gatt.date_time import DateTime
 from drivers.measurement import KG, OHM, Measurement, Value
 
 UNIT_DIVISOR = {"kg": 200, "lb": 100, "jin": 100}
 UNIT_TO_KG = {"kg": 1.0, "lb": present.LB_TO_KG, "jin": present.JIN_TO_KG}
+
+
+def service_data(data: bytes, size: int, model: str) -> bytes:
+    """``data`` when it is exactly ``size`` bytes (the only length a scale sends)."""
+    if len(data) != size:
+        raise DecodeError(
+            "truncated" if not data else "bad_length",
+            f"{model} service data is {size} bytes, got {len(data)}",
+            field="service_data",
+        )
+    return data
 
 
 def weight_fields(raw: int, unit: str) -> dict[str, Any]:

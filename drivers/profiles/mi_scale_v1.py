@@ -5,24 +5,17 @@ Service data UUID 0x181D, exactly 10 bytes: control, weight uint16, Date Time-li
 
 from __future__ import annotations
 
-from drivers.errors import DecodeError
 from drivers.frames import RawFrame
 from drivers.gatt import uuids
 from drivers.measurement import Decoded
 from drivers.profile import BleMatch, Profile
-from drivers.profiles.mi_scale_common import final_measurement, timestamp, weight_fields
+from drivers.profiles.mi_scale_common import final_measurement, service_data, timestamp, weight_fields
 
 SIZE = 10
 
 
 def decode(frame: RawFrame) -> Decoded:
-    data = frame.data
-    if len(data) != SIZE:
-        raise DecodeError(
-            "truncated" if not data else "bad_length",
-            f"Mi Scale v1 service data is {SIZE} bytes, got {len(data)}",
-            field="service_data",
-        )
+    data = service_data(frame.data, SIZE, "Mi Scale v1")
     control = data[0]
     unit = "lb" if control & 0x01 else "jin" if control & 0x10 else "kg"
     stamp = timestamp(data[3:10])

@@ -6,24 +6,17 @@ Impedance is used only in final packets and when non-zero.
 
 from __future__ import annotations
 
-from drivers.errors import DecodeError
 from drivers.frames import RawFrame
 from drivers.gatt import uuids
 from drivers.measurement import Decoded
 from drivers.profile import BleMatch, Profile
-from drivers.profiles.mi_scale_common import final_measurement, timestamp, weight_fields
+from drivers.profiles.mi_scale_common import final_measurement, service_data, timestamp, weight_fields
 
 SIZE = 13
 
 
 def decode(frame: RawFrame) -> Decoded:
-    data = frame.data
-    if len(data) != SIZE:
-        raise DecodeError(
-            "truncated" if not data else "bad_length",
-            f"Mi Scale v2 service data is {SIZE} bytes, got {len(data)}",
-            field="service_data",
-        )
+    data = service_data(frame.data, SIZE, "Mi Scale v2")
     control0, control1 = data[0], data[1]
     unit = "lb" if control0 & 0x01 else "jin" if control1 & 0x40 else "kg"
     stamp = timestamp(data[2:9])

@@ -5,61 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from drivers import registry
-from drivers.errors import DecodeError
-from drivers.frames import RawFrame
-from drivers.measurement import Decoded
 from drivers.profile import Profile
-from drivers.serial.checksums import sum8_hex, xor8_hex
+from drivers.serial.checksums import xor8_hex
 from drivers.serial.transport import Backoff, SerialTransport
-from drivers.source import LinkEvent
+from tests.support.serial import tanita_line
+from tests.support.sinks import DecodingSink
 
 TANITA = registry.get("tanita.serial")
-
-
-def tanita_line(weight: float) -> bytes:
-    text = f'{{0,16,~0,1,~1,1,~2,1,MO,"SC-240",Wk,{weight},FW,20.0,'
-    return f"{text}CS,{sum8_hex(text.encode())}\r\n".encode()
-
-
-class RecordingSink:
-    """A FrameSink that decodes with the profile, as the gateway will, and records everything."""
-
-    def __init__(self, profile: Profile) -> None:
-        self.profile = profile
-        self.frames: list[RawFrame] = []
-        self.decoded: list[Decoded] = []
-        self.errors: list[DecodeError] = []
-        self.links: list[LinkEvent] = []
-        self._changed = asyncio.Event()
-
-    async def frame(self, frame: RawFrame) -> bytes | None:
-        self.frames.append(frame)
-        try:
-            self.decoded.append(self.profile.decode(frame))
-        except DecodeError as e:
-            self.errors.append(e)
-        self._changed.set()
-        return None
-
-    def link(self, event: LinkEvent) -> None:
-        self.links.append(event)
-        self._changed.set()
-
-    @property
-    def states(self) -> list[str]:
-        return [e.state for e in self.links]
-
-    async def until(self, condition: Callable[[], bool]) -> None:
-        async with asyncio.timeout(10):
-            while not condition():
-                self._changed.clear()
-                await self._changed.wait()
 
 
 class Pty:
@@ -99,7 +57,7 @@ def port(tmp_path: Path) -> Iterator[Pty]:
         p.unplug()
 
 
-def transport(port: Pty, sink: RecordingSink, profile: Profile = TANITA) -> SerialTransport:
+def transport(port: Pty, sink: DecodingSink, profile: Profile = TANITA) -> SerialTransport:
     return SerialTransport(
         "tanita-1", str(port.link), profile, sink, backoff_initial_s=0.01, backoff_max_s=0.05
     )
@@ -107,7 +65,7 @@ def transport(port: Pty, sink: RecordingSink, profile: Profile = TANITA) -> Seri
 
 async def test_split_lines_noise_and_bad_checksums(port: Pty) -> None:
     port.plug()
-    sink = RecordingSink(TANITA)
+    sink = DecodingSink(TANITA)
     async with transport(port, sink):
         await sink.until(lambda: sink.states == ["connected"])
         good = tanita_line(82.7)
@@ -145,7 +103,7 @@ async def test_split_lines_noise_and_bad_checksums(port: Pty) -> None:
 
 async def test_oversize_line_is_dropped_and_the_port_keeps_working(port: Pty) -> None:
     port.plug()
-    sink = RecordingSink(TANITA)
+    sink = DecodingSink(TANITA)
     async with transport(port, sink) as t:
         await sink.until(lambda: sink.states == ["connected"])
         await port.write(b"{0," + b"9" * 3000 + b"\r\n", tanita_line(50.0))
@@ -156,7 +114,7 @@ async def test_oversize_line_is_dropped_and_the_port_keeps_working(port: Pty) ->
 
 async def test_unplug_and_replug(port: Pty) -> None:
     port.plug()
-    sink = RecordingSink(TANITA)
+    sink = DecodingSink(TANITA)
     async with transport(port, sink) as t:
         await sink.until(lambda: sink.states == ["connected"])
         await port.write(tanita_line(80.0))
@@ -174,7 +132,7 @@ async def test_unplug_and_replug(port: Pty) -> None:
 
 
 async def test_port_missing_at_start_is_reported_then_opened(port: Pty) -> None:
-    sink = RecordingSink(TANITA)
+    sink = DecodingSink(TANITA)
     async with transport(port, sink):
         await sink.until(lambda: sink.states == ["disconnected"])
         assert "cannot open" in sink.links[0].detail
@@ -185,7 +143,7 @@ async def test_port_missing_at_start_is_reported_then_opened(port: Pty) -> None:
 async def test_nmea_receiver_on_a_pty(port: Pty) -> None:
     nmea = registry.get("nmea")
     port.plug()
-    sink = RecordingSink(nmea)
+    sink = DecodingSink(nmea)
     async with transport(port, sink, nmea):
         await sink.until(lambda: sink.states == ["connected"])
         body = "GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W"
@@ -198,7 +156,7 @@ async def test_nmea_receiver_on_a_pty(port: Pty) -> None:
 
 async def test_leaving_the_context_stops_the_task(port: Pty) -> None:
     port.plug()
-    sink = RecordingSink(TANITA)
+    sink = DecodingSink(TANITA)
     t = transport(port, sink)
     async with t:
         await sink.until(lambda: sink.states == ["connected"])

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from drivers import registry
-from drivers.errors import DecodeError
 from drivers.frames import RawFrame
 from provisioning.commands.decode import decode_input
-from tests.support.vectors import assert_matches, is_error_vector, load_vectors
+from tests.support.vectors import check_vector, load_vectors
 
 VECTORS = load_vectors("serial.json")
 
@@ -26,23 +25,13 @@ def _decode(vector: dict[str, Any]) -> Any:
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
 def test_vector(vector: dict[str, Any]) -> None:
-    if is_error_vector(vector):
-        with pytest.raises(DecodeError) as err:
-            _decode(vector)
-        assert err.value.category == vector["expected"]["error"]
-    else:
-        assert_matches(vector["expected"], _decode(vector))
+    check_vector(vector, lambda: _decode(vector))
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
 def test_vector_through_hutgw_decode(vector: dict[str, Any]) -> None:
     """The same vectors through the code path of `hutgw decode`."""
-    if is_error_vector(vector):
-        with pytest.raises(DecodeError) as err:
-            decode_input(vector["protocol"], input_text=vector["input_text"])
-        assert err.value.category == vector["expected"]["error"]
-    else:
-        assert_matches(vector["expected"], decode_input(vector["protocol"], input_text=vector["input_text"]))
+    check_vector(vector, lambda: decode_input(vector["protocol"], input_text=vector["input_text"]))
 
 
 def test_vector_file_covers_both_protocols() -> None:

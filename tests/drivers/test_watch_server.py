@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
 from drivers import registry
-from drivers.errors import DecodeError, TransportError
-from drivers.frames import RawFrame
-from drivers.measurement import Decoded
-from drivers.source import LinkEvent
+from drivers.errors import TransportError
 from drivers.watch.codec import build_frame
 from drivers.watch.server import WatchServer
+from tests.support.sinks import DecodingSink
 
 WATCH = registry.get("watch.tcp")
 ID = "1234567890"
@@ -24,38 +21,6 @@ SOS_NO_FIX = (
 
 def frame(content: str, wid: str = ID) -> bytes:
     return build_frame("3G", wid, None, content)
-
-
-class DecodingSink:
-    """What the gateway does with watch frames: decode, record, return Decoded.reply."""
-
-    def __init__(self) -> None:
-        self.frames: list[RawFrame] = []
-        self.decoded: list[Decoded] = []
-        self.errors: list[DecodeError] = []
-        self.links: list[LinkEvent] = []
-        self._changed = asyncio.Event()
-
-    async def frame(self, frame: RawFrame) -> bytes | None:
-        self.frames.append(frame)
-        self._changed.set()
-        try:
-            d = WATCH.decode(frame)
-        except DecodeError as e:
-            self.errors.append(e)
-            return None
-        self.decoded.append(d)
-        return d.reply
-
-    def link(self, event: LinkEvent) -> None:
-        self.links.append(event)
-        self._changed.set()
-
-    async def until(self, condition: Callable[[], bool]) -> None:
-        async with asyncio.timeout(10):
-            while not condition():
-                self._changed.clear()
-                await self._changed.wait()
 
 
 class Watch:
@@ -98,7 +63,7 @@ def server(sink: DecodingSink, **kw: object) -> WatchServer:
 
 
 async def test_split_and_merged_frames_heartbeat_answered_exactly() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink) as srv:
         w = await Watch.connect(srv.port)
         lk = b"[SG*1234567890*0002*LK]"
@@ -120,7 +85,7 @@ async def test_split_and_merged_frames_heartbeat_answered_exactly() -> None:
 
 
 async def test_sos_without_fix_reaches_the_sink_and_is_answered() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink) as srv:
         w = await Watch.connect(srv.port)
         await w.send(frame(SOS_NO_FIX)[:40], frame(SOS_NO_FIX)[40:])
@@ -132,7 +97,7 @@ async def test_sos_without_fix_reaches_the_sink_and_is_answered() -> None:
 
 
 async def test_junk_and_bad_frames_do_not_stop_the_connection() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink) as srv:
         w = await Watch.connect(srv.port)
         await w.send(b"\x00\xffHELLO\r\n", frame("LK"), b"garbage]]][", frame("UD,1,2"), frame("LK"))
@@ -143,7 +108,7 @@ async def test_junk_and_bad_frames_do_not_stop_the_connection() -> None:
 
 
 async def test_unknown_watch_id_is_closed_without_reaching_the_sink() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink) as srv:
         w = await Watch.connect(srv.port)
         await w.send(frame("LK", wid="9999999999"))
@@ -153,7 +118,7 @@ async def test_unknown_watch_id_is_closed_without_reaching_the_sink() -> None:
 
 
 async def test_a_connection_cannot_switch_watch_id() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink) as srv:
         w = await Watch.connect(srv.port)
         await w.send(frame("LK"))
@@ -164,7 +129,7 @@ async def test_a_connection_cannot_switch_watch_id() -> None:
 
 
 async def test_junk_only_connection_is_closed() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink, max_frame_bytes=256) as srv:
         w = await Watch.connect(srv.port)
         await w.send(b"GET / HTTP/1.1\r\n" * 40)
@@ -173,7 +138,7 @@ async def test_junk_only_connection_is_closed() -> None:
 
 
 async def test_connection_sending_only_bad_frames_is_closed() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink, max_frame_bytes=256) as srv:
         w = await Watch.connect(srv.port)
         await w.send(b"[not a watch frame]" * 20)
@@ -182,7 +147,7 @@ async def test_connection_sending_only_bad_frames_is_closed() -> None:
 
 
 async def test_leaving_the_context_ends_open_connections() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     srv = server(sink)
     async with srv:
         w = await Watch.connect(srv.port)
@@ -193,7 +158,7 @@ async def test_leaving_the_context_ends_open_connections() -> None:
 
 
 async def test_oversize_frame_is_dropped_and_the_next_one_served() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink, max_frame_bytes=256) as srv:
         w = await Watch.connect(srv.port)
         await w.send(frame("LK"), frame("TK," + "x" * 1000), frame("LK"))
@@ -204,7 +169,7 @@ async def test_oversize_frame_is_dropped_and_the_next_one_served() -> None:
 
 
 async def test_idle_connection_is_closed() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink, idle_timeout_s=0.2) as srv:
         w = await Watch.connect(srv.port)
         await w.send(frame("LK"))
@@ -214,7 +179,7 @@ async def test_idle_connection_is_closed() -> None:
 
 
 async def test_connection_cap() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink, max_connections=2) as srv:
         a, b = await Watch.connect(srv.port), await Watch.connect(srv.port)
         await a.send(frame("LK"))
@@ -234,7 +199,7 @@ async def test_connection_cap() -> None:
 
 
 async def test_reconnecting_watch_replaces_its_old_connection() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink) as srv:
         old = await Watch.connect(srv.port)
         await old.send(frame("LK"))
@@ -251,14 +216,14 @@ async def test_reconnecting_watch_replaces_its_old_connection() -> None:
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", ""])
 def test_all_interfaces_only_when_asked(host: str) -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     with pytest.raises(TransportError, match="all interfaces"):
         WatchServer(host, 0, sink, lambda _: True)
     WatchServer(host, 0, sink, lambda _: True, allow_all_interfaces=True)
 
 
 async def test_port_in_use_is_a_clear_error() -> None:
-    sink = DecodingSink()
+    sink = DecodingSink(WATCH)
     async with server(sink) as first:
         with pytest.raises(TransportError, match="cannot listen"):
             async with WatchServer("127.0.0.1", first.port, sink, lambda _: True):

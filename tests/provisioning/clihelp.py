@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,16 +19,11 @@ from typing import Any
 
 import pytest
 
-from drivers.serial.checksums import sum8_hex
 from provisioning.cli import main
+from provisioning.errors import EXIT_OK
+from tests.support.broker import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(folder: Path, state_dir: Path, **extra: str) -> Path:
@@ -76,9 +70,35 @@ def hutgw(
     )
 
 
-def tanita_line(weight: float) -> bytes:
-    text = f'{{0,16,~0,1,~1,1,~2,1,MO,"SC-240",Wk,{weight},FW,20.0,'
-    return f"{text}CS,{sum8_hex(text.encode())}\r\n".encode()
+def add_resident(cli: Cli, rid: str = "R001") -> None:
+    code, _, err = cli("residents", "add", rid, "--name", "王秀英", "--birth-year", "1950")
+    assert code == EXIT_OK, err
+
+
+def add_cuff(cli: Cli, address: str, resident: str = "R001") -> None:
+    """A blood-pressure cuff ``cuff-1`` of ``resident``."""
+    code, _, err = cli(
+        "devices",
+        "add",
+        "--ble",
+        address,
+        "--profile",
+        "gatt.blood_pressure_measurement",
+        "--resident",
+        resident,
+        "--id",
+        "cuff-1",
+    )
+    assert code == EXIT_OK, err
+
+
+def add_scale(cli: Cli, pty: Pty, resident: str | None = None) -> None:
+    """A Tanita scale ``scale-1`` on ``pty``: the hut's (shared) unless ``resident`` owns it."""
+    owner = ("--resident", resident) if resident else ("--shared",)
+    code, _, err = cli(
+        "devices", "add", "--serial", str(pty.link), "--profile", "tanita.serial", *owner, "--id", "scale-1"
+    )
+    assert code == EXIT_OK, err
 
 
 class Pty:

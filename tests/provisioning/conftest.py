@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.provisioning.clihelp import Cli, Pty, RunningDaemon, free_port, write_config
+from tests.provisioning.clihelp import Cli, Pty, RunningDaemon, write_config
+from tests.support.broker import free_port
 
 
 @pytest.fixture

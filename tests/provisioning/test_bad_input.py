@@ -22,7 +22,7 @@ from provisioning.errors import (
     EXIT_OK,
     EXIT_UNREACHABLE,
 )
-from tests.provisioning.clihelp import Cli, Pty, hutgw
+from tests.provisioning.clihelp import Cli, Pty, add_cuff, add_resident, add_scale, hutgw
 from tests.provisioning.test_status_cli import fill_outbox
 
 CUFF = "C0:FF:EE:00:00:01"
@@ -50,36 +50,9 @@ def state_digest(state_dir: Path) -> dict[str, str]:
 @pytest.fixture
 def hut(cli: Cli, state_dir: Path, pty: Pty, tmp_path: Path) -> Iterator[dict[str, Path]]:
     """A hut with one resident, a cuff, a serial scale, one fence and an outbox."""
-    assert cli("residents", "add", "R001", "--name", "王秀英", "--birth-year", "1950")[0] == EXIT_OK
-    assert (
-        cli(
-            "devices",
-            "add",
-            "--ble",
-            CUFF,
-            "--profile",
-            "gatt.blood_pressure_measurement",
-            "--resident",
-            "R001",
-            "--id",
-            "cuff-1",
-        )[0]
-        == EXIT_OK
-    )
-    assert (
-        cli(
-            "devices",
-            "add",
-            "--serial",
-            str(pty.link),
-            "--profile",
-            "tanita.serial",
-            "--shared",
-            "--id",
-            "scale-1",
-        )[0]
-        == EXIT_OK
-    )
+    add_resident(cli)
+    add_cuff(cli, CUFF)
+    add_scale(cli, pty)
     fence = tmp_path / "home.geojson"
     fence.write_text(
         json.dumps(

@@ -80,7 +80,9 @@ def test_unknown_or_missing_profile(args: list[str]) -> None:
 def test_batch_reports_unsupported_and_bad_hex(tmp_path: Path) -> None:
     batch = tmp_path / "b.jsonl"
     batch.write_text(
-        '{"protocol": "no.such", "input_hex": "00"}\n{"protocol": "tanita.serial", "input_hex": "zz"}\nnot json\n'
+        '{"protocol": "no.such", "input_hex": "00"}\n'
+        '{"protocol": "tanita.serial", "input_hex": "zz"}\n'
+        "not json\n"
     )
     proc = subprocess.run([*HUTGW, "decode", "--batch", str(batch)], capture_output=True, text=True)
     assert proc.returncode == 0

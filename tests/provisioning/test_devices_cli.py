@@ -9,14 +9,10 @@ from pathlib import Path
 from gateway.registry import Registry
 from provisioning.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, EXIT_UNREACHABLE
 from tests.provisioning.blesim_world import CUFF, SCALE, STRANGER
-from tests.provisioning.clihelp import Cli, Pty, tanita_line
+from tests.provisioning.clihelp import Cli, Pty, add_cuff, add_resident, add_scale
+from tests.support.serial import tanita_line
 
 SIM = "tests.provisioning.blesim_world"
-
-
-def add_resident(cli: Cli, rid: str = "R001") -> None:
-    code, _, err = cli("residents", "add", rid, "--name", "王秀英", "--birth-year", "1950")
-    assert code == EXIT_OK, err
 
 
 def test_add_list_remove_each_kind(cli: Cli, state_dir: Path, pty: Pty) -> None:
@@ -97,17 +93,7 @@ def test_multi_user_scale(cli: Cli) -> None:
 
 
 def test_list_in_chinese(cli: Cli, pty: Pty) -> None:
-    cli(
-        "devices",
-        "add",
-        "--serial",
-        str(pty.link),
-        "--profile",
-        "tanita.serial",
-        "--shared",
-        "--id",
-        "scale-1",
-    )
+    add_scale(cli, pty)
     code, out, _ = cli("devices", "list", "--lang", "zh")
     assert code == EXIT_OK and "编号" in out and "（共用）" in out
 
@@ -117,18 +103,7 @@ def test_list_in_chinese(cli: Cli, pty: Pty) -> None:
 
 def test_scan_on_the_simulated_radio(cli: Cli) -> None:
     add_resident(cli)
-    cli(
-        "devices",
-        "add",
-        "--ble",
-        CUFF,
-        "--profile",
-        "gatt.blood_pressure_measurement",
-        "--resident",
-        "R001",
-        "--id",
-        "cuff-1",
-    )
+    add_cuff(cli, CUFF)
     code, out, err = cli("devices", "scan", "--timeout", "0.3", "--ble-backend", f"{SIM}:nearby", "--json")
     assert code == EXIT_OK, err
     seen = json.loads(out)
@@ -171,17 +146,7 @@ def test_pair_with_a_device_that_is_not_there(cli: Cli) -> None:
 
 
 def test_test_decodes_the_first_frame_from_a_serial_port(cli: Cli, pty: Pty) -> None:
-    cli(
-        "devices",
-        "add",
-        "--serial",
-        str(pty.link),
-        "--profile",
-        "tanita.serial",
-        "--shared",
-        "--id",
-        "scale-1",
-    )
+    add_scale(cli, pty)
     pty.feed(b"\x00noise\r\n" + tanita_line(72.5))
     code, out, err = cli("devices", "test", "scale-1", "--timeout", "20", "--json")
     assert code == EXIT_OK, err
@@ -192,17 +157,7 @@ def test_test_decodes_the_first_frame_from_a_serial_port(cli: Cli, pty: Pty) -> 
 
 
 def test_test_human_output(cli: Cli, pty: Pty) -> None:
-    cli(
-        "devices",
-        "add",
-        "--serial",
-        str(pty.link),
-        "--profile",
-        "tanita.serial",
-        "--shared",
-        "--id",
-        "scale-1",
-    )
+    add_scale(cli, pty)
     pty.feed(tanita_line(61.0))
     code, out, _ = cli("devices", "test", "scale-1", "--timeout", "20")
     assert code == EXIT_OK
@@ -210,34 +165,14 @@ def test_test_human_output(cli: Cli, pty: Pty) -> None:
 
 
 def test_test_times_out_when_the_device_is_silent(cli: Cli, pty: Pty) -> None:
-    cli(
-        "devices",
-        "add",
-        "--serial",
-        str(pty.link),
-        "--profile",
-        "tanita.serial",
-        "--shared",
-        "--id",
-        "scale-1",
-    )
+    add_scale(cli, pty)
     code, _, err = cli("devices", "test", "scale-1", "--timeout", "0.5")
     assert code == EXIT_FAILURE
     assert "no reading from scale-1 within 0.5 s" in err and "cable" in err
 
 
 def test_test_reports_frames_it_cannot_decode(cli: Cli, pty: Pty) -> None:
-    cli(
-        "devices",
-        "add",
-        "--serial",
-        str(pty.link),
-        "--profile",
-        "tanita.serial",
-        "--shared",
-        "--id",
-        "scale-1",
-    )
+    add_scale(cli, pty)
     pty.feed(b'{0,16,~0,1,MO,"SC-240",Wk,CS,20\r\n')
     code, _, err = cli("devices", "test", "scale-1", "--timeout", "1")
     assert code == EXIT_FAILURE
@@ -245,17 +180,7 @@ def test_test_reports_frames_it_cannot_decode(cli: Cli, pty: Pty) -> None:
 
 
 def test_test_unplugged_port(cli: Cli, pty: Pty) -> None:
-    cli(
-        "devices",
-        "add",
-        "--serial",
-        str(pty.link),
-        "--profile",
-        "tanita.serial",
-        "--shared",
-        "--id",
-        "scale-1",
-    )
+    add_scale(cli, pty)
     pty.link.unlink()
     code, _, err = cli("devices", "test", "scale-1", "--timeout", "5")
     assert code == EXIT_FAILURE
@@ -264,18 +189,7 @@ def test_test_unplugged_port(cli: Cli, pty: Pty) -> None:
 
 def test_test_ble_cuff_on_the_simulated_radio(cli: Cli) -> None:
     add_resident(cli)
-    cli(
-        "devices",
-        "add",
-        "--ble",
-        CUFF,
-        "--profile",
-        "gatt.blood_pressure_measurement",
-        "--resident",
-        "R001",
-        "--id",
-        "cuff-1",
-    )
+    add_cuff(cli, CUFF)
     code, out, err = cli(
         "devices", "test", "cuff-1", "--timeout", "20", "--ble-backend", f"{SIM}:nearby", "--json"
     )
@@ -294,18 +208,7 @@ def test_test_watch_needs_the_daemon(cli: Cli) -> None:
 
 def test_a_dead_adapter_is_one_clear_sentence(cli: Cli) -> None:
     add_resident(cli)
-    cli(
-        "devices",
-        "add",
-        "--ble",
-        CUFF,
-        "--profile",
-        "gatt.blood_pressure_measurement",
-        "--resident",
-        "R001",
-        "--id",
-        "cuff-1",
-    )
+    add_cuff(cli, CUFF)
     code, _, err = cli("devices", "scan", "--timeout", "0.2", "--ble-backend", f"{SIM}:broken_adapter")
     assert code == EXIT_UNREACHABLE
     assert err.strip().startswith("error: Bluetooth: cannot scan") and "NotReady" in err and "rfkill" in err

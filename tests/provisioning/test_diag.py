@@ -10,8 +10,9 @@ import tarfile
 from pathlib import Path
 
 from provisioning.errors import EXIT_CONFLICT, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_OK
-from tests.provisioning.clihelp import Cli, Pty, free_port, hutgw
+from tests.provisioning.clihelp import Cli, Pty, add_resident, add_scale, hutgw
 from tests.provisioning.test_status_cli import alert, fill_outbox
+from tests.support.broker import free_port
 
 SECRETS = ("s3cret-token", "9731", "brokerpass", "brokeruser")
 PERSONAL = ("王秀英", "R001", "190/120", "deadbeefcafe", "400 above")
@@ -59,22 +60,8 @@ def read_bundle(path: Path) -> dict[str, bytes]:
 def prepare(tmp_path: Path, capsys: object, state_dir: Path, pty: Pty) -> Path:
     config = write_config(tmp_path, state_dir)
     cli = Cli(capsys, config)  # type: ignore[arg-type]
-    assert cli("residents", "add", "R001", "--name", "王秀英", "--birth-year", "1950")[0] == EXIT_OK
-    assert (
-        cli(
-            "devices",
-            "add",
-            "--serial",
-            str(pty.link),
-            "--profile",
-            "tanita.serial",
-            "--resident",
-            "R001",
-            "--id",
-            "scale-1",
-        )[0]
-        == EXIT_OK
-    )
+    add_resident(cli)
+    add_scale(cli, pty, resident="R001")
     fill_outbox(state_dir, [alert("bp_crisis", "BP 190/120 mmHg")])
     (state_dir / "quarantine.jsonl").write_text(
         json.dumps(

@@ -16,7 +16,10 @@ def hutgw(*args: str) -> subprocess.CompletedProcess[str]:
 def test_run_has_the_same_options_as_in_the_full_cli() -> None:
     short = hutgw("run", "--help")
     full = subprocess.run(
-        [sys.executable, "-m", "provisioning.cli", "run", "--help"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "provisioning.cli", "run", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert short.returncode == full.returncode == 0
     assert short.stdout == full.stdout

@@ -13,7 +13,8 @@ from buffer.outbox import Outbox
 from buffer.record import Lane, Record
 from gateway.alerts import Alert, encode_alert
 from provisioning.errors import EXIT_OK, EXIT_UNREACHABLE
-from tests.provisioning.clihelp import Cli, Pty, RunningDaemon, tanita_line
+from tests.provisioning.clihelp import Cli, Pty, RunningDaemon, add_scale
+from tests.support.serial import tanita_line
 from uplink.ids import uuid7
 
 
@@ -59,18 +60,7 @@ def test_status_from_the_state_files_shows_buffer_devices_and_alerts(
     cli: Cli, state_dir: Path, pty: Pty
 ) -> None:
     cli("residents", "add", "R001", "--name", "王秀英")
-    cli(
-        "devices",
-        "add",
-        "--serial",
-        str(pty.link),
-        "--profile",
-        "tanita.serial",
-        "--resident",
-        "R001",
-        "--id",
-        "scale-1",
-    )
+    add_scale(cli, pty, resident="R001")
     fill_outbox(
         state_dir,
         [alert("low_battery", "battery of scale-1 at 10%", None), alert("bp_crisis", "BP 190/120 mmHg")],
@@ -114,18 +104,7 @@ def test_status_from_the_running_daemon_and_live_device_add(
 
     # a device added while the daemon runs is used without a restart
     pty.feed(lambda n: tanita_line(60 + n / 10))  # a new weight each time: no duplicates
-    code, _, err = cli(
-        "devices",
-        "add",
-        "--serial",
-        str(pty.link),
-        "--profile",
-        "tanita.serial",
-        "--shared",
-        "--id",
-        "scale-1",
-    )
-    assert code == EXIT_OK, err
+    add_scale(cli, pty)
     health = d.until(
         lambda h: (
             h["readings_accepted"].get("body_composition", 0) > 0

@@ -5,7 +5,6 @@ local API, for the kiosk tests. Everything is real except the clock, which the t
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
 from gateway.sessions import KioskSessions
+from tests.support.broker import free_port
 
 CUFF_ADDRESS = "AA:BB:CC:DD:EE:01"
 RESIDENTS = (
@@ -33,12 +33,6 @@ RESIDENTS = (
     ResidentEntry("R0002", "李建国", "male", 1951, 168.0, card_number="88001234"),
     ResidentEntry("R0003", "张桂兰", "female", 1955, 150.0),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_clock() -> FakeClock:

@@ -10,9 +10,13 @@ vectors are not compared here: check the raised ``DecodeError.category`` instead
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from drivers.errors import DecodeError
 
 VECTORS_DIR = Path(__file__).resolve().parent.parent / "vectors"
 TOLERANCE = 1e-6
@@ -80,3 +84,16 @@ def assert_matches(expected: Any, actual: Any) -> None:
     found = mismatches(expected, actual)
     if found:
         raise AssertionError("decoded value does not match the vector:\n  " + "\n  ".join(found))
+
+
+def check_vector(vector: Mapping[str, Any], decode: Callable[[], Any]) -> Any:
+    """Run ``decode`` on one vector: an error vector must raise a ``DecodeError`` of its
+    category, any other must match ``expected``. Returns what was decoded (None on an error)."""
+    if is_error_vector(vector):
+        with pytest.raises(DecodeError) as err:
+            decode()
+        assert err.value.category == vector["expected"]["error"]
+        return None
+    actual = decode()
+    assert_matches(vector["expected"], actual)
+    return actual
