@@ -140,18 +140,8 @@ class BufferConfig(_Section):
         default_factory=dict, description="per-kind time to live of undelivered records (kind -> days)"
     )
     group_commit_ms: float = Field(4.0, ge=0, le=100)
-
-
-class DeviceConfig(_Section):
-    id: str
-    profile: str
-    address: str | None = Field(None, description="BLE address, serial port path or watch id")
-    resident_id: str | None = Field(
-        None, description="owner of a personal device; unset = shared hut device"
-    )
-    baudrate: int | None = None
-    user_map: dict[int, str] = Field(
-        default_factory=dict, description="multi-user device: user index -> resident"
+    hard_limit_mb: float | None = Field(
+        None, gt=0, description="hard cap on the outbox file: new readings are refused past it, delivery goes on"
     )
 
 
@@ -329,7 +319,6 @@ class Config(_Section):
     api: ApiConfig = ApiConfig()
     uplink: UplinkConfig = UplinkConfig()
     buffer: BufferConfig = BufferConfig()
-    devices: list[DeviceConfig] = Field(default_factory=list)
     watch: WatchConfig = WatchConfig()
     ble: BleConfig = BleConfig()
     clock: ClockConfig = ClockConfig()

@@ -6,6 +6,7 @@ a device spewing garbage cannot fill the SD card.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -33,18 +34,9 @@ class Quarantine:
             }
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        with contextlib.suppress(FileNotFoundError):  # nothing kept yet
             if self.path.stat().st_size > self.max_bytes:
                 os.replace(self.path, self.path.with_suffix(self.path.suffix + ".1"))
-        except FileNotFoundError:
-            pass
         with self.path.open("ab") as f:
             f.write(line + b"\n")
         self.count += 1
-
-    def recent(self, limit: int = 50) -> list[dict[str, object]]:
-        try:
-            lines = self.path.read_bytes().splitlines()[-limit:]
-        except FileNotFoundError:
-            return []
-        return [orjson.loads(x) for x in lines]

@@ -15,6 +15,7 @@ def outbox_settings(cfg: BufferConfig) -> OutboxSettings:
         quota_bytes=int(cfg.quota_mb * 1024 * 1024),
         retention_s=cfg.retention_days * DAY_S,
         ttl_s_by_kind={kind: days * DAY_S for kind, days in cfg.ttl_days.items()},
+        hard_limit_bytes=None if cfg.hard_limit_mb is None else int(cfg.hard_limit_mb * 1024 * 1024),
         maintain_interval_s=None,  # the daemon runs maintenance itself, to alert on quota drops
     )
 

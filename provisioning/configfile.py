@@ -6,13 +6,13 @@ fsync, rename), so a failed command leaves the old file as it was.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from gateway.config import DEFAULT_CONFIG, parse, read_file
+from provisioning.atomicfile import write_atomic
 
 CONFIG_MODE = 0o640  # may hold api.token / uplink.password
 
@@ -34,12 +34,4 @@ def write(path: Path, data: dict[str, Any]) -> None:
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
         mode = CONFIG_MODE
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, text)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, text, mode)

@@ -67,10 +67,6 @@ class DoctorAuth:
         self._lockouts = 0
         self._locked_until = 0.0
 
-    @property
-    def configured(self) -> bool:
-        return self._pin is not None or self._token is not None
-
     def locked_for(self) -> float:
         return max(0.0, self._locked_until - self._monotonic())
 
