@@ -62,10 +62,8 @@ lint: venv
 	$(BIN)/mypy
 
 bench: venv system-deps
-	$(BIN)/python bench/outbox.py
-	$(BIN)/python bench/drain.py
-	$(BIN)/python bench/geofence.py
-	$(BIN)/python bench/footprint.py
+	@for b in outbox drain geofence footprint ble_decode serial_watch; do \
+	  echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 
 install:
 	$(SUDO) ./scripts/install.sh

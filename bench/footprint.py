@@ -149,7 +149,13 @@ def provision(state: Path, watches: int, scale_port: Path) -> None:
 
 
 def write_config(
-    path: Path, state: Path, api_port: int, watch_port: int, broker_url: str, watches: int
+    path: Path,
+    state: Path,
+    api_port: int,
+    watch_port: int,
+    broker_url: str,
+    watches: int,
+    clock: str = "kernel",
 ) -> None:
     # A county command key, as a production hut has: the daemon checks command signatures.
     county_key = public_key_b64(Ed25519PrivateKey.generate())
@@ -160,6 +166,7 @@ def write_config(
         f'[uplink]\nbroker = "{broker_url}"\ncommand_public_key = "{county_key}"\n'
         f'[watch]\nlisten = "127.0.0.1:{watch_port}"\nmax_connections = {watches + 20}\n'
         f'[logging]\nlevel = "INFO"\n'
+        f'[clock]\nsync_source = "{clock}"\n'
     )
 
 
@@ -320,7 +327,14 @@ async def drive(api: str, watch_port: int, pty: PtyDevice, seconds: float, watch
 
 
 def phase(
-    name: str, work: Path, broker: Broker, seconds: float, watches: int, load: bool, baseline: Figures | None
+    name: str,
+    work: Path,
+    broker: Broker,
+    seconds: float,
+    watches: int,
+    load: bool,
+    baseline: Figures | None,
+    clock: str = "kernel",
 ) -> Figures:
     base = work / name
     base.mkdir()
@@ -337,7 +351,7 @@ def phase(
         with PtyDevice(base / "tanita") as pty:
             provision(state, watches, pty.path)
             config = base / "hutgw.toml"
-            write_config(config, state, api_port, watch_port, broker.url, watches)
+            write_config(config, state, api_port, watch_port, broker.url, watches, clock)
             proc, fig.ready_s = start_daemon(config, notify, base / "daemon.log")
             api = f"http://127.0.0.1:{api_port}"
             try:
@@ -391,20 +405,30 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="length of each phase")
     ap.add_argument("--watches", type=int, default=200, help="simulated wristbands")
+    ap.add_argument(
+        "--clock",
+        choices=["kernel", "trust"],
+        default="kernel",
+        help="[clock] sync_source: kernel (the default: readings stored while the kernel says the clock "
+        "is unsynchronised are remembered for re-timing) or trust (as on a hut synchronised by NTP)",
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hutgw-footprint-"))
     baseline = Figures("baseline")
     with_broker = Broker(workdir=work / "mosquitto")
     with_broker.start()
     try:
-        idle = phase("idle", work, with_broker, args.seconds, args.watches, False, baseline)
-        loaded = phase("load", work, with_broker, args.seconds, args.watches, True, None)
+        idle = phase("idle", work, with_broker, args.seconds, args.watches, False, baseline, args.clock)
+        loaded = phase("load", work, with_broker, args.seconds, args.watches, True, None, args.clock)
     finally:
         with_broker.stop()
     print(f"footprint: {args.watches} wristbands (4G watch protocol over TCP, heart rate every 10 s),")
     print("one cuff (API relay) and one scale (Tanita on a pseudo-terminal) every minute,")
     print(f"uplink to a private Mosquitto with the reference receiver acking; {args.seconds:.0f} s per phase")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; work folder {work}")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores; "
+        f"clock sync_source {args.clock}; work folder {work}"
+    )
     print()
     print("phase     ready_s  peak_MB    end_MB   cpu_s  wall_s  cpu_%1core")
     for f in (baseline, idle, loaded):

@@ -369,7 +369,8 @@ class Outbox:
         )
         if got is None:
             return None
-        return Claim(got.batch_id, got.stream, got.items, now + lease_s, got.resent)
+        items = store.claimed_items(got.rows, got.batch_id)
+        return Claim(got.batch_id, got.stream, items, now + lease_s, got.resent)
 
     async def ack(
         self, batch_id: str, accepted: Iterable[str], rejected: Mapping[str, str] | None = None

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from buffer.errors import DiskFullError, UnknownRecordError
 from buffer.record import Lane, Record, Stored
@@ -93,6 +94,39 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 
 def _marks(n: int) -> str:
     return ",".join("?" * n)
+
+
+# A set of integers passed as one parameter: ``WHERE seq IN (SELECT value FROM json_each(?))``
+# with a JSON array runs one statement for a whole batch instead of one per row.
+_JSON_SET = "(SELECT value FROM json_each(?))"
+
+
+def _json_ints(values: Iterable[int]) -> str:
+    return "[" + ",".join(map(str, values)) + "]"
+
+
+_LANES = tuple(Lane)  # lane code -> Lane
+_INFLIGHT_STATE = CODE_STATE[INFLIGHT]
+
+
+def claimed_items(rows: Sequence[Sequence[Any]], batch_id: str) -> list[Stored]:
+    """Rows of a claim (read just before its UPDATE) as the caller sees them: in flight, one more attempt."""
+    return [
+        Stored(
+            id_,
+            seq,
+            stream,
+            _LANES[lane],
+            kind,
+            payload,
+            key,
+            _INFLIGHT_STATE,
+            created_at,
+            attempts + 1,
+            batch_id,
+        )
+        for seq, id_, stream, lane, kind, key, _, created_at, attempts, _, _, payload in rows
+    ]
 
 
 def seq_high_water(con: sqlite3.Connection) -> int:
@@ -286,7 +320,7 @@ def insert_group(
 class Claimed:
     batch_id: str
     stream: str
-    items: list[Stored]
+    rows: list[tuple[Any, ...]]  # COLUMNS as read just before the claim: see claimed_items
     resent: bool
 
 
@@ -351,37 +385,23 @@ def claim(
             batch_id = new_batch_id
             resent = False
         rows = rows[:n]
-        con.executemany(
+        # Set-based: one statement per table for the whole batch (the seqs go in as one JSON array).
+        seqs = _json_ints(r[0] for r in rows)
+        con.execute(
             "UPDATE records SET state = 1, batch_id = ?, lease_until = ?, attempts = attempts + 1 "
-            "WHERE seq = ?",
-            [(batch_id, lease_until, r[0]) for r in rows],
+            f"WHERE seq IN {_JSON_SET}",
+            (batch_id, lease_until, seqs),
         )
-        con.executemany("DELETE FROM queue WHERE k = ?", [(queue_key(r[3], r[0]),) for r in rows])
+        keys = _json_ints(queue_key(r[3], r[0]) for r in rows)
+        con.execute(f"DELETE FROM queue WHERE k IN {_JSON_SET}", (keys,))
     delta: Depth = Counter()
-    items: list[Stored] = []
-    for r in rows:
-        lane = int(r[3])
-        delta[(lane, PENDING)] -= 1
-        delta[(lane, INFLIGHT)] += 1
-        s = to_stored(r)
-        items.append(
-            Stored(
-                id=s.id,
-                seq=s.seq,
-                stream=s.stream,
-                lane=s.lane,
-                kind=s.kind,
-                payload=s.payload,
-                key=s.key,
-                state=CODE_STATE[INFLIGHT],
-                created_at=s.created_at,
-                attempts=s.attempts + 1,
-                batch_id=batch_id,
-                reason=None,
-            )
-        )
+    for lane, n in Counter(r[3] for r in rows).items():
+        delta[(lane, PENDING)] -= n
+        delta[(lane, INFLIGHT)] += n
     _apply(st, delta)
-    return Claimed(batch_id, str(top_stream), items, resent)
+    # The rows go back raw: the caller turns them into ``Stored`` items (claimed_items) on its own
+    # thread, so the database thread, which every claim and ack queues behind, does only SQL.
+    return Claimed(batch_id, str(top_stream), rows, resent)
 
 
 # --------------------------------------------------------------------------------- ack and release
@@ -412,7 +432,7 @@ def ack(
         ).fetchall()
         if not rows:
             return Acked(0, 0, 0, len(accepted) + len(rejected), True)
-        to_delivered: list[tuple[object, ...]] = []
+        to_delivered: list[int] = []
         to_rejected: list[tuple[object, ...]] = []
         to_pending: list[tuple[object, ...]] = []
         delta: Depth = Counter()
@@ -429,15 +449,17 @@ def ack(
                     enqueue.append((queue_key(lane, seq),))
                 continue
             if id_ in accepted:
-                to_delivered.append((now, seq))
+                to_delivered.append(seq)
                 delta[(lane, DELIVERED)] += 1
             else:
                 to_rejected.append((now, str(rejected[id_])[:1000], seq))
                 delta[(lane, REJECTED)] += 1
             if state == PENDING:
                 dequeue.append((queue_key(lane, seq),))
-        con.executemany(
-            "UPDATE records SET state = 2, lease_until = NULL, changed_at = ? WHERE seq = ?", to_delivered
+        # Delivered rows (the bulk of an ack) in one set-based statement.
+        con.execute(
+            f"UPDATE records SET state = 2, lease_until = NULL, changed_at = ? WHERE seq IN {_JSON_SET}",
+            (now, _json_ints(to_delivered)),
         )
         con.executemany(
             "UPDATE records SET state = 3, lease_until = NULL, changed_at = ?, reason = ? WHERE seq = ?",

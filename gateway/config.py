@@ -141,7 +141,7 @@ class BufferConfig(_Section):
     )
     group_commit_ms: float = Field(4.0, ge=0, le=100)
     hard_limit_mb: float | None = Field(
-        None, gt=0, description="hard cap on the outbox file: new readings are refused past it, delivery goes on"
+        None, gt=0, description="hard cap on the outbox file: new readings refused past it, delivery goes on"
     )
 
 

@@ -19,14 +19,13 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
-from gateway.config import DeviceConfig
 from gateway.errors import GatewayError
 
 Sex = Literal["male", "female", "other", "unknown"]
@@ -815,32 +814,6 @@ class Registry:
         with self._tx() as db:
             if db.execute("DELETE FROM devices WHERE id = ?", (device_id,)).rowcount == 0:
                 raise UnknownEntryError(f"no device {device_id!r} in the registry", hint=SEE_DEVICES)
-
-    def sync_config_devices(self, devices: Sequence[DeviceConfig]) -> int:
-        """Add or update the ``[[devices]]`` of the config file; returns how many changed."""
-        changed = 0
-        for dc in devices:
-            entry = validate_device(
-                id=dc.id,
-                profile=dc.profile,
-                address=dc.address,
-                resident_id=dc.resident_id,
-                user_map=dc.user_map,
-            )
-            current = self.get_device(entry.id)
-            if current is None:
-                self.add_device(entry)
-                changed += 1
-            elif replace(current, added_at=None) != entry:
-                self.update_device(
-                    entry.id,
-                    profile=entry.profile,
-                    address=entry.address,
-                    resident_id=entry.resident_id,
-                    user_map=entry.user_map,
-                )
-                changed += 1
-        return changed
 
 
 def _resident_fields(r: ResidentEntry) -> dict[str, Any]:

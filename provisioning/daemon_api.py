@@ -107,11 +107,7 @@ class DaemonApi:
                     line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                     if not line:
                         if data_lines:
-                            try:
-                                data = json.loads("\n".join(data_lines))
-                            except ValueError:
-                                data = {}
-                            yield SseEvent(event_type, data if isinstance(data, dict) else {"value": data})
+                            yield _sse_event(event_type, data_lines)
                         event_type, data_lines = "message", []
                     elif line.startswith("event:"):
                         event_type = line[6:].strip()
@@ -119,6 +115,15 @@ class DaemonApi:
                         data_lines.append(line[5:].lstrip())
         except (aiohttp.ClientError, OSError) as e:
             raise self._unreachable(_reason(e)) from None
+
+
+def _sse_event(event_type: str, data_lines: list[str]) -> SseEvent:
+    """One message; data that is not JSON becomes ``{}``, JSON that is not an object ``{"value": ...}``."""
+    try:
+        data = json.loads("\n".join(data_lines))
+    except ValueError:
+        data = {}
+    return SseEvent(event_type, data if isinstance(data, dict) else {"value": data})
 
 
 def _reason(e: BaseException) -> str:

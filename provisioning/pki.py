@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from provisioning.atomicfile import write_atomic
+from provisioning.errors import BadInputError, NotFoundError
+from provisioning.i18n import t
 
 TLS_SUBDIR = "tls"
 
@@ -67,6 +69,21 @@ def csr_pem(csr: x509.CertificateSigningRequest) -> bytes:
 def read_certificates(data: bytes) -> list[x509.Certificate]:
     """Every PEM certificate in ``data``; raises ``ValueError`` when there is none."""
     return x509.load_pem_x509_certificates(data)
+
+
+def read_cert_file(path: Path, message: str) -> tuple[bytes, list[x509.Certificate]]:
+    """A PEM certificate file a technician named: its bytes and certificates. ``message`` is the
+    i18n key prefix of the errors (``<message>_missing``, ``<message>_bad`` and their hints)."""
+    if not path.is_file():
+        raise NotFoundError(t(f"{message}_missing", path=path), hint=t(f"{message}_missing_hint"))
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise NotFoundError(f"cannot read {path}: {e.strerror}", hint="check the file name") from None
+    try:
+        return data, read_certificates(data)
+    except ValueError:
+        raise BadInputError(t(f"{message}_bad", path=path), hint=t(f"{message}_bad_hint")) from None
 
 
 def read_private_key(data: bytes) -> ec.EllipticCurvePrivateKey:

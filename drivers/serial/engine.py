@@ -198,21 +198,12 @@ def _key_value(fmt: LineFormat, body: str, terminated: bool) -> tuple[dict[str, 
         raise DecodeError("malformed", "headers and values do not pair up (a header without value?)")
     checksum_ok: bool | None = None
     if fmt.checksum == "sum8_hex_upto_cs":
-        if cs_index is None:
-            if fmt.checksum_required:
-                raise DecodeError("missing_checksum", f"no {fmt.checksum_key} pair", field=fmt.checksum_key)
-        else:
-            if cs_index != len(pairs) - 1:
-                raise DecodeError("malformed", "data after the checksum", field=fmt.checksum_key)
-            given = pairs[-1][1].text
-            if not is_hex2(given):
-                raise DecodeError("malformed", f"{given!r} is not two hex digits", field=fmt.checksum_key)
-            covered = body[: pairs[-1][0].offset].encode(fmt.encoding)
-            want = sum8_hex(covered)
-            if given.upper() != want:
-                raise DecodeError("bad_checksum", f"got {given}, computed {want}", field=fmt.checksum_key)
+        if cs_index is not None:
+            _check_sum8_tail(fmt, body, pairs, cs_index)
             checksum_ok = True
             pairs = pairs[:-1]
+        elif fmt.checksum_required:
+            raise DecodeError("missing_checksum", f"no {fmt.checksum_key} pair", field=fmt.checksum_key)
     fields: dict[str, Any] = {}
     extra: dict[str, str] = {}
     for key_tok, val_tok in pairs:
@@ -231,6 +222,18 @@ def _key_value(fmt: LineFormat, body: str, terminated: bool) -> tuple[dict[str, 
     if extra:
         fields["extra"] = extra
     return fields, checksum_ok
+
+
+def _check_sum8_tail(fmt: LineFormat, body: str, pairs: list[tuple[_Token, _Token]], cs_index: int) -> None:
+    """The checksum pair must be the last one and hold the sum of everything before its header."""
+    if cs_index != len(pairs) - 1:
+        raise DecodeError("malformed", "data after the checksum", field=fmt.checksum_key)
+    given = pairs[-1][1].text
+    if not is_hex2(given):
+        raise DecodeError("malformed", f"{given!r} is not two hex digits", field=fmt.checksum_key)
+    want = sum8_hex(body[: pairs[-1][0].offset].encode(fmt.encoding))
+    if given.upper() != want:
+        raise DecodeError("bad_checksum", f"got {given}, computed {want}", field=fmt.checksum_key)
 
 
 def _positional(fmt: LineFormat, body: str, terminated: bool) -> tuple[dict[str, Any], bool | None]:

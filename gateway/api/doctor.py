@@ -124,14 +124,23 @@ def refusal(v: Verdict) -> web.Response | None:
     return None
 
 
-def require_doctor(request: web.Request) -> web.Response | None:
-    """None when the request is the doctor's; else the response refusing it."""
+def doctor_check(request: web.Request) -> tuple[bool, web.Response | None]:
+    """(is the doctor, refusal): sending no credentials is not refused, a wrong PIN is (even
+    when a resident is signed in)."""
     v = request.app[AUTH].check(request)
     if v.outcome == "doctor":
-        return None
+        return True, None
     if v.outcome == "none":
-        return problem(401, f"doctor only: send {PIN_HEADER} or Authorization: Bearer <api.token>")
-    return refusal(v)
+        return False, None
+    return False, refusal(v)
+
+
+def require_doctor(request: web.Request) -> web.Response | None:
+    """None when the request is the doctor's; else the response refusing it."""
+    doctor, refused = doctor_check(request)
+    if doctor:
+        return None
+    return refused or problem(401, f"doctor only: send {PIN_HEADER} or Authorization: Bearer <api.token>")
 
 
 class ManualReadingIn(BaseModel):

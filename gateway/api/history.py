@@ -27,7 +27,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from buffer.record import Stored
-from gateway.api.doctor import AUTH, refusal
+from gateway.api.doctor import doctor_check
 from gateway.api.errors import problem, validation_errors
 from gateway.api.kiosk import WATCH
 from gateway.api.readings import GATEWAY
@@ -177,16 +177,6 @@ def trends(readings: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, dict[st
 # ---------------------------------------------------------------------------- who may see what
 
 
-def _doctor(request: web.Request) -> tuple[bool, web.Response | None]:
-    """(is the doctor, refusal): a wrong PIN is refused even if a resident is signed in."""
-    v = request.app[AUTH].check(request)
-    if v.outcome == "doctor":
-        return True, None
-    if v.outcome == "none":
-        return False, None
-    return False, refusal(v)
-
-
 class HistoryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -209,7 +199,7 @@ def _query(request: web.Request, model: type[BaseModel]) -> BaseModel | web.Resp
 async def get_history(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     resident_id = request.match_info["resident_id"]
-    doctor, refused = _doctor(request)
+    doctor, refused = doctor_check(request)
     if refused is not None:
         return refused
     if not doctor:
@@ -259,7 +249,7 @@ async def _unattributed(gw: Gateway, *, since_s: float, limit: int) -> list[tupl
 
 async def get_unattributed(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    doctor, refused = _doctor(request)
+    doctor, refused = doctor_check(request)
     if refused is not None:
         return refused
     q = _query(request, UnattributedQuery)
@@ -287,7 +277,7 @@ ASSIGN_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("assign_lock", asyncio.Lock)
 
 async def post_assign(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    doctor, refused = _doctor(request)
+    doctor, refused = doctor_check(request)
     if refused is not None:
         return refused
     try:

@@ -14,9 +14,7 @@ expiry -- checking once a second, so the page returns to the sign-in step on its
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from aiohttp import web
@@ -24,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.api.errors import problem, validation_errors
 from gateway.api.readings import GATEWAY
+from gateway.api.tasks import background
 from gateway.core import Gateway
 from gateway.registry import RegistrySnapshot, ResidentEntry, looks_like_national_id
 
@@ -195,19 +194,10 @@ async def get_kiosk(request: web.Request) -> web.Response:
     )
 
 
-async def _watcher(app: web.Application) -> AsyncIterator[None]:
-    watch = app[WATCH]
-    task = asyncio.create_task(watch.run(app[WATCH_INTERVAL]), name="api-session-watch")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def setup(app: web.Application) -> None:
     app[WATCH] = SessionWatch(app[GATEWAY])
     app[WATCH_INTERVAL] = WATCH_INTERVAL_S
-    app.cleanup_ctx.append(_watcher)
+    app.cleanup_ctx.append(background("api-session-watch", lambda a: a[WATCH].run(a[WATCH_INTERVAL])))
     app.router.add_get("/api/v1/kiosk", get_kiosk)
     app.router.add_get("/api/v1/session", get_session)
     app.router.add_post("/api/v1/session", post_session)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from aiohttp import web
 
 from gateway.api.kiosk import session_view, uplink_view
 from gateway.api.readings import GATEWAY
+from gateway.api.tasks import background
 from gateway.core import Gateway
 from gateway.events import Event
 
@@ -122,17 +123,10 @@ async def _watch_uplink(gw: Gateway, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-async def _uplink_watcher(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_watch_uplink(app[GATEWAY], WATCH_INTERVAL_S), name="api-uplink-watch")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def setup(app: web.Application) -> None:
     app[HEARTBEAT] = HEARTBEAT_S
     app[STREAMS] = OpenStreams()
     app.on_shutdown.append(_on_shutdown)
-    app.cleanup_ctx.append(_uplink_watcher)
+    watch = background("api-uplink-watch", lambda a: _watch_uplink(a[GATEWAY], WATCH_INTERVAL_S))
+    app.cleanup_ctx.append(watch)
     app.router.add_get("/api/v1/events", get_events)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from gateway.config import load
 from provisioning import configfile
@@ -33,17 +32,6 @@ def register(
     p.set_defaults(func=run)
 
 
-def _read_certs(path: Path, missing_key: str, missing_hint: str, bad_key: str, bad_hint: str) -> list[Any]:
-    from provisioning import pki
-
-    if not path.is_file():
-        raise NotFoundError(t(missing_key, path=path), hint=t(missing_hint))
-    try:
-        return pki.read_certificates(path.read_bytes())
-    except ValueError:
-        raise BadInputError(t(bad_key, path=path), hint=t(bad_hint)) from None
-
-
 def run(args: argparse.Namespace) -> int:
     from provisioning import pki  # cryptography only when asked
 
@@ -53,20 +41,14 @@ def run(args: argparse.Namespace) -> int:
     cfg = load(config_path, overrides={"state_dir": str(args.state_dir) if args.state_dir else None})
     paths = pki.TlsPaths.in_state_dir(Path(cfg.state_dir))
 
-    chain = _read_certs(
-        args.cert,
-        "enroll.cert_missing",
-        "enroll.cert_missing_hint",
-        "enroll.cert_bad",
-        "enroll.cert_bad_hint",
-    )
+    cert_pem, chain = pki.read_cert_file(args.cert, "enroll.cert")
     leaf = chain[0]
     key_path = cfg.uplink.tls.key_file or paths.key
     if not Path(key_path).is_file():
         raise NotFoundError(t("enroll.key_missing", path=key_path), hint=t("enroll.key_missing_hint"))
     try:
         key = pki.read_private_key(Path(key_path).read_bytes())
-    except ValueError:
+    except (OSError, ValueError):  # unreadable, or not an EC key in PEM
         raise BadInputError(t("enroll.key_bad", path=key_path), hint=t("enroll.key_bad_hint")) from None
     if not pki.matches_key(leaf, key):
         raise BadInputError(
@@ -76,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
     ca_path = args.county_ca or cfg.uplink.tls.ca_file
     if ca_path is None:
         raise NotFoundError(t("enroll.no_ca"), hint=t("enroll.no_ca_hint"))
-    ca_certs = _read_certs(
-        Path(ca_path), "init.ca_missing", "init.ca_missing_hint", "init.ca_bad", "init.ca_bad_hint"
-    )
+    ca_pem, ca_certs = pki.read_cert_file(Path(ca_path), "init.ca")
     ca = ca_certs[0]
     if not pki.chains_to(chain, ca):
         raise BadInputError(
@@ -95,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
     # every check passed: install
     paths.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    pki.write_public(paths.cert, Path(args.cert).read_bytes())
+    pki.write_public(paths.cert, cert_pem)
     installed_ca = Path(ca_path)
     if args.county_ca is not None:
-        pki.write_public(paths.ca, Path(args.county_ca).read_bytes())
+        pki.write_public(paths.ca, ca_pem)
         installed_ca = paths.ca
     uplink = raw.setdefault("uplink", {})
     tls = uplink.setdefault("tls", {})

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from gateway.config import DEFAULT_STATE_DIR, UplinkConfig
 from provisioning import configfile
-from provisioning.errors import EXIT_OK, BadInputError, ConflictError, NotFoundError, ProvisioningError
+from provisioning.errors import EXIT_OK, BadInputError, ConflictError, ProvisioningError
 from provisioning.i18n import t
 from provisioning.output import Output
 
@@ -58,14 +58,7 @@ def _check_inputs(args: argparse.Namespace) -> bytes | None:
             ) from None
     if args.county_ca is None:
         return None
-    path: Path = args.county_ca
-    if not path.is_file():
-        raise NotFoundError(t("init.ca_missing", path=path), hint=t("init.ca_missing_hint"))
-    data = path.read_bytes()
-    try:
-        pki.read_certificates(data)
-    except ValueError:
-        raise BadInputError(t("init.ca_bad", path=path), hint=t("init.ca_bad_hint")) from None
+    data, _ = pki.read_cert_file(args.county_ca, "init.ca")
     return data
 
 

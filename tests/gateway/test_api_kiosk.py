@@ -29,7 +29,7 @@ from gateway.api.page import FILES
 from gateway.config import ApiConfig
 from gateway.errors import ConfigError
 from gateway.readings import decode
-from tests.support.kiosk import CUFF_ADDRESS, KioskRig, kiosk_gateway
+from tests.support.kiosk import CUFF_ADDRESS, KioskRig, bpm, cuff_pressure, kiosk_gateway
 
 PIN = "2468"
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,25 +107,8 @@ async def open_stream(client: TestClient, **kw: Any) -> Sse:
     return sse
 
 
-def sfloat(v: int) -> bytes:
-    return (v & 0x0FFF).to_bytes(2, "little")
-
-
-NAN = b"\xff\x07"
-
-
 def cuff_frame(rig: KioskRig, data: bytes, characteristic: str) -> RawFrame:
     return RawFrame("ble_gatt", CUFF_ADDRESS, data, rig.clock.now(), channel=characteristic)
-
-
-def bpm(sys: int, dia: int, pulse: int) -> bytes:
-    """A real GATT Blood Pressure Measurement (0x2A35): mmHg, pulse rate present."""
-    return bytes([0x04]) + sfloat(sys) + sfloat(dia) + sfloat(round((sys + 2 * dia) / 3)) + sfloat(pulse)
-
-
-def cuff_pressure(p: int) -> bytes:
-    """A real GATT Intermediate Cuff Pressure (0x2A36): current pressure, NaN diastolic/MAP."""
-    return bytes([0x00]) + sfloat(p) + NAN + NAN
 
 
 # ---------------------------------------------------------------------------- sessions

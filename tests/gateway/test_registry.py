@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.config import DeviceConfig
 from gateway.errors import GatewayError
 from gateway.registry import (
     CsvImportError,
@@ -177,20 +176,6 @@ def test_not_a_database(tmp_path: Path) -> None:
     with pytest.raises(GatewayError) as e:
         Registry(path)
     assert "registry" in str(e.value) and e.value.hint
-
-
-def test_sync_config_devices(reg: Registry) -> None:
-    reg.add_resident(alice())
-    cfgs = [
-        DeviceConfig(
-            id="scale1", profile="mi_scale_v2.adv", address="11:22:33:44:55:66", user_map={1: "R001"}
-        )
-    ]
-    assert reg.sync_config_devices(cfgs) == 1
-    assert reg.sync_config_devices(cfgs) == 0
-    cfgs = [DeviceConfig(id="scale1", profile="mi_scale_v2.adv", address="11:22:33:44:55:77")]
-    assert reg.sync_config_devices(cfgs) == 1
-    assert reg.get_device("scale1").address == "11:22:33:44:55:77"  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------------------- CSV

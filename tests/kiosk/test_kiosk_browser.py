@@ -26,7 +26,7 @@ from drivers.gatt import uuids
 from gateway.config import Config, parse
 from gateway.daemon import Daemon
 from gateway.registry import DeviceEntry, Registry
-from tests.support.kiosk import CUFF_ADDRESS, RESIDENTS, free_port
+from tests.support.kiosk import CUFF_ADDRESS, RESIDENTS, bpm, cuff_pressure, free_port
 
 # one Chromium for the module (it takes seconds to start); one fresh daemon per test
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -57,18 +57,6 @@ def ensure_chromium() -> None:
         subprocess.run(install, check=True, env=env, capture_output=True)
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: run `apt-get install -y chromium fonts-noto-cjk` as root")
-
-
-def sfloat(v: int) -> bytes:
-    return (v & 0x0FFF).to_bytes(2, "little")
-
-
-def bpm(sys: int, dia: int, pulse: int) -> bytes:
-    return bytes([0x04]) + sfloat(sys) + sfloat(dia) + sfloat(round((sys + 2 * dia) / 3)) + sfloat(pulse)
-
-
-def cuff_pressure(p: int) -> bytes:
-    return bytes([0x00]) + sfloat(p) + b"\xff\x07\xff\x07"
 
 
 def frame(data: bytes, characteristic: str) -> RawFrame:

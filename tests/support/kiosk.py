@@ -35,6 +35,24 @@ RESIDENTS = (
 )
 
 
+def sfloat(v: int) -> bytes:
+    """An IEEE-11073 SFLOAT with exponent 0."""
+    return (v & 0x0FFF).to_bytes(2, "little")
+
+
+NAN = b"\xff\x07"
+
+
+def bpm(sys: int, dia: int, pulse: int) -> bytes:
+    """A real GATT Blood Pressure Measurement (0x2A35): mmHg, pulse rate present."""
+    return bytes([0x04]) + sfloat(sys) + sfloat(dia) + sfloat(round((sys + 2 * dia) / 3)) + sfloat(pulse)
+
+
+def cuff_pressure(p: int) -> bytes:
+    """A real GATT Intermediate Cuff Pressure (0x2A36): current pressure, NaN diastolic/MAP."""
+    return bytes([0x00]) + sfloat(p) + NAN + NAN
+
+
 def make_clock() -> FakeClock:
     return FakeClock(datetime.now(UTC).replace(microsecond=0))
 
