@@ -175,6 +175,7 @@ def salvage(src_path: Path, dst: sqlite3.Connection, *, page_size_hint: int = 10
         finally:
             src.close()
     raw_rows = _from_pages(src_path, dst, walked.gaps, page_size_hint) if walked.gaps else 0
+    _copy_leases(src_path, dst)
     dst.execute("BEGIN IMMEDIATE")
     rebuild_derived(dst)  # also drops rows repeating an id (garbled copies)
     dst.execute("COMMIT")
@@ -308,3 +309,29 @@ def _copy_counters(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
         good,
     )
     dst.execute("COMMIT")
+
+
+def _copy_leases(src_path: Path, dst: sqlite3.Connection) -> None:
+    """Best effort: batches in flight (``leases``, ``flight``) for the salvaged pending rows, so that
+    the owner's resume sends them again under their old batch ids.  Unreadable: they go out in new
+    batches instead (the receiver still de-duplicates them by reading id)."""
+    try:
+        src = sqlite3.connect(_read_only_uri(src_path), uri=True, isolation_level=None, timeout=10.0)
+    except sqlite3.Error:
+        return
+    try:
+        src.execute("PRAGMA writable_schema = ON")
+        leases = src.execute("SELECT b, batch_id, lease_until FROM leases").fetchall()
+        flight = src.execute("SELECT seq, b FROM flight").fetchall()
+    except sqlite3.DatabaseError:
+        return
+    finally:
+        src.close()
+    leases = [
+        r for r in leases if isinstance(r[0], int) and isinstance(r[1], str) and isinstance(r[2], float)
+    ]
+    flight = [r for r in flight if isinstance(r[0], int) and isinstance(r[1], int)]
+    dst.execute("BEGIN IMMEDIATE")
+    dst.executemany("INSERT OR IGNORE INTO leases(b, batch_id, lease_until) VALUES (?, ?, ?)", leases)
+    dst.executemany("INSERT OR IGNORE INTO flight(seq, b) VALUES (?, ?)", flight)
+    dst.execute("COMMIT")  # rebuild_derived then drops flight rows without a pending record

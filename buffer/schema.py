@@ -8,7 +8,7 @@ import sqlite3
 
 from buffer.record import State
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: State values as stored (small integers keep rows and partial indexes small).
 STATE_CODE: dict[State, int] = {State.PENDING: 0, State.INFLIGHT: 1, State.DELIVERED: 2, State.REJECTED: 3}
@@ -23,6 +23,14 @@ PENDING, INFLIGHT, DELIVERED, REJECTED = 0, 1, 2, 3
 #                      key was taken (same millisecond and random bits).
 #   queue(k)           the pending rows in claim order: k = lane << 48 | seq.
 # Both are derived from ``records`` and rebuilt from it after a salvage or when they disagree.
+# In-flight rows (schema 3) are NOT marked in ``records``: a claim rewriting every claimed row would
+# rewrite the pages holding their payloads (two rows per 1 KiB page), so a claim only writes
+#   leases(b, batch_id, lease_until)   one row per batch in flight
+#   flight(seq, b)                     one small row per claimed record
+# and the record keeps state 0 until the batch is answered (ack), given back (release, lease
+# expiry, restart) or the record is marked delivered; only then is its ``records`` row written,
+# once.  The temporary view ``rows_now`` overlays the two on ``records`` (state 1, the lease's
+# batch id, one more attempt) for every read that shows rows.
 # The remaining indexes are partial, so a row sits only in the index its state needs:
 # pending/in-flight rows with a batch in ``batch`` (ack, re-send), finished rows in ``finished``
 # (retention and quota prune), alerts and clinical rows in ``by_key`` (kiosk history).
@@ -48,6 +56,8 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS ids (h INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ids_more (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue (k INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS leases (b INTEGER PRIMARY KEY, batch_id TEXT NOT NULL, lease_until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS flight (seq INTEGER PRIMARY KEY, b INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS batch ON records(batch_id) WHERE state <= 1 AND batch_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS finished ON records(changed_at) WHERE state >= 2;
 CREATE INDEX IF NOT EXISTS by_key ON records(key, seq) WHERE key IS NOT NULL AND lane <= 1;
@@ -55,6 +65,20 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT NOT NULL, kind TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (name, kind)
 ) WITHOUT ROWID;
+"""
+
+# Records as they stand now: a row in ``flight`` shows as in flight (state 1) under its lease's
+# batch id, with the attempt the claim made counted.  Same column names as ``records``.
+VIEW = """
+CREATE TEMP VIEW IF NOT EXISTS rows_now AS
+SELECT r.seq AS seq, r.id AS id, r.stream AS stream, r.lane AS lane, r.kind AS kind, r.key AS key,
+       CASE WHEN f.seq IS NULL THEN r.state ELSE 1 END AS state,
+       r.created_at AS created_at, r.changed_at AS changed_at,
+       CASE WHEN f.seq IS NULL THEN r.attempts ELSE r.attempts + 1 END AS attempts,
+       CASE WHEN f.seq IS NULL THEN r.batch_id ELSE l.batch_id END AS batch_id,
+       CASE WHEN f.seq IS NULL THEN r.lease_until ELSE l.lease_until END AS lease_until,
+       r.revised AS revised, r.revised_at AS revised_at, r.reason AS reason, r.payload AS payload
+FROM records r LEFT JOIN flight f ON f.seq = r.seq LEFT JOIN leases l ON l.b = f.b
 """
 
 SEQ_BITS = 48
@@ -93,8 +117,12 @@ def configure(
 def create_schema(con: sqlite3.Connection) -> None:
     # executescript commits any open transaction first; the DDL is idempotent.
     con.executescript(DDL)
+    con.execute(VIEW)
     con.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
     version = con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()[0]
+    if int(version) == 2:  # version 3 only added leases and flight (rows in flight with state 1 are
+        # still understood: the owner's resume on open puts them back to pending)
+        con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (SCHEMA_VERSION,))
     if int(version) < 2:  # version 1 kept ids unique and pending rows in indexes
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -133,10 +161,15 @@ def rebuild_derived(con: sqlite3.Connection) -> None:
     con.execute("DELETE FROM ids")
     con.execute("DELETE FROM ids_more")
     con.execute("DELETE FROM queue")
+    con.execute("DELETE FROM flight WHERE seq NOT IN (SELECT seq FROM records WHERE state = 0)")
+    con.execute("DELETE FROM leases WHERE b NOT IN (SELECT b FROM flight)")
     con.execute("DELETE FROM records WHERE seq NOT IN (SELECT min(seq) FROM records GROUP BY id)")
     con.execute("INSERT OR IGNORE INTO ids(h, seq) SELECT hutgw_id_key(id), seq FROM records ORDER BY seq")
     con.execute(
         "INSERT INTO ids_more(id, seq) SELECT r.id, r.seq FROM records r "
         "WHERE (SELECT i.seq FROM ids i WHERE i.h = hutgw_id_key(r.id)) != r.seq"
     )
-    con.execute(f"INSERT INTO queue(k) SELECT (lane << {SEQ_BITS}) | seq FROM records WHERE state = 0")
+    con.execute(
+        f"INSERT INTO queue(k) SELECT (lane << {SEQ_BITS}) | seq FROM records "
+        "WHERE state = 0 AND seq NOT IN (SELECT seq FROM flight)"
+    )

@@ -141,7 +141,7 @@ def seq_high_water(con: sqlite3.Connection) -> int:
 
 def recount(con: sqlite3.Connection, st: StoreState) -> None:
     depth: Depth = Counter()
-    for lane, state, n in con.execute("SELECT lane, state, count(*) FROM records GROUP BY lane, state"):
+    for lane, state, n in con.execute("SELECT lane, state, count(*) FROM rows_now GROUP BY lane, state"):
         depth[(int(lane), int(state))] = int(n)
     st.depth = depth
     st.depth_stale = False
@@ -366,7 +366,7 @@ def claim(
             # An expired or released batch is re-sent whole under its original id.
             rows = con.execute(
                 f"SELECT {COLUMNS} FROM records WHERE batch_id = ? AND {_IN_BATCH} AND state = 0 "
-                "ORDER BY lane, seq",
+                f"AND {_NOT_FLYING} ORDER BY lane, seq",
                 (old_batch,),
             ).fetchall()
             n = _take(rows, max_count, max_bytes)
@@ -385,12 +385,15 @@ def claim(
             batch_id = new_batch_id
             resent = False
         rows = rows[:n]
-        # Set-based: one statement per table for the whole batch (the seqs go in as one JSON array).
-        seqs = _json_ints(r[0] for r in rows)
+        # The claim writes a lease and one small ``flight`` row per record; the records rows (and
+        # the payload pages they share) are left alone until the batch is answered or given back.
+        # Set-based: the batch's numbers go in as one JSON array.
+        b = con.execute(
+            "INSERT INTO leases(batch_id, lease_until) VALUES (?, ?) RETURNING b", (batch_id, lease_until)
+        ).fetchone()[0]
         con.execute(
-            "UPDATE records SET state = 1, batch_id = ?, lease_until = ?, attempts = attempts + 1 "
-            f"WHERE seq IN {_JSON_SET}",
-            (batch_id, lease_until, seqs),
+            "INSERT INTO flight(seq, b) SELECT value, ? FROM json_each(?)",
+            (b, _json_ints(r[0] for r in rows)),
         )
         keys = _json_ints(queue_key(r[3], r[0]) for r in rows)
         con.execute(f"DELETE FROM queue WHERE k IN {_JSON_SET}", (keys,))
@@ -426,10 +429,7 @@ def ack(
 ) -> Acked:
     with transaction(con):
         sync_external(con, st)
-        rows = con.execute(
-            f"SELECT seq, id, lane, state, revised FROM records WHERE batch_id = ? AND {_IN_BATCH}",
-            (batch_id,),
-        ).fetchall()
+        rows = _batch_rows(con, batch_id)
         if not rows:
             return Acked(0, 0, 0, len(accepted) + len(rejected), True)
         to_delivered: list[int] = []
@@ -456,22 +456,27 @@ def ack(
                 delta[(lane, REJECTED)] += 1
             if state == PENDING:
                 dequeue.append((queue_key(lane, seq),))
-        # Delivered rows (the bulk of an ack) in one set-based statement.
+        # Each records row is written once, here.  Rows that were in flight count the claim's
+        # attempt now.  Delivered rows (the bulk of an ack) go in one set-based statement.
         con.execute(
-            f"UPDATE records SET state = 2, lease_until = NULL, changed_at = ? WHERE seq IN {_JSON_SET}",
-            (now, _json_ints(to_delivered)),
+            f"UPDATE records SET state = 2, batch_id = ?, lease_until = NULL, changed_at = ?, {_ATTEMPT} "
+            f"WHERE seq IN {_JSON_SET}",
+            (batch_id, now, _json_ints(to_delivered)),
         )
         con.executemany(
-            "UPDATE records SET state = 3, lease_until = NULL, changed_at = ?, reason = ? WHERE seq = ?",
-            to_rejected,
+            f"UPDATE records SET state = 3, batch_id = ?, lease_until = NULL, changed_at = ?, reason = ?, "
+            f"{_ATTEMPT} WHERE seq = ?",
+            [(batch_id, *r) for r in to_rejected],
         )
         con.executemany(
-            "UPDATE records SET state = 0, lease_until = NULL, batch_id = NULL, revised = 0, changed_at = ? "
-            "WHERE seq = ?",
+            "UPDATE records SET state = 0, lease_until = NULL, batch_id = NULL, revised = 0, changed_at = ?, "
+            f"{_ATTEMPT} WHERE seq = ?",
             to_pending,
         )
         con.executemany("INSERT INTO queue(k) VALUES (?)", enqueue)
         con.executemany("DELETE FROM queue WHERE k = ?", dequeue)
+        con.execute(f"DELETE FROM flight WHERE seq IN {_JSON_SET}", (_json_ints(r[0] for r in rows),))
+        con.execute("DELETE FROM leases WHERE batch_id = ?", (batch_id,))
     _apply(st, delta)
     unknown = len((accepted | set(rejected)) - seen)
     return Acked(len(to_delivered), len(to_rejected), len(to_pending), unknown, False)
@@ -479,17 +484,62 @@ def ack(
 
 # Terms that let SQLite use the partial ``batch`` index (it cannot infer them from ``state = 1``).
 _IN_BATCH = "batch_id IS NOT NULL AND state <= 1"
+# A records row whose record is not in flight (see ``flight`` in buffer/schema.py).
+_NOT_FLYING = "seq NOT IN (SELECT seq FROM flight)"
+# In an UPDATE of records: count the attempt of the claim when the row was in flight.
+_ATTEMPT = "attempts = attempts + (seq IN (SELECT seq FROM flight))"
 
+
+def _batch_rows(con: sqlite3.Connection, batch_id: str) -> list[tuple[int, str, int, int, int]]:
+    """(seq, id, lane, state, revised) of every row of a batch: in flight (state 1), or waiting to be
+    re-sent (pending with the batch id kept), or in flight the schema-2 way (state 1 in records)."""
+    rows = {
+        r[0]: r
+        for r in con.execute(
+            f"SELECT seq, id, lane, state, revised FROM records WHERE batch_id = ? AND {_IN_BATCH}",
+            (batch_id,),
+        )
+    }
+    for r in con.execute(
+        "SELECT r.seq, r.id, r.lane, 1, r.revised FROM leases l JOIN flight f ON f.b = l.b "
+        "CROSS JOIN records r ON r.seq = f.seq WHERE l.batch_id = ?",
+        (batch_id,),
+    ):
+        rows[r[0]] = r
+    return list(rows.values())
+
+
+# Rows in flight the schema-2 way (state 1 in records) back to pending, keeping the batch id.
 _BACK_TO_PENDING = (
     "UPDATE records SET state = 0, lease_until = NULL, revised = 0, "
     "batch_id = CASE WHEN revised THEN NULL ELSE batch_id END "
 )
+# Rows of one lease back to pending under its batch id (unless revised meanwhile): the claim's
+# attempt is counted now.
+_LEASE_TO_PENDING = (
+    "UPDATE records SET state = 0, lease_until = NULL, revised = 0, attempts = attempts + 1, "
+    "batch_id = CASE WHEN revised THEN NULL ELSE ? END WHERE seq IN (SELECT seq FROM flight WHERE b = ?) "
+    "RETURNING lane, seq"
+)
 
 
-def _back(con: sqlite3.Connection, st: StoreState, where: str, params: tuple[object, ...]) -> int:
+def _back(
+    con: sqlite3.Connection,
+    st: StoreState,
+    leases_where: str,
+    legacy_where: str,
+    params: tuple[object, ...],
+) -> int:
+    """The leases ``leases_where`` selects (and schema-2 in-flight rows ``legacy_where`` selects) go
+    back to pending, keeping their batch id, so the batch is re-sent whole under the same id."""
     with transaction(con):
         sync_external(con, st)
-        lanes = con.execute(_BACK_TO_PENDING + where + " RETURNING lane, seq", params).fetchall()
+        lanes: list[tuple[int, int]] = []
+        for b, batch_id in con.execute(f"SELECT b, batch_id FROM leases {leases_where}", params).fetchall():
+            lanes += con.execute(_LEASE_TO_PENDING, (batch_id, b)).fetchall()
+            con.execute("DELETE FROM flight WHERE b = ?", (b,))
+            con.execute("DELETE FROM leases WHERE b = ?", (b,))
+        lanes += con.execute(_BACK_TO_PENDING + legacy_where + " RETURNING lane, seq", params).fetchall()
         con.executemany("INSERT INTO queue(k) VALUES (?)", [(queue_key(lane, seq),) for lane, seq in lanes])
     delta: Depth = Counter()
     for lane, _ in lanes:
@@ -501,16 +551,20 @@ def _back(con: sqlite3.Connection, st: StoreState, where: str, params: tuple[obj
 
 def release(con: sqlite3.Connection, st: StoreState, batch_id: str) -> int:
     """In-flight rows of the batch go back to pending and keep the batch id (re-sent as the same batch)."""
-    return _back(con, st, f"WHERE batch_id = ? AND {_IN_BATCH} AND state = 1", (batch_id,))
+    return _back(
+        con, st, "WHERE batch_id = ?", f"WHERE batch_id = ? AND {_IN_BATCH} AND state = 1", (batch_id,)
+    )
 
 
 def expire_leases(con: sqlite3.Connection, st: StoreState, now: float) -> int:
-    return _back(con, st, f"WHERE {_IN_BATCH} AND state = 1 AND lease_until <= ?", (now,))
+    return _back(
+        con, st, "WHERE lease_until <= ?", f"WHERE {_IN_BATCH} AND state = 1 AND lease_until <= ?", (now,)
+    )
 
 
 def resume(con: sqlite3.Connection, st: StoreState) -> int:
     """On open: whatever was in flight when the last process stopped goes back to pending."""
-    return _back(con, st, f"WHERE {_IN_BATCH} AND state = 1", ())
+    return _back(con, st, "", f"WHERE {_IN_BATCH} AND state = 1", ())
 
 
 # ------------------------------------------------------------------------------------------ revise
@@ -531,7 +585,7 @@ def revise(
         if record_id not in found:
             raise UnknownRecordError(record_id)
         row = con.execute(
-            "SELECT seq, lane, state FROM records WHERE seq = ?", (found[record_id],)
+            "SELECT seq, lane, state FROM rows_now WHERE seq = ?", (found[record_id],)
         ).fetchone()
         seq, lane, state = int(row[0]), int(row[1]), int(row[2])
         key_sql = ", key = ?" if set_key else ""
@@ -569,7 +623,7 @@ def mark_delivered(
         for start in range(0, len(seqs), _CHUNK):
             part = seqs[start : start + _CHUNK]
             rows = con.execute(
-                "SELECT seq, lane, state, revised, revised_at FROM records "
+                "SELECT seq, lane, state, revised, revised_at FROM rows_now "
                 f"WHERE seq IN ({_marks(len(part))})",
                 tuple(part),
             ).fetchall()
@@ -586,12 +640,15 @@ def mark_delivered(
                 if state == PENDING:
                     dequeue.append((queue_key(lane, seq),))
             con.executemany(
-                "UPDATE records SET state = 2, lease_until = NULL, reason = NULL, changed_at = ? "
-                "WHERE seq = ?",
+                "UPDATE records SET state = 2, lease_until = NULL, reason = NULL, changed_at = ?, "
+                "batch_id = coalesce((SELECT l.batch_id FROM flight f JOIN leases l ON l.b = f.b "
+                f"WHERE f.seq = records.seq), batch_id), {_ATTEMPT} WHERE seq = ?",
                 updates,
             )
             con.executemany("DELETE FROM queue WHERE k = ?", dequeue)
+            con.executemany("DELETE FROM flight WHERE seq = ?", [(seq,) for _, seq in updates])
             marked += len(updates)
+        con.execute("DELETE FROM leases WHERE b NOT IN (SELECT b FROM flight)")
     _apply(st, delta)
     return marked
 
@@ -603,7 +660,7 @@ def get(con: sqlite3.Connection, record_id: str) -> Stored | None:
     found, _, _ = lookup(con, [record_id])
     if record_id not in found:
         return None
-    row = con.execute(f"SELECT {COLUMNS} FROM records WHERE seq = ?", (found[record_id],)).fetchone()
+    row = con.execute(f"SELECT {COLUMNS} FROM rows_now WHERE seq = ?", (found[record_id],)).fetchone()
     return None if row is None else to_stored(row)
 
 
@@ -633,13 +690,13 @@ def history(
         extra += f" AND kind IN ({_marks(len(kinds))})"
         params.extend(kinds)
     indexed = con.execute(
-        f"SELECT {COLUMNS} FROM records WHERE key = ? AND lane <= 1 AND state != 3{extra} "
+        f"SELECT {COLUMNS} FROM rows_now WHERE key = ? AND lane <= 1 AND state != 3{extra} "
         "ORDER BY seq DESC LIMIT ?",
         (key, *params, limit),
     ).fetchall()
     floor = max(0, st.next_seq - 1 - telemetry_scan_rows)
     scanned = con.execute(
-        f"SELECT {COLUMNS} FROM records WHERE seq > ? AND key = ? AND lane = 2 AND state != 3{extra} "
+        f"SELECT {COLUMNS} FROM rows_now WHERE seq > ? AND key = ? AND lane = 2 AND state != 3{extra} "
         "ORDER BY seq DESC LIMIT ?",
         (floor, key, *params, limit),
     ).fetchall()
@@ -649,7 +706,7 @@ def history(
 
 def unkeyed(con: sqlite3.Connection, stream: str | None, since: float | None, limit: int) -> list[Stored]:
     """Records without a key (readings attributed to nobody), every state but rejected, newest first."""
-    sql = f"SELECT {COLUMNS} FROM records WHERE key IS NULL AND state != 3"
+    sql = f"SELECT {COLUMNS} FROM rows_now WHERE key IS NULL AND state != 3"
     params: list[object] = []
     if stream is not None:
         sql += " AND stream = ?"
@@ -676,7 +733,7 @@ def listing(
     if kind is not None:
         where.append("kind = ?")
         params.append(kind)
-    sql = f"SELECT {COLUMNS} FROM records"
+    sql = f"SELECT {COLUMNS} FROM rows_now"
     if where:
         sql += " WHERE " + " AND ".join(where)
     if state == PENDING:
@@ -691,7 +748,7 @@ def undelivered_page(
     con: sqlite3.Connection, after_seq: int, since: float | None, limit: int
 ) -> list[Stored]:
     """Pending and in-flight rows in sequence order after ``after_seq`` (keyset pagination)."""
-    sql = f"SELECT {COLUMNS} FROM records WHERE seq > ? AND state <= 1"
+    sql = f"SELECT {COLUMNS} FROM rows_now WHERE seq > ? AND state <= 1"
     params: list[object] = [after_seq]
     if since is not None:
         sql += " AND created_at >= ?"
@@ -703,12 +760,17 @@ def undelivered_page(
 
 def inflight_batches(con: sqlite3.Connection) -> list[tuple[str, str, int, int, float | None]]:
     """(batch_id, stream, rows, state, lease_until) of batches in flight or waiting to be re-sent."""
+    flying = con.execute(
+        "SELECT l.batch_id, min(r.stream), count(*), 1, l.lease_until, min(r.seq) FROM leases l "
+        "JOIN flight f ON f.b = l.b CROSS JOIN records r ON r.seq = f.seq GROUP BY l.b"
+    ).fetchall()
+    waiting = con.execute(
+        "SELECT batch_id, min(stream), count(*), max(state), max(lease_until), min(seq) FROM records "
+        f"WHERE {_IN_BATCH} AND {_NOT_FLYING} GROUP BY batch_id"
+    ).fetchall()
     return [
         (str(b), str(s), int(n), int(state), None if lease is None else float(lease))
-        for b, s, n, state, lease in con.execute(
-            "SELECT batch_id, min(stream), count(*), max(state), max(lease_until) FROM records "
-            "WHERE state <= 1 AND batch_id IS NOT NULL GROUP BY batch_id ORDER BY min(seq)"
-        )
+        for b, s, n, state, lease, _ in sorted(flying + waiting, key=lambda r: int(r[5]))
     ]
 
 
@@ -748,6 +810,7 @@ def _delete(
             if state == PENDING:
                 dequeue.append((queue_key(lane, seq),))
         con.executemany("DELETE FROM queue WHERE k = ?", dequeue)
+        con.execute(f"DELETE FROM flight WHERE seq IN {_JSON_SET}", (_json_ints(g[3] for g in gone),))
         con.executemany("DELETE FROM ids WHERE h = ? AND seq = ?", [(id_key(i), seq) for *_, seq, i in gone])
         more_after = st.more_rows
         if st.more_rows != 0:

@@ -44,6 +44,8 @@ EncodeBatch = Callable[[str, str, str, datetime, Sequence[Any]], "Encoded"]
 
 def with_seq(payload: bytes, seq: int) -> bytes | None:
     """``payload`` with ``"seq":N`` as its first key; ``None`` when it is not a JSON object."""
+    if payload[:2] == b'{"' and payload[-1:] == b"}":  # compact JSON (what the gateway stores): one copy
+        return b'{"seq":%d,%s' % (seq, payload[1:])
     body = payload.strip()
     if len(body) < 2 or body[0] != 0x7B or body[-1] != 0x7D:  # "{" ... "}"
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import AsyncExitStack
@@ -195,6 +196,114 @@ def prepare(gateway_id: str, stream: str, raw: bytes) -> Prepared:
     return out
 
 
+_INSERT_READING = (
+    "INSERT INTO readings (gateway_id, revision, kind, resident_id, effective_at, batch_id,"
+    " payload, received_at, id) VALUES (?,?,?,?,?,?,?,?,?)"
+)
+_UPDATE_READING = (
+    "UPDATE readings SET gateway_id=?, revision=?, kind=?, resident_id=?, effective_at=?,"
+    " batch_id=?, payload=?, received_at=? WHERE id=?"
+)
+_INSERT_REJECTION = "INSERT INTO rejections VALUES (?,?,?,?,?,?)"
+_BUMP_COUNTER = (
+    "INSERT INTO counters (name, value) VALUES (?, ?)"
+    " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    """What closes an envelope's transaction: its rejections (rows) and the envelope counter."""
+
+    rejections: list[tuple[Any, ...]]
+
+
+def _finish_rows(
+    gateway_id: str,
+    batch_id: str,
+    rejected: dict[str, str],
+    rejected_payloads: dict[str, dict[str, Any]],
+    now: float,
+) -> _Finish:
+    return _Finish(
+        [
+            (gateway_id, batch_id, i, r, orjson.dumps(rejected_payloads.get(i)), now)
+            for i, r in rejected.items()
+        ]
+    )
+
+
+def _existing_tx(con: sqlite3.Connection, table: str, ids: Sequence[str]) -> dict[str, int]:
+    """id -> stored revision (0 for alerts) of the ids already stored."""
+    found: dict[str, int] = {}
+    col = "revision" if table == "readings" else "0"
+    for i in range(0, len(ids), MAX_IDS_PER_QUERY):
+        chunk = ids[i : i + MAX_IDS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        for rid, rev in con.execute(f"SELECT id, {col} FROM {table} WHERE id IN ({marks})", chunk):
+            found[rid] = int(rev)
+    return found
+
+
+def _finish_tx(con: sqlite3.Connection, finish: _Finish, dups: int, revised: int) -> None:
+    if finish.rejections:
+        con.executemany(_INSERT_REJECTION, finish.rejections)
+    con.executemany(
+        _BUMP_COUNTER,
+        [
+            ("envelopes", 1),
+            ("duplicates", dups),
+            ("revisions", revised),
+            ("rejected", len(finish.rejections)),
+        ],
+    )
+
+
+def _readings_tx(
+    con: sqlite3.Connection, rows: list[tuple[Any, ...]], revisions: list[int], finish: _Finish
+) -> tuple[int, int, int]:
+    """One envelope's readings in one transaction: new ids inserted, higher revisions replace the
+    stored row, the rest are duplicates.  Returns (new, revised, duplicates)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        existing = _existing_tx(con, "readings", [r[-1] for r in rows])
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        for row, revision in zip(rows, revisions, strict=True):
+            old = existing.get(row[-1])
+            if old is None:
+                inserts.append(row)
+            elif revision > old:
+                updates.append(row)
+        con.executemany(_INSERT_READING, inserts)
+        con.executemany(_UPDATE_READING, updates)
+        dups = len(rows) - len(inserts) - len(updates)
+        _finish_tx(con, finish, dups, len(updates))
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    return len(inserts), len(updates), dups
+
+
+def _alerts_tx(con: sqlite3.Connection, rows: list[tuple[Any, ...]], finish: _Finish) -> tuple[int, int, int]:
+    """One envelope's alerts in one transaction: an id already stored is a duplicate."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        existing = _existing_tx(con, "alerts", [r[0] for r in rows])
+        inserts = [r for r in rows if r[0] not in existing]
+        con.executemany("INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?)", inserts)
+        dups = len(rows) - len(inserts)
+        _finish_tx(con, finish, dups, 0)
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    return len(inserts), 0, dups
+
+
 class ReceiverStore:
     """The receiver's SQLite database (``async with``)."""
 
@@ -260,6 +369,12 @@ class ReceiverStore:
                     found[row[0]] = int(row[1])
         return found
 
+    async def _in_db(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(con, *args)`` whole in aiosqlite's thread: one hop per envelope, not one per
+        statement (each hop costs a thread switch both ways)."""
+        db = self.db
+        return await db._execute(fn, db._conn, *args)  # type: ignore[no-untyped-call]
+
     async def _store_readings(
         self,
         gateway_id: str,
@@ -269,16 +384,12 @@ class ReceiverStore:
         rejected_payloads: dict[str, dict[str, Any]],
     ) -> tuple[int, int, int]:
         now = self._clock()
-        db = self.db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            existing = await self._existing("readings", list(good))
-            inserts: list[tuple[Any, ...]] = []
-            updates: list[tuple[Any, ...]] = []
-            dups = 0
-            for rid, (parsed, item) in good.items():
-                assert isinstance(parsed, WireReading)
-                row = (
+        rows: list[tuple[Any, ...]] = []  # built before the transaction: pure CPU
+        revisions: list[int] = []
+        for rid, (parsed, item) in good.items():
+            assert isinstance(parsed, WireReading)
+            rows.append(
+                (
                     gateway_id,
                     parsed.revision,
                     parsed.kind,
@@ -289,30 +400,11 @@ class ReceiverStore:
                     now,
                     rid,
                 )
-                old = existing.get(rid)
-                if old is None:
-                    inserts.append(row)
-                elif parsed.revision > old:
-                    updates.append(row)
-                else:
-                    dups += 1
-            if inserts:
-                await db.executemany(
-                    "INSERT INTO readings (gateway_id, revision, kind, resident_id, effective_at, batch_id,"
-                    " payload, received_at, id) VALUES (?,?,?,?,?,?,?,?,?)",
-                    inserts,
-                )
-            if updates:
-                await db.executemany(
-                    "UPDATE readings SET gateway_id=?, revision=?, kind=?, resident_id=?, effective_at=?,"
-                    " batch_id=?, payload=?, received_at=? WHERE id=?",
-                    updates,
-                )
-            await self._finish(gateway_id, batch_id, rejected, rejected_payloads, dups, len(updates), now)
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        return len(inserts), len(updates), dups
+            )
+            revisions.append(parsed.revision)
+        finish = _finish_rows(gateway_id, batch_id, rejected, rejected_payloads, now)
+        result: tuple[int, int, int] = await self._in_db(_readings_tx, rows, revisions, finish)
+        return result
 
     async def _store_alerts(
         self,
@@ -323,35 +415,24 @@ class ReceiverStore:
         rejected_payloads: dict[str, dict[str, Any]],
     ) -> tuple[int, int, int]:
         now = self._clock()
-        db = self.db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            existing = await self._existing("alerts", list(good))
-            inserts = []
-            for aid, (parsed, item) in good.items():
-                assert isinstance(parsed, WireAlert)
-                if aid in existing:
-                    continue
-                inserts.append(
-                    (
-                        aid,
-                        gateway_id,
-                        parsed.kind,
-                        parsed.severity,
-                        parsed.resident_id,
-                        batch_id,
-                        orjson.dumps(item),
-                        now,
-                    )
+        rows: list[tuple[Any, ...]] = []
+        for aid, (parsed, item) in good.items():
+            assert isinstance(parsed, WireAlert)
+            rows.append(
+                (
+                    aid,
+                    gateway_id,
+                    parsed.kind,
+                    parsed.severity,
+                    parsed.resident_id,
+                    batch_id,
+                    orjson.dumps(item),
+                    now,
                 )
-            if inserts:
-                await db.executemany("INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?)", inserts)
-            dups = len(good) - len(inserts)
-            await self._finish(gateway_id, batch_id, rejected, rejected_payloads, dups, 0, now)
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        return len(inserts), 0, dups
+            )
+        finish = _finish_rows(gateway_id, batch_id, rejected, rejected_payloads, now)
+        result: tuple[int, int, int] = await self._in_db(_alerts_tx, rows, finish)
+        return result
 
     async def _finish(
         self,
@@ -366,15 +447,14 @@ class ReceiverStore:
         db = self.db
         if rejected:
             await db.executemany(
-                "INSERT INTO rejections VALUES (?,?,?,?,?,?)",
+                _INSERT_REJECTION,
                 [
                     (gateway_id, batch_id, i, r, orjson.dumps(rejected_payloads.get(i)), now)
                     for i, r in rejected.items()
                 ],
             )
         await db.executemany(
-            "INSERT INTO counters (name, value) VALUES (?, ?)"
-            " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            _BUMP_COUNTER,
             [("envelopes", 1), ("duplicates", dups), ("revisions", revised), ("rejected", len(rejected))],
         )
         await db.execute("COMMIT")
