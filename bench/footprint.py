@@ -30,6 +30,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sqlite3
@@ -412,6 +413,7 @@ def main() -> int:
         help="[clock] sync_source: kernel (the default: readings stored while the kernel says the clock "
         "is unsynchronised are remembered for re-timing) or trust (as on a hut synchronised by NTP)",
     )
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, databases)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hutgw-footprint-"))
     baseline = Figures("baseline")
@@ -422,12 +424,14 @@ def main() -> int:
         loaded = phase("load", work, with_broker, args.seconds, args.watches, True, None, args.clock)
     finally:
         with_broker.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     print(f"footprint: {args.watches} wristbands (4G watch protocol over TCP, heart rate every 10 s),")
     print("one cuff (API relay) and one scale (Tanita on a pseudo-terminal) every minute,")
     print(f"uplink to a private Mosquitto with the reference receiver acking; {args.seconds:.0f} s per phase")
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores; "
-        f"clock sync_source {args.clock}; work folder {work}"
+        f"clock sync_source {args.clock}; work folder {work}{'' if args.keep else ' (removed)'}"
     )
     print()
     print("phase     ready_s  peak_MB    end_MB   cpu_s  wall_s  cpu_%1core")

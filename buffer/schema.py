@@ -8,7 +8,7 @@ import sqlite3
 
 from buffer.record import State
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 
 #: State values as stored (small integers keep rows and partial indexes small).
 STATE_CODE: dict[State, int] = {State.PENDING: 0, State.INFLIGHT: 1, State.DELIVERED: 2, State.REJECTED: 3}
@@ -23,14 +23,16 @@ PENDING, INFLIGHT, DELIVERED, REJECTED = 0, 1, 2, 3
 #                      key was taken (same millisecond and random bits).
 #   queue(k)           the pending rows in claim order: k = lane << 48 | seq.
 # Both are derived from ``records`` and rebuilt from it after a salvage or when they disagree.
-# In-flight rows (schema 3) are NOT marked in ``records``: a claim rewriting every claimed row would
-# rewrite the pages holding their payloads (two rows per 1 KiB page), so a claim only writes
+# In-flight rows are NOT marked in ``records``: a claim rewriting every claimed row would rewrite
+# the pages holding their payloads (two rows per 1 KiB page), so a claim only writes
 #   leases(b, batch_id, lease_until)   one row per batch in flight
 #   flight(seq, b)                     one small row per claimed record
 # and the record keeps state 0 until the batch is answered (ack), given back (release, lease
 # expiry, restart) or the record is marked delivered; only then is its ``records`` row written,
 # once.  The temporary view ``rows_now`` overlays the two on ``records`` (state 1, the lease's
-# batch id, one more attempt) for every read that shows rows.
+# batch id, one more attempt) for every read that shows rows.  ``leases`` and ``flight`` joined
+# schema 2 without a new version number: the DDL creates them on open, and a row an older build
+# left with state 1 is still understood (the owner's resume puts it back to pending).
 # The remaining indexes are partial, so a row sits only in the index its state needs:
 # pending/in-flight rows with a batch in ``batch`` (ack, re-send), finished rows in ``finished``
 # (retention and quota prune), alerts and clinical rows in ``by_key`` (kiosk history).
@@ -120,9 +122,6 @@ def create_schema(con: sqlite3.Connection) -> None:
     con.execute(VIEW)
     con.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
     version = con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()[0]
-    if int(version) == 2:  # version 3 only added leases and flight (rows in flight with state 1 are
-        # still understood: the owner's resume on open puts them back to pending)
-        con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (SCHEMA_VERSION,))
     if int(version) < 2:  # version 1 kept ids unique and pending rows in indexes
         con.execute("BEGIN IMMEDIATE")
         try:
