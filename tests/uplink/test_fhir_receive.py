@@ -98,10 +98,20 @@ def test_a_damaged_observation_is_rejected_or_kept_never_a_crash(
     b = bundle([make("temperature")])
     obs = next(e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "Observation")
     obs[field] = value
-    reading_ext = next(
-        (e for e in obs.get("extension") or [] if isinstance(e, dict) and "extension" in e), None
+    extensions = obs.get("extension")
+    reading_ext = (
+        next(
+            (e for e in extensions if isinstance(e, dict) and "extension" in e),
+            None,
+        )
+        if isinstance(extensions, list)
+        else None
     )
-    if reading_ext is not None and sub < len(reading_ext["extension"]):
+    if (
+        reading_ext is not None
+        and isinstance(reading_ext["extension"], list)
+        and sub < len(reading_ext["extension"])
+    ):
         reading_ext["extension"][sub] = sub_value
     got = parse(orjson.dumps(b))
     assert isinstance(got, Parsed)
