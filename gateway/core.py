@@ -38,8 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hutgw.core")
 
-#: Readings stored while the clock was not synchronised, remembered (newest first kept) so they
-#: can be re-timed once it is: bounded, because a hut may stay offline without a clock for days.
+#: Clinical readings (blood pressure, weight, body composition) stored while the clock was not
+#: synchronised are remembered so they can be re-timed once it is: bounded, because a hut may stay
+#: offline without a clock for days. High-rate telemetry (heart-rate streams, positions) is not
+#: re-timed: it keeps its `gateway_clock_synced: false` mark and its monotonic reference and boot
+#: id, from which the county can place it if it needs to.
 MAX_UNSYNCED = 10_000
 
 #: Cuff pressure after this long a pause means a new measurement has started.
@@ -167,7 +170,7 @@ class Gateway:
         await self.outbox.put_many(records)
         r = processed.reading
         self.counters.readings[r.kind] += 1
-        if not r.gateway_clock_synced:
+        if not r.gateway_clock_synced and KINDS[r.kind].lane == Lane.CLINICAL:
             self._remember_unsynced(r.id)
         self.events.publish("reading", reading_event(r))
         for a in alerts:

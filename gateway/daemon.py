@@ -21,6 +21,7 @@ from aiohttp import web
 from buffer.outbox import Outbox
 from drivers import registry as profiles
 from drivers.serial.formats import load_format_dir
+from gateway import memory
 from gateway.alerts import AlertManager
 from gateway.api.app import build_app, check_exposure
 from gateway.clinical import ClinicalSettings
@@ -43,6 +44,7 @@ log = logging.getLogger("hutgw.daemon")
 
 MAINTENANCE_INTERVAL_S = 300.0
 TICK_INTERVAL_S = 1.0
+TRIM_EVERY_TICKS = 60
 STALE_AFTER_S = 30.0  # periodic work, device supervision or one outbox commit stuck this long = unhealthy
 
 
@@ -187,6 +189,7 @@ class Daemon:
         # Pings only from READY on: start-up is bounded by TimeoutStartSec=, not by the watchdog.
         self.watchdog = Watchdog(self.notifier, self.watchdog_s, self._health_check, self.log)
         self.tasks["watchdog"] = self._tasks.create_task(self.watchdog.run(stop), name="watchdog")
+        memory.trim(collect=True)  # start-up garbage (compiled modules, schemas) back to the system
         self.notifier.notify("READY=1", f"STATUS=ready: API {self.api_url}")
         self.log.info("gateway %s ready", cfg.gateway_id)
 
@@ -308,9 +311,13 @@ class Daemon:
                 await asyncio.wait_for(stop.wait(), MAINTENANCE_INTERVAL_S)
 
     async def _ticks(self, stop: asyncio.Event) -> None:
-        """Once a second: kiosk session expiry, clock-sync corrections."""
+        """Once a second: the core's periodic work; once a minute, free heap back to the system."""
         gw = self.gateway
+        ticks = 0
         while not stop.is_set():
+            ticks += 1
+            if ticks % TRIM_EVERY_TICKS == 0:
+                memory.trim()
             try:
                 await gw.tick()
                 self._healthy_reason = None

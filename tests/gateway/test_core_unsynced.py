@@ -59,11 +59,21 @@ async def test_a_hut_without_a_clock_does_not_remember_every_reading_forever(
             with caplog.at_level(logging.WARNING, logger="hutgw.core"):
                 for i in range(7):
                     processed = pipeline.from_manual(
-                        "heart_rate", {"heart_rate": 60 + i}, resident_id=None, measured_at=None
+                        "blood_pressure",
+                        {"systolic": 120 + i, "diastolic": 80},
+                        resident_id=None,
+                        measured_at=None,
                     )
                     assert processed.reading.gateway_clock_synced is False
                     await gw.submit(processed)
-            assert gw.counters.readings["heart_rate"] == 7  # every reading is stored
+                for i in range(20):  # telemetry keeps its mark and monotonic reference, not remembered
+                    await gw.submit(
+                        pipeline.from_manual(
+                            "heart_rate", {"heart_rate": 60 + i}, resident_id=None, measured_at=None
+                        )
+                    )
+            assert gw.counters.readings["blood_pressure"] == 7  # every reading is stored
+            assert gw.counters.readings["heart_rate"] == 20
             assert gw.counters.unsynced_forgotten == 4  # only the newest three are kept for re-timing
             warnings = [r for r in caplog.records if "clock not synchronised" in r.getMessage()]
             assert len(warnings) == 1  # said once, not once per reading
