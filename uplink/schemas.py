@@ -157,7 +157,13 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
             "name": "geofences",
             "args": {
                 "resident_id": "r-0107",
-                "geofences": [{"id": "home", "type": "circle", "center": [104.06, 30.67], "radius_m": 800}],
+                "geofences": [
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "Point", "coordinates": [104.06, 30.67]},
+                        "properties": {"name": "home", "kind": "safe", "radius_m": 800},
+                    }
+                ],
             },
             "issued_at": "2026-11-29T08:20:00Z",
             "expires_at": "2026-11-29T08:25:00Z",
@@ -171,7 +177,7 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
             "gateway_id": GW,
             "name": "geofences",
             "status": "done",
-            "result": {"resident_id": "r-0107", "geofences": 1},
+            "result": {"zones": 1},
             "at": "2026-11-29T08:20:01+00:00",
         },
         {
