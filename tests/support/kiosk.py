@@ -19,7 +19,7 @@ from gateway.api.app import build_app
 from gateway.clinical import ClinicalSettings
 from gateway.clock import FakeClock
 from gateway.config import ApiConfig
-from gateway.core import Gateway
+from gateway.core import MAX_UNSYNCED, Gateway
 from gateway.events import EventBus
 from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
@@ -66,8 +66,9 @@ class KioskRig:
 
 @contextlib.asynccontextmanager
 async def kiosk_gateway(
-    state_dir: Path, api: ApiConfig, *, clock: FakeClock | None = None
+    state_dir: Path, api: ApiConfig, *, clock: FakeClock | None = None, max_unsynced: int = MAX_UNSYNCED
 ) -> AsyncIterator[KioskRig]:
+    """The real core (outbox, registry, pipeline, sessions) without the daemon's transports."""
     clock = clock or make_clock()
     registry = Registry(state_dir / "registry.db")
     for r in RESIDENTS:
@@ -101,6 +102,7 @@ async def kiosk_gateway(
                 alerts=alerts,
                 events=EventBus(),
                 quarantine=Quarantine(state_dir / "quarantine.jsonl"),
+                max_unsynced=max_unsynced,
             )
             yield KioskRig(gw, clock, build_app(gw, api))
     finally:
