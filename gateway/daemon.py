@@ -189,7 +189,7 @@ class Daemon:
         # Pings only from READY on: start-up is bounded by TimeoutStartSec=, not by the watchdog.
         self.watchdog = Watchdog(self.notifier, self.watchdog_s, self._health_check, self.log)
         self.tasks["watchdog"] = self._tasks.create_task(self.watchdog.run(stop), name="watchdog")
-        memory.trim(collect=True)  # start-up garbage (compiled modules, schemas) back to the system
+        memory.settle()  # start-up garbage back to the system; long-lived objects out of the GC's way
         self.notifier.notify("READY=1", f"STATUS=ready: API {self.api_url}")
         self.log.info("gateway %s ready", cfg.gateway_id)
 

@@ -28,6 +28,15 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return fn
 
 
+def settle() -> None:
+    """After start-up: collect, move every surviving object out of the collector's sight
+    (``gc.freeze``: later collections no longer walk the modules, schemas and config loaded at
+    start), and return the freed heap to the system."""
+    gc.collect()
+    gc.freeze()
+    trim()
+
+
 def trim(*, collect: bool = False) -> bool:
     """Return free heap pages to the system; True when the C library released any."""
     if collect:

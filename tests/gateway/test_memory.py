@@ -23,3 +23,12 @@ def test_trim_returns_heap_that_free_alone_keeps() -> None:
     assert memory.trim() is True
     assert _rss_kb() < held - 20_000
     del pin
+
+
+def test_settle_freezes_start_up_objects() -> None:
+    gc.unfreeze()
+    try:
+        memory.settle()
+        assert gc.get_freeze_count() > 0  # long-lived objects are no longer walked by collections
+    finally:
+        gc.unfreeze()
