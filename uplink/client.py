@@ -77,6 +77,19 @@ class OutboxPort(Protocol):
     async def stats(self) -> Any: ...
 
 
+async def expire_leases_forever(
+    outbox: OutboxPort, *, every_s: float, timeout_s: float, log: logging.Logger, who: str
+) -> None:
+    """Give batches whose ack never came back to pending, every ``every_s`` (both uplinks use it)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await outbox.expire_leases()
+        except Exception as e:  # the outbox logs its own errors; keep trying
+            log.warning("%s: expiring outbox leases failed: %s", who, e)
+
+
 @dataclass(slots=True)
 class UplinkState:
     """A snapshot of the uplink, for the local API and the status heartbeat."""
@@ -275,13 +288,13 @@ class Uplink:
             tg.create_task(self._lease_loop(), name="uplink-lease-expiry")
 
     async def _lease_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._lease_s / 2)
-            try:
-                async with asyncio.timeout(self._s.io_timeout_s):
-                    await self._outbox.expire_leases()
-            except Exception as e:  # the outbox logs its own errors; keep trying
-                self._log.warning("uplink: expiring outbox leases failed: %s", e)
+        await expire_leases_forever(
+            self._outbox,
+            every_s=self._lease_s / 2,
+            timeout_s=self._s.io_timeout_s,
+            log=self._log,
+            who="uplink",
+        )
 
     def _make_client(self) -> aiomqtt.Client:
         s = self._s

@@ -35,7 +35,7 @@ import aiohttp
 import orjson
 
 from uplink.backoff import Backoff
-from uplink.client import OutboxPort, UplinkState
+from uplink.client import OutboxPort, UplinkState, expire_leases_forever
 from uplink.errors import UplinkError
 from uplink.fhir.bundle import Converted, FhirSettings, convert
 from uplink.fhir.encoder import records
@@ -283,13 +283,13 @@ class FhirHttpUplink:
             tg.create_task(self._lease_loop(), name="fhir-uplink-lease-expiry")
 
     async def _lease_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._lease_s / 2)
-            try:
-                async with asyncio.timeout(self._s.io_timeout_s):
-                    await self._outbox.expire_leases()
-            except Exception as e:
-                self._log.warning("fhir uplink: expiring outbox leases failed: %s", e)
+        await expire_leases_forever(
+            self._outbox,
+            every_s=self._lease_s / 2,
+            timeout_s=self._s.io_timeout_s,
+            log=self._log,
+            who="fhir uplink",
+        )
 
     async def _drain_loop(self) -> None:
         s = self._s
