@@ -27,6 +27,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import EllipsisType
 from typing import Any, TypeVar
@@ -46,6 +47,15 @@ OverflowCallback = Callable[[Mapping[str, int], str], None]
 _LANE_NAMES = {lane: lane.name.lower() for lane in Lane}
 _QUOTA_CHECK_EVERY = 32  # group commits between two looks at the used size
 _PRUNE_CHUNK = 2000
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Records one put is waiting to see committed."""
+
+    records: Sequence[Record]
+    future: asyncio.Future[list[int]]
+    durable: bool
 
 
 class Outbox:
@@ -72,7 +82,7 @@ class Outbox:
         self._st = store.StoreState()
         self._tg: asyncio.TaskGroup | None = None
         self._lock_fd: int | None = None
-        self._queue: list[tuple[Sequence[Record], asyncio.Future[builtins.list[int]]]] = []
+        self._queue: list[_Pending] = []
         self._queued_rows = 0
         self._wake = asyncio.Event()
         self._maintain_soon = asyncio.Event()
@@ -89,6 +99,15 @@ class Outbox:
         self._maint_task: asyncio.Task[None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._commit_started: float | None = None  # time.monotonic() of the commit in progress
+        self._sync_started: float | None = None  # time.monotonic() of the fsync in progress
+        self._sync_waiters: list[tuple[int, asyncio.Future[Any], Any]] = []
+        self._sync_wake = asyncio.Event()
+        self._sync_started_mark = 0  # write commits covered by the fsync in progress or done
+        self._synced_mark = 0  # write commits covered by the last finished fsync
+        self._unsynced_since: float | None = None  # oldest commit not covered by an fsync begun
+        self._writer_done = False
+        self._fsyncs = 0
+        self._sync_task: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -105,6 +124,7 @@ class Outbox:
         self._tg = asyncio.TaskGroup()
         await self._tg.__aenter__()
         self._writer_task = self._tg.create_task(self._writer(), name="outbox-writer")
+        self._sync_task = self._tg.create_task(self._syncer(), name="outbox-sync")
         if self.owner and self.settings.maintain_interval_s is not None:
             self._maint_task = self._tg.create_task(
                 self._maintainer(self.settings.maintain_interval_s), name="outbox-maintain"
@@ -163,6 +183,7 @@ class Outbox:
                     page_size=s.page_size,
                     wal_autocheckpoint=s.wal_autocheckpoint_pages,
                     journal_size_limit=s.journal_size_limit_bytes,
+                    synchronous="NORMAL",
                 ),
             )
             if await self._run("opening the outbox", functools.partial(store.load, st=self._st)):
@@ -217,20 +238,132 @@ class Outbox:
             with contextlib.suppress(Exception):
                 await db.close()
 
-    async def _run(self, doing: str, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(con, *args)`` whole in the database thread: one hop, one transaction."""
+    async def _run(self, doing: str, fn: Callable[..., T], *args: Any, durable: bool = True) -> T:
+        """Run ``fn(con, *args)`` whole in the database thread: one hop, one transaction.
+
+        ``durable``: return only once what it committed is fsynced (see :meth:`_synced`).  Commits
+        nobody was promised anything about (claims, acks, pruning) pass ``False``: they are synced
+        within ``settings.unsynced_max_s``.
+        """
+        result, mark = await self._execute(doing, fn, *args)
+        if durable and mark:
+            await self._synced(mark)
+        return result
+
+    async def _synced(self, mark: int) -> None:
+        """Return once an fsync that began after write commit number ``mark`` finished."""
+        if mark <= self._synced_mark:
+            return
+        task = self._sync_task
+        if task is None or task.done():  # opening or closing: no syncer, sync here
+            mark = self._st.write_commits
+            try:
+                await asyncio.to_thread(store.fsync_wal, str(self.path))
+            except OSError as exc:
+                raise translate(exc, "syncing the outbox to disk") from exc
+            self._synced_mark = max(self._synced_mark, mark)
+            self._sync_started_mark = max(self._sync_started_mark, mark)
+            self._fsyncs += 1
+            if self._st.write_commits <= self._synced_mark:
+                self._unsynced_since = None
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sync_waiters.append((mark, fut, None))
+        self._sync_wake.set()
+        await fut
+
+    async def _execute(self, doing: str, fn: Callable[..., T], *args: Any) -> tuple[T, int]:
+        """``fn``'s result and the number of the commit it made (0: it wrote nothing)."""
         db, con = self._db, self._con
         if db is None or con is None:
             raise OutboxClosedError()
         try:
             # aiosqlite's public methods run one statement per hop; its worker-thread entry point
             # lets a whole transaction run in one hop.
-            result: T = await db._execute(fn, con, *args)  # type: ignore[no-untyped-call]
+            result: tuple[T, int] = await db._execute(store.run, con, self._st, fn, *args)  # type: ignore[no-untyped-call]
         except OutboxError:
             raise
         except (sqlite3.Error, OSError) as exc:
             raise translate(exc, doing) from exc
+        finally:
+            if self._unsynced_since is None and self._st.write_commits > self._sync_started_mark:
+                self._unsynced_since = time.monotonic()
+                self._sync_wake.set()
         return result
+
+    # ------------------------------------------------------------------------------------- syncer
+    #
+    # The connection commits with synchronous=NORMAL and this task fsyncs the write-ahead log in a
+    # worker thread of its own, so the database thread goes on committing the next group while the
+    # card flushes the last one; one fsync covers every commit that finished before it started.
+    # Durable waiters are released by the first fsync that covers their commit; without durable
+    # waiters the log is still fsynced once the oldest un-fsynced commit is unsynced_max_s old.
+
+    async def _syncer(self) -> None:
+        try:
+            await self._sync_loop()
+        finally:  # cancelled or failed: nobody may wait for an fsync that will never come
+            for _, fut, _value in self._sync_waiters:
+                if not fut.done():
+                    fut.set_exception(OutboxClosedError())
+            self._sync_waiters = []
+
+    async def _sync_loop(self) -> None:
+        wal_base = str(self.path)
+        while True:
+            if not self._sync_waiters:
+                since = self._unsynced_since
+                if since is None:
+                    if self._closing and self._writer_done:
+                        return
+                    self._sync_wake.clear()
+                    await self._sync_wake.wait()
+                    continue
+                left = since + self.settings.unsynced_max_s - time.monotonic()
+                if left > 0 and not (self._closing and self._writer_done):
+                    self._sync_wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._sync_wake.wait(), left)
+                    continue
+            mark = self._st.write_commits
+            if mark <= self._synced_mark:
+                self._unsynced_since = None  # synced meanwhile (on open, by _synced)
+            else:
+                self._sync_started_mark = mark
+                self._unsynced_since = None
+                self._sync_started = time.monotonic()
+                try:
+                    await asyncio.to_thread(store.fsync_wal, wal_base)
+                except OSError as exc:
+                    err = translate(exc, "syncing the outbox to disk")
+                    self._log.error("outbox: %s", err)
+                    self._sync_started_mark = self._synced_mark
+                    self._unsynced_since = time.monotonic()
+                    self._fail_waiters(mark, err)
+                    await asyncio.sleep(min(1.0, self.settings.unsynced_max_s))
+                    continue
+                finally:
+                    self._sync_started = None
+                self._synced_mark = mark
+                self._fsyncs += 1
+            keep: builtins.list[tuple[int, asyncio.Future[Any], Any]] = []
+            for m, fut, value in self._sync_waiters:
+                if m <= self._synced_mark:
+                    if not fut.done():
+                        fut.set_result(value)
+                else:
+                    keep.append((m, fut, value))
+            self._sync_waiters = keep
+
+    def _fail_waiters(self, mark: int, err: Exception) -> None:
+        keep: builtins.list[tuple[int, asyncio.Future[Any], Any]] = []
+        for m, fut, value in self._sync_waiters:
+            if m <= mark:
+                if not fut.done():
+                    fut.set_exception(err)
+            else:
+                keep.append((m, fut, value))
+        self._sync_waiters = keep
 
     def _check_open(self) -> None:
         if not self._open or self._closing:
@@ -238,21 +371,32 @@ class Outbox:
 
     # ------------------------------------------------------------------------------ group commit
 
-    async def put(self, record: Record) -> int:
-        """Store one record; returns its sequence number once the row is committed to disk."""
-        return (await self._submit((record,)))[0]
+    async def put(self, record: Record, *, durable: bool | None = None) -> int:
+        """Store one record; returns its sequence number once the row is committed.
 
-    async def put_many(self, records: Sequence[Record]) -> builtins.list[int]:
+        ``durable``: ``True`` returns only once the commit is fsynced (a power cut cannot undo it):
+        use it for whatever is acknowledged to someone (an HTTP 201, a device told its reading was
+        received).  ``False`` returns once the commit reached the operating system (a crash or kill
+        of the process cannot undo it; a power cut can undo the last ``settings.unsynced_max_s``).
+        ``None`` (default): durable for the lanes in ``settings.fsync_lanes`` (alerts, clinical).
+        """
+        return (await self._submit((record,), durable))[0]
+
+    async def put_many(self, records: Sequence[Record], *, durable: bool | None = None) -> builtins.list[int]:
+        """Store records in one transaction (see :meth:`put` for ``durable``)."""
         if not records:
             return []
-        return await self._submit(tuple(records))
+        return await self._submit(tuple(records), durable)
 
-    async def _submit(self, records: Sequence[Record]) -> builtins.list[int]:
+    async def _submit(self, records: Sequence[Record], durable: bool | None) -> builtins.list[int]:
         self._check_open()
         for r in records:
             _validate(r)
+        if durable is None:
+            lanes = self.settings.fsync_lanes
+            durable = any(r.lane in lanes for r in records)
         fut: asyncio.Future[builtins.list[int]] = asyncio.get_running_loop().create_future()
-        self._queue.append((records, fut))
+        self._queue.append(_Pending(records, fut, durable))
         self._queued_rows += len(records)
         self._wake.set()
         return await fut
@@ -264,6 +408,8 @@ class Outbox:
         while True:
             if not self._queue:
                 if self._closing:
+                    self._writer_done = True
+                    self._sync_wake.set()
                     return
                 self._wake.clear()
                 await self._wake.wait()
@@ -277,12 +423,12 @@ class Outbox:
                 if self._queued_rows == seen or loop.time() >= deadline:
                     break
                 seen = self._queued_rows
-            group: builtins.list[tuple[Sequence[Record], asyncio.Future[builtins.list[int]]]] = []
+            group: builtins.list[_Pending] = []
             rows = 0
-            while self._queue and (not group or rows + len(self._queue[0][0]) <= max_rows):
+            while self._queue and (not group or rows + len(self._queue[0].records) <= max_rows):
                 entry = self._queue.pop(0)
                 group.append(entry)
-                rows += len(entry[0])
+                rows += len(entry.records)
             self._queued_rows -= rows
             self._commit_started = time.monotonic()
             try:
@@ -302,14 +448,18 @@ class Outbox:
         started = self._commit_started
         if started is not None and (waited := time.monotonic() - started) > stuck_after_s:
             return f"outbox writer stuck: one commit has not finished for {waited:.0f} s (storage hung?)"
+        task = self._sync_task
+        if task is None or task.done():
+            return "outbox syncer stopped"
+        started = self._sync_started
+        if started is not None and (waited := time.monotonic() - started) > stuck_after_s:
+            return f"outbox syncer stuck: one fsync has not finished for {waited:.0f} s (storage hung?)"
         return None
 
-    async def _commit_group(
-        self, group: builtins.list[tuple[Sequence[Record], asyncio.Future[builtins.list[int]]]]
-    ) -> None:
-        records = [r for recs, _ in group for r in recs]
+    async def _commit_group(self, group: builtins.list[_Pending]) -> None:
+        records = [r for p in group for r in p.records]
         try:
-            seqs = await self._run(
+            seqs, mark = await self._execute(
                 "storing records",
                 functools.partial(
                     store.insert_group,
@@ -323,20 +473,40 @@ class Outbox:
         except Exception as exc:
             err = exc if isinstance(exc, OutboxError) else translate(exc, "storing records")
             self._log.error("outbox: could not store %d records: %s", len(records), err)
-            for _, fut in group:
-                if not fut.done():
-                    fut.set_exception(err)
+            for p in group:
+                if not p.future.done():
+                    p.future.set_exception(err)
             return
         self._puts += len(records)
+        # Lazy puts are answered now; durable ones when the syncer's next fsync covers this commit
+        # (the writer goes on with the next group meanwhile).  mark 0: only duplicates, nothing
+        # new; a durable caller then waits for whatever is committed so far (its earlier copy).
+        if not mark:
+            mark = self._st.write_commits
         i = 0
-        for recs, fut in group:
-            part = seqs[i : i + len(recs)]
-            i += len(recs)
+        for p in group:
+            part = seqs[i : i + len(p.records)]
+            i += len(p.records)
             dups = sum(1 for s in part if s < 0)
             if dups:
                 self._duplicates += dups
-            if not fut.done():
-                fut.set_result([abs(s) for s in part])
+            result = [abs(s) for s in part]
+            if p.future.done():
+                continue
+            if p.durable and mark > self._synced_mark:
+                task = self._sync_task
+                if task is None or task.done():
+                    try:
+                        await self._synced(mark)
+                    except OutboxError as exc:
+                        p.future.set_exception(exc)
+                    else:
+                        p.future.set_result(result)
+                    continue
+                self._sync_waiters.append((mark, p.future, result))
+                self._sync_wake.set()
+            else:
+                p.future.set_result(result)
         if self._st.used_bytes > self.settings.quota_bytes:
             self._maintain_soon.set()
 
@@ -366,6 +536,7 @@ class Outbox:
                 lease_until=now + lease_s,
                 new_batch_id=ids.batch_id(now),
             ),
+            durable=False,
         )
         if got is None:
             return None
@@ -391,6 +562,7 @@ class Outbox:
                 rejected=dict(rejected or {}),
                 now=self._clock(),
             ),
+            durable=False,
         )
         if got.stale:
             self._stale_acks += 1
@@ -401,14 +573,18 @@ class Outbox:
         """Give an in-flight batch back (publish failed); it is re-sent later under the same id."""
         self._check_open()
         return await self._run(
-            "releasing a batch", functools.partial(store.release, st=self._st, batch_id=batch_id)
+            "releasing a batch",
+            functools.partial(store.release, st=self._st, batch_id=batch_id),
+            durable=False,
         )
 
     async def expire_leases(self) -> int:
         """In-flight rows whose lease ran out go back to pending, keeping their batch id."""
         self._check_open()
         n = await self._run(
-            "expiring leases", functools.partial(store.expire_leases, st=self._st, now=self._clock())
+            "expiring leases",
+            functools.partial(store.expire_leases, st=self._st, now=self._clock()),
+            durable=False,
         )
         if n:
             self._lease_expired += n
@@ -566,6 +742,8 @@ class Outbox:
             overflow=self._overflow,
             puts=self._puts,
             commits=self._st.commits,
+            fsyncs=self._fsyncs,
+            unsynced_commits=self._st.write_commits - self._synced_mark,
         )
 
     async def maintain(self) -> MaintenanceResult:
@@ -584,6 +762,7 @@ class Outbox:
                 functools.partial(
                     store.prune_finished, st=self._st, before=now - s.retention_s, limit=_PRUNE_CHUNK
                 ),
+                durable=False,
             )
             pruned += got.rows
             if got.rows < _PRUNE_CHUNK:
@@ -596,6 +775,7 @@ class Outbox:
                     functools.partial(
                         store.expire_ttl, st=self._st, kind=kind, before=now - ttl_s, limit=_PRUNE_CHUNK
                     ),
+                    durable=False,
                 )
                 ttl.update(got.by_kind)
                 if got.rows < _PRUNE_CHUNK:

@@ -92,6 +92,8 @@ class OutboxStats:
     overflow: bool  # over quota with only alerts/clinical rows left to drop
     puts: int
     commits: int  # group-commit transactions since open
+    fsyncs: int = 0  # fsyncs of the write-ahead log since open (each covers every commit before it)
+    unsynced_commits: int = 0  # commits a power cut could still undo (telemetry, claims, acks)
 
     @property
     def pending(self) -> int:
@@ -131,4 +133,6 @@ class OutboxStats:
             "overflow": self.overflow,
             "puts": self.puts,
             "commits": self.commits,
+            "fsyncs": self.fsyncs,
+            "unsynced_commits": self.unsynced_commits,
         }

@@ -176,6 +176,7 @@ def salvage(src_path: Path, dst: sqlite3.Connection, *, page_size_hint: int = 10
             src.close()
     raw_rows = _from_pages(src_path, dst, walked.gaps, page_size_hint) if walked.gaps else 0
     _copy_leases(src_path, dst)
+    _copy_done(src_path, dst, page_size_hint)
     dst.execute("BEGIN IMMEDIATE")
     rebuild_derived(dst)  # also drops rows repeating an id (garbled copies)
     dst.execute("COMMIT")
@@ -335,3 +336,66 @@ def _copy_leases(src_path: Path, dst: sqlite3.Connection) -> None:
     dst.executemany("INSERT OR IGNORE INTO leases(b, batch_id, lease_until) VALUES (?, ?, ?)", leases)
     dst.executemany("INSERT OR IGNORE INTO flight(seq, b) VALUES (?, ?)", flight)
     dst.execute("COMMIT")  # rebuild_derived then drops flight rows without a pending record
+
+
+def _copy_done(src_path: Path, dst: sqlite3.Connection, page_size_hint: int) -> None:
+    """Best effort: which salvaged rows an ack delivered (``acks``, ``done``), through SQLite, else
+    from the raw pages (the newest copy of each row).  A ``done`` row older than its record's last
+    change is a stale copy (the record was revised after that ack) and is dropped, as is one for a
+    record that was not salvaged; such records are sent again (the receiver de-duplicates them)."""
+    acks: dict[int, tuple[object, ...]] = {}
+    done: dict[int, tuple[object, ...]] = {}
+    try:
+        src = sqlite3.connect(_read_only_uri(src_path), uri=True, isolation_level=None, timeout=10.0)
+        try:
+            src.execute("PRAGMA writable_schema = ON")
+            acks = {int(r[0]): tuple(r) for r in src.execute("SELECT b, batch_id, at, n FROM acks")}
+            done = {int(r[0]): tuple(r) for r in src.execute("SELECT seq, b, at FROM done")}
+        finally:
+            src.close()
+    except sqlite3.Error:
+        acks, done = _done_from_pages(src_path, page_size_hint)
+    good_acks = [
+        r
+        for r in acks.values()
+        if isinstance(r[1], str) and isinstance(r[2], int | float) and isinstance(r[3], int)
+    ]
+    good_done = [r for r in done.values() if isinstance(r[1], int) and isinstance(r[2], int | float)]
+    dst.execute("BEGIN IMMEDIATE")
+    dst.executemany("INSERT OR IGNORE INTO acks(b, batch_id, at, n) VALUES (?, ?, ?, ?)", good_acks)
+    dst.executemany("INSERT OR IGNORE INTO done(seq, b, at) VALUES (?, ?, ?)", good_done)
+    dst.execute(
+        "DELETE FROM done WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.seq = done.seq AND r.state = 0 "
+        "AND r.batch_id IS NULL AND r.changed_at <= done.at AND coalesce(r.revised_at, 0) <= done.at)"
+    )
+    dst.execute("COMMIT")  # rebuild_derived then drops acks without done rows, flight rows of done ones
+
+
+def _done_from_pages(
+    src_path: Path, page_size_hint: int
+) -> tuple[dict[int, tuple[object, ...]], dict[int, tuple[object, ...]]]:
+    """``acks`` rows (4 values: b, text, real, int) and ``done`` rows (3 values: seq, int, real) read
+    from the raw pages; of several copies of a row, the one with the latest time.  (A REAL without
+    a fraction is stored as an integer; ``leases`` rows, also 3 values, have text second.)"""
+    acks: dict[int, tuple[object, ...]] = {}
+    done: dict[int, tuple[object, ...]] = {}
+    try:
+        for columns, into in ((4, acks), (3, done)):
+            for rowid, values in rawpages.table_rows(
+                src_path, columns=columns, page_size_hint=page_size_hint
+            ):
+                if values[0] is not None:
+                    continue
+                row = (rowid, *values[1:])
+                if columns == 4 and not (isinstance(row[1], str) and isinstance(row[3], int)):
+                    continue
+                if columns == 3 and not isinstance(row[1], int):
+                    continue
+                if not isinstance(row[2], int | float):  # a whole REAL is stored as an integer
+                    continue
+                old = into.get(rowid)
+                if old is None or row[2] > old[2]:  # type: ignore[operator]
+                    into[rowid] = row
+    except OSError:
+        return {}, {}
+    return acks, done

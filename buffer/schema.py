@@ -8,7 +8,7 @@ import sqlite3
 
 from buffer.record import State
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: State values as stored (small integers keep rows and partial indexes small).
 STATE_CODE: dict[State, int] = {State.PENDING: 0, State.INFLIGHT: 1, State.DELIVERED: 2, State.REJECTED: 3}
@@ -33,6 +33,15 @@ PENDING, INFLIGHT, DELIVERED, REJECTED = 0, 1, 2, 3
 # batch id, one more attempt) for every read that shows rows.  ``leases`` and ``flight`` joined
 # schema 2 without a new version number: the DDL creates them on open, and a row an older build
 # left with state 1 is still understood (the owner's resume puts it back to pending).
+# An ack likewise leaves the records rows alone on its common path (a fresh batch answered while
+# in flight, schema 3): it writes
+#   acks(b, batch_id, at, n)       one row per answered batch, in ack order (n: rows it delivered)
+#   done(seq, b, at)               one small row per delivered record (done_b finds a batch's rows)
+# instead of rewriting every delivered row and the payload pages it shares, so an ack writes a
+# few pages, not one per two readings.  Rows of re-sent batches, rejected rows and rows marked
+# from an import receipt are still finished in ``records`` itself (state 2 or 3): those are rare.
+# A ``done`` row's record keeps state 0 and is in no queue; ``rows_now`` shows it as delivered
+# under the ack's batch id and time.  Retention prunes ``done`` rows in ack order through ``acks``.
 # The remaining indexes are partial, so a row sits only in the index its state needs:
 # pending/in-flight rows with a batch in ``batch`` (ack, re-send), finished rows in ``finished``
 # (retention and quota prune), alerts and clinical rows in ``by_key`` (kiosk history).
@@ -60,6 +69,11 @@ CREATE TABLE IF NOT EXISTS ids_more (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) 
 CREATE TABLE IF NOT EXISTS queue (k INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS leases (b INTEGER PRIMARY KEY, batch_id TEXT NOT NULL, lease_until REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS flight (seq INTEGER PRIMARY KEY, b INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS acks (
+    b INTEGER PRIMARY KEY, batch_id TEXT NOT NULL, at REAL NOT NULL, n INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS done (seq INTEGER PRIMARY KEY, b INTEGER NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS done_b ON done(b);
 CREATE INDEX IF NOT EXISTS batch ON records(batch_id) WHERE state <= 1 AND batch_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS finished ON records(changed_at) WHERE state >= 2;
 CREATE INDEX IF NOT EXISTS by_key ON records(key, seq) WHERE key IS NOT NULL AND lane <= 1;
@@ -70,17 +84,23 @@ CREATE TABLE IF NOT EXISTS counters (
 """
 
 # Records as they stand now: a row in ``flight`` shows as in flight (state 1) under its lease's
-# batch id, with the attempt the claim made counted.  Same column names as ``records``.
+# batch id, with the attempt the claim made counted; a row in ``done`` shows as delivered (state 2)
+# under its ack's batch id and time, with the attempt of that claim counted (only a fresh batch
+# answered in flight goes to ``done``).  Same column names as ``records``.
 VIEW = """
 CREATE TEMP VIEW IF NOT EXISTS rows_now AS
 SELECT r.seq AS seq, r.id AS id, r.stream AS stream, r.lane AS lane, r.kind AS kind, r.key AS key,
-       CASE WHEN f.seq IS NULL THEN r.state ELSE 1 END AS state,
-       r.created_at AS created_at, r.changed_at AS changed_at,
-       CASE WHEN f.seq IS NULL THEN r.attempts ELSE r.attempts + 1 END AS attempts,
-       CASE WHEN f.seq IS NULL THEN r.batch_id ELSE l.batch_id END AS batch_id,
-       CASE WHEN f.seq IS NULL THEN r.lease_until ELSE l.lease_until END AS lease_until,
+       CASE WHEN f.seq IS NOT NULL THEN 1 WHEN d.seq IS NOT NULL THEN 2 ELSE r.state END AS state,
+       r.created_at AS created_at,
+       CASE WHEN d.seq IS NOT NULL THEN d.at ELSE r.changed_at END AS changed_at,
+       CASE WHEN f.seq IS NOT NULL OR d.seq IS NOT NULL THEN r.attempts + 1 ELSE r.attempts END AS attempts,
+       CASE WHEN f.seq IS NOT NULL THEN l.batch_id WHEN d.seq IS NOT NULL THEN a.batch_id
+            ELSE r.batch_id END AS batch_id,
+       CASE WHEN f.seq IS NOT NULL THEN l.lease_until WHEN d.seq IS NOT NULL THEN NULL
+            ELSE r.lease_until END AS lease_until,
        r.revised AS revised, r.revised_at AS revised_at, r.reason AS reason, r.payload AS payload
 FROM records r LEFT JOIN flight f ON f.seq = r.seq LEFT JOIN leases l ON l.b = f.b
+     LEFT JOIN done d ON d.seq = r.seq LEFT JOIN acks a ON a.b = d.b
 """
 
 SEQ_BITS = 48
@@ -98,17 +118,22 @@ def configure(
     page_size: int,
     wal_autocheckpoint: int,
     journal_size_limit: int,
+    synchronous: str = "FULL",
 ) -> None:
     """Pragmas for an SD card: WAL, synchronous=FULL, modest pages, bounded WAL; then the schema.
 
-    ``page_size`` only takes effect on a new (empty) database.
+    ``page_size`` only takes effect on a new (empty) database.  The outbox passes
+    ``synchronous="NORMAL"`` because it fsyncs the write-ahead log itself (its syncer), once for
+    many commits, off the database thread.
     """
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError("synchronous must be FULL or NORMAL")
     if con.execute("PRAGMA page_count").fetchone()[0] == 0:
         con.execute(f"PRAGMA page_size = {int(page_size)}")
     mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise sqlite3.OperationalError(f"could not switch the outbox to WAL (journal_mode={mode})")
-    con.execute("PRAGMA synchronous = FULL")
+    con.execute(f"PRAGMA synchronous = {synchronous}")
     con.execute(f"PRAGMA wal_autocheckpoint = {int(wal_autocheckpoint)}")
     con.execute(f"PRAGMA journal_size_limit = {int(journal_size_limit)}")
     con.execute("PRAGMA temp_store = MEMORY")
@@ -125,7 +150,9 @@ def create_schema(con: sqlite3.Connection) -> None:
     con.execute(VIEW)
     con.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
     version = con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()[0]
-    if int(version) < 2:  # version 1 kept ids unique and pending rows in indexes
+    if int(version) == 2:  # 3 added acks/done (created above, empty: nothing to convert)
+        con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (SCHEMA_VERSION,))
+    elif int(version) < 2:  # version 1 kept ids unique and pending rows in indexes
         con.execute("BEGIN IMMEDIATE")
         try:
             con.execute("DROP INDEX IF EXISTS pending")
@@ -163,9 +190,12 @@ def rebuild_derived(con: sqlite3.Connection) -> None:
     con.execute("DELETE FROM ids")
     con.execute("DELETE FROM ids_more")
     con.execute("DELETE FROM queue")
-    con.execute("DELETE FROM flight WHERE seq NOT IN (SELECT seq FROM records WHERE state = 0)")
-    con.execute("DELETE FROM leases WHERE b NOT IN (SELECT b FROM flight)")
     con.execute("DELETE FROM records WHERE seq NOT IN (SELECT min(seq) FROM records GROUP BY id)")
+    con.execute("DELETE FROM flight WHERE seq NOT IN (SELECT seq FROM records WHERE state = 0)")
+    con.execute("DELETE FROM done WHERE seq NOT IN (SELECT seq FROM records WHERE state = 0)")
+    con.execute("DELETE FROM flight WHERE seq IN (SELECT seq FROM done)")  # acked: delivered
+    con.execute("DELETE FROM leases WHERE b NOT IN (SELECT b FROM flight)")
+    con.execute("DELETE FROM acks WHERE b NOT IN (SELECT b FROM done)")
     con.execute("INSERT OR IGNORE INTO ids(h, seq) SELECT hutgw_id_key(id), seq FROM records ORDER BY seq")
     con.execute(
         "INSERT INTO ids_more(id, seq) SELECT r.id, r.seq FROM records r "
@@ -173,5 +203,5 @@ def rebuild_derived(con: sqlite3.Connection) -> None:
     )
     con.execute(
         f"INSERT INTO queue(k) SELECT (lane << {SEQ_BITS}) | seq FROM records "
-        "WHERE state = 0 AND seq NOT IN (SELECT seq FROM flight)"
+        "WHERE state = 0 AND seq NOT IN (SELECT seq FROM flight) AND seq NOT IN (SELECT seq FROM done)"
     )

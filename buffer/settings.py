@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from buffer.record import Lane
+
 DAY_S = 86_400.0
 
 
@@ -18,6 +20,11 @@ class OutboxSettings:
     """How the outbox stores, batches and prunes.
 
     ``group_commit_ms``: the longest a ``put`` waits for other writers to share its transaction.
+    ``fsync_lanes``: lanes whose puts return only once their commit is fsynced (by default alerts
+    and clinical readings; a caller that acknowledges a record to someone asks for it whatever the
+    lane: ``put(..., durable=True)``).  Other commits (telemetry nobody acknowledged, claims, acks,
+    pruning) reach the operating system at once, so a crash of the process cannot undo them, and
+    are fsynced within ``unsynced_max_s``: a power cut can undo at most that much of them.
     ``quota_bytes``: soft limit on the live size of the database (used pages; the file is never
     vacuumed, freed pages are reused).  Over quota, ``maintain`` prunes delivered/rejected rows, then
     drops the oldest pending TELEMETRY rows down to ``quota_low_water`` of the quota; ALERTS and
@@ -33,6 +40,8 @@ class OutboxSettings:
 
     group_commit_ms: float = 4.0
     group_max_rows: int = 2000
+    fsync_lanes: frozenset[Lane] = frozenset({Lane.ALERTS, Lane.CLINICAL})
+    unsynced_max_s: float = 1.0
     quota_bytes: int = 512 * 1024 * 1024
     quota_low_water: float = 0.9
     hard_limit_bytes: int | None = None
@@ -50,6 +59,9 @@ class OutboxSettings:
     def __post_init__(self) -> None:
         if self.group_commit_ms < 0:
             raise ValueError("group_commit_ms must be >= 0")
+        if not 0 < self.unsynced_max_s <= 60:
+            raise ValueError("unsynced_max_s must be in (0, 60]")
+        object.__setattr__(self, "fsync_lanes", frozenset(Lane(x) for x in self.fsync_lanes))
         if self.group_max_rows < 1:
             raise ValueError("group_max_rows must be >= 1")
         if self.quota_bytes <= 0:

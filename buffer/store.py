@@ -11,12 +11,13 @@ only touched from the database thread and changed only after a commit succeeded.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from buffer.errors import DiskFullError, UnknownRecordError
 from buffer.record import Lane, Record, Stored
@@ -34,6 +35,8 @@ from buffer.schema import (
     rebuild_derived,
 )
 
+T = TypeVar("T")
+
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 Depth = Counter[tuple[int, int]]  # (lane, state code) -> rows
@@ -48,6 +51,43 @@ class StoreState:
     commits: int = 0
     used_bytes: int = 0  # live bytes as of the last look (every few group commits)
     more_rows: int = -1  # rows in ids_more (almost always 0: then puts skip looking there)
+    write_commits: int = 0  # commits that changed something (the syncer's marks count these)
+
+
+def run(con: sqlite3.Connection, st: StoreState, fn: Callable[..., T], *args: Any) -> tuple[T, int]:
+    """Run one transaction function, counting it in ``st.write_commits`` if it changed anything.
+
+    Returns its result and its commit's number in ``st.write_commits`` (0 if it wrote nothing).
+
+    The connection runs with synchronous=NORMAL: a commit reaches the operating system (a crash or
+    kill of the process cannot undo it) and becomes durable against a power cut when the outbox's
+    syncer next fsyncs the write-ahead log (:func:`fsync_wal`).
+    """
+    before = con.total_changes
+    result: T = fn(con, *args)
+    if con.total_changes == before:
+        return result, 0
+    st.write_commits += 1
+    return result, st.write_commits
+
+
+def fsync_wal(db_path: str) -> None:
+    """fsync the write-ahead log: every commit written before this call is then durable.
+
+    Safe while the database thread goes on appending (what is appended meanwhile may or may not be
+    covered; the caller only counts commits that finished before the call).  Without a WAL file
+    (checkpointed and removed on a close) the main file is synced instead.
+    """
+    for path in (db_path + "-wal", db_path):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return
 
 
 @contextmanager
@@ -326,10 +366,12 @@ class Claimed:
 
 def _take(rows: list[tuple[object, ...]], max_count: int, max_bytes: int) -> int:
     """How many of ``rows`` fit: at least one, then while count and bytes allow."""
+    sizes = [len(row[-1]) for row in rows]  # type: ignore[arg-type]
+    if len(rows) <= max_count and sum(sizes) <= max_bytes:
+        return len(rows)  # the usual case: all of them (one C-speed pass)
     total = 0
     n = 0
-    for row in rows:
-        size = len(row[-1])  # type: ignore[arg-type]
+    for size in sizes:
         if n >= max_count or (n > 0 and total + size > max_bytes):
             break
         total += size
@@ -385,18 +427,33 @@ def claim(
             batch_id = new_batch_id
             resent = False
         rows = rows[:n]
+        if not rows:  # cannot happen (the top row is always taken); never lease an empty batch
+            return None
         # The claim writes a lease and one small ``flight`` row per record; the records rows (and
         # the payload pages they share) are left alone until the batch is answered or given back.
-        # Set-based: the batch's numbers go in as one JSON array.
+        # Set-based: by range of the queue, else the batch's numbers as one JSON array.
         b = con.execute(
             "INSERT INTO leases(batch_id, lease_until) VALUES (?, ?) RETURNING b", (batch_id, lease_until)
         ).fetchone()[0]
-        con.execute(
-            "INSERT INTO flight(seq, b) SELECT value, ? FROM json_each(?)",
-            (b, _json_ints(r[0] for r in rows)),
-        )
-        keys = _json_ints(queue_key(r[3], r[0]) for r in rows)
-        con.execute(f"DELETE FROM queue WHERE k IN {_JSON_SET}", (keys,))
+        lo, hi = queue_key(rows[0][3], rows[0][0]), queue_key(rows[-1][3], rows[-1][0])
+        if (
+            len(rows)
+            == con.execute("SELECT count(*) FROM queue WHERE k BETWEEN ? AND ?", (lo, hi)).fetchone()[0]
+        ):
+            # The usual case: the batch is one unbroken stretch of the queue (one stream, no row
+            # of another batch in between): move it by range, no list of numbers at all.
+            con.execute(
+                f"INSERT INTO flight(seq, b) SELECT k & {SEQ_MASK}, ? FROM queue WHERE k BETWEEN ? AND ?",
+                (b, lo, hi),
+            )
+            con.execute("DELETE FROM queue WHERE k BETWEEN ? AND ?", (lo, hi))
+        else:
+            con.execute(
+                "INSERT INTO flight(seq, b) SELECT value, ? FROM json_each(?)",
+                (b, _json_ints(r[0] for r in rows)),
+            )
+            keys = _json_ints(queue_key(r[3], r[0]) for r in rows)
+            con.execute(f"DELETE FROM queue WHERE k IN {_JSON_SET}", (keys,))
     delta: Depth = Counter()
     for lane, n in Counter(r[3] for r in rows).items():
         delta[(lane, PENDING)] -= n
@@ -432,37 +489,70 @@ def ack(
         rows = _batch_rows(con, batch_id)
         if not rows:
             return Acked(0, 0, 0, len(accepted) + len(rejected), True)
+        if all(r[3] == INFLIGHT and r[5] and not r[4] for r in rows) and accepted.issuperset(
+            [r[1] for r in rows]
+        ):
+            return _ack_whole_batch(con, st, batch_id, rows, accepted, rejected, now)
+        to_done: list[int] = []  # fresh rows answered in flight: a ``done`` row each (see schema)
         to_delivered: list[int] = []
         to_rejected: list[tuple[object, ...]] = []
         to_pending: list[tuple[object, ...]] = []
-        delta: Depth = Counter()
-        seen: set[str] = set()
         enqueue: list[tuple[int]] = []  # in flight -> pending
         dequeue: list[tuple[int]] = []  # pending (an expired batch acked late) -> finished
-        for seq, id_, lane, state, revised in rows:
-            seen.add(id_)
-            delta[(lane, state)] -= 1
-            if revised or (id_ not in accepted and id_ not in rejected):
-                to_pending.append((now, seq))
-                delta[(lane, PENDING)] += 1
-                if state == INFLIGHT:
-                    enqueue.append((queue_key(lane, seq),))
-                continue
+        delta: Depth = Counter((lane, state) for _, _, lane, state, _, _ in rows)
+        for k in delta:
+            delta[k] = -delta[k]
+        answered = 0
+        for seq, id_, lane, state, revised, fresh in rows:
             if id_ in accepted:
-                to_delivered.append(seq)
-                delta[(lane, DELIVERED)] += 1
-            else:
-                to_rejected.append((now, str(rejected[id_])[:1000], seq))
-                delta[(lane, REJECTED)] += 1
-            if state == PENDING:
-                dequeue.append((queue_key(lane, seq),))
-        # Each records row is written once, here.  Rows that were in flight count the claim's
-        # attempt now.  Delivered rows (the bulk of an ack) go in one set-based statement.
-        con.execute(
-            f"UPDATE records SET state = 2, batch_id = ?, lease_until = NULL, changed_at = ?, {_ATTEMPT} "
-            f"WHERE seq IN {_JSON_SET}",
-            (batch_id, now, _json_ints(to_delivered)),
-        )
+                answered += 1
+                if not revised:
+                    if state == INFLIGHT and fresh:
+                        to_done.append(seq)  # the common case: no per-row work beyond this
+                    else:
+                        to_delivered.append(seq)
+                        if state == PENDING:
+                            dequeue.append((queue_key(lane, seq),))
+                    continue
+            elif id_ in rejected:
+                answered += 1
+                if not revised:
+                    to_rejected.append((now, str(rejected[id_])[:1000], seq))
+                    delta[(lane, REJECTED)] += 1
+                    if state == PENDING:
+                        dequeue.append((queue_key(lane, seq),))
+                    continue
+            to_pending.append((now, seq))
+            delta[(lane, PENDING)] += 1
+            if state == INFLIGHT:
+                enqueue.append((queue_key(lane, seq),))
+        if to_done or to_delivered:
+            by_seq = {r[0]: r[2] for r in rows} if len(to_done) + len(to_delivered) < len(rows) else None
+            lanes = (
+                Counter(r[2] for r in rows)
+                if by_seq is None
+                else Counter(by_seq[q] for q in (*to_done, *to_delivered))
+            )
+            for lane, n in lanes.items():
+                delta[(lane, DELIVERED)] += n
+        if to_done:
+            # The bulk of an ack: the records rows (and their payload pages) are not written.
+            b = con.execute(
+                "INSERT INTO acks(batch_id, at, n) VALUES (?, ?, ?) RETURNING b",
+                (batch_id, now, len(to_done)),
+            ).fetchone()[0]
+            con.execute(
+                "INSERT INTO done(seq, b, at) SELECT value, ?, ? FROM json_each(?)",
+                (b, now, _json_ints(to_done)),
+            )
+        # Other finished rows are written once, here.  Rows that were in flight count the claim's
+        # attempt now.
+        if to_delivered:
+            con.execute(
+                f"UPDATE records SET state = 2, batch_id = ?, lease_until = NULL, changed_at = ?, {_ATTEMPT} "
+                f"WHERE seq IN {_JSON_SET}",
+                (batch_id, now, _json_ints(to_delivered)),
+            )
         con.executemany(
             f"UPDATE records SET state = 3, batch_id = ?, lease_until = NULL, changed_at = ?, reason = ?, "
             f"{_ATTEMPT} WHERE seq = ?",
@@ -478,8 +568,38 @@ def ack(
         con.execute(f"DELETE FROM flight WHERE seq IN {_JSON_SET}", (_json_ints(r[0] for r in rows),))
         con.execute("DELETE FROM leases WHERE batch_id = ?", (batch_id,))
     _apply(st, delta)
-    unknown = len((accepted | set(rejected)) - seen)
-    return Acked(len(to_delivered), len(to_rejected), len(to_pending), unknown, False)
+    unknown = len(accepted) + len(rejected.keys() - accepted) - answered
+    return Acked(len(to_done) + len(to_delivered), len(to_rejected), len(to_pending), unknown, False)
+
+
+def _ack_whole_batch(
+    con: sqlite3.Connection,
+    st: StoreState,
+    batch_id: str,
+    rows: list[tuple[int, str, int, int, int, int]],
+    accepted: set[str],
+    rejected: Mapping[str, str],
+    now: float,
+) -> Acked:
+    """The common ack (inside ``ack``'s transaction): a fresh batch, in flight, every row accepted,
+    none revised.  Everything moves from ``flight`` to ``done`` in SQL, no list of numbers built."""
+    b = con.execute(
+        "INSERT INTO acks(batch_id, at, n) VALUES (?, ?, ?) RETURNING b", (batch_id, now, len(rows))
+    ).fetchone()[0]
+    con.execute(
+        "INSERT INTO done(seq, b, at) SELECT f.seq, ?, ? FROM leases l JOIN flight f ON f.b = l.b "
+        "WHERE l.batch_id = ?",
+        (b, now, batch_id),
+    )
+    con.execute("DELETE FROM flight WHERE seq IN (SELECT seq FROM done WHERE b = ?)", (b,))
+    con.execute("DELETE FROM leases WHERE batch_id = ?", (batch_id,))
+    delta: Depth = Counter()
+    for lane, n in Counter(r[2] for r in rows).items():
+        delta[(lane, INFLIGHT)] -= n
+        delta[(lane, DELIVERED)] += n
+    _apply(st, delta)
+    unknown = len(accepted) - len(rows) + len(rejected.keys() - accepted)
+    return Acked(len(rows), 0, 0, unknown, False)
 
 
 # Terms that let SQLite use the partial ``batch`` index (it cannot infer them from ``state = 1``).
@@ -490,22 +610,23 @@ _NOT_FLYING = "seq NOT IN (SELECT seq FROM flight)"
 _ATTEMPT = "attempts = attempts + (seq IN (SELECT seq FROM flight))"
 
 
-def _batch_rows(con: sqlite3.Connection, batch_id: str) -> list[tuple[int, str, int, int, int]]:
-    """(seq, id, lane, state, revised) of every row of a batch: in flight (state 1), or waiting to be
-    re-sent (pending with the batch id kept), or in flight the schema-2 way (state 1 in records)."""
-    rows = {
-        r[0]: r
-        for r in con.execute(
-            f"SELECT seq, id, lane, state, revised FROM records WHERE batch_id = ? AND {_IN_BATCH}",
-            (batch_id,),
-        )
-    }
-    for r in con.execute(
-        "SELECT r.seq, r.id, r.lane, 1, r.revised FROM leases l JOIN flight f ON f.b = l.b "
-        "CROSS JOIN records r ON r.seq = f.seq WHERE l.batch_id = ?",
+def _batch_rows(con: sqlite3.Connection, batch_id: str) -> list[tuple[int, str, int, int, int, int]]:
+    """(seq, id, lane, state, revised, fresh) of every row of a batch: in flight (state 1), or waiting
+    to be re-sent (pending with the batch id kept), or in flight the schema-2 way (state 1 in
+    records).  ``fresh``: in flight and claimed fresh (no batch id kept in ``records``)."""
+    kept = con.execute(
+        f"SELECT seq, id, lane, state, revised, 0 FROM records WHERE batch_id = ? AND {_IN_BATCH}",
         (batch_id,),
-    ):
-        rows[r[0]] = r
+    ).fetchall()
+    flying = con.execute(
+        "SELECT r.seq, r.id, r.lane, 1, r.revised, r.batch_id IS NULL FROM leases l "
+        "JOIN flight f ON f.b = l.b CROSS JOIN records r ON r.seq = f.seq WHERE l.batch_id = ?",
+        (batch_id,),
+    ).fetchall()
+    if not kept:
+        return flying
+    rows = {r[0]: r for r in kept}
+    rows.update((r[0], r) for r in flying)
     return list(rows.values())
 
 
@@ -600,14 +721,30 @@ def revise(
         else:
             con.execute(
                 "UPDATE records SET payload = ?, state = 0, batch_id = NULL, lease_until = NULL, "
-                f"reason = NULL, revised = 0, revised_at = ?, changed_at = ?{key_sql} WHERE seq = ?",
+                f"reason = NULL, revised = 0, revised_at = ?, changed_at = ?{key_sql}, "
+                "attempts = attempts + (seq IN (SELECT seq FROM done)) WHERE seq = ?",  # bank a done attempt
                 (payload, now, now, *key_param, seq),
             )
             if state != PENDING:
                 delta[(lane, state)] -= 1
                 delta[(lane, PENDING)] += 1
                 con.execute("INSERT INTO queue(k) VALUES (?)", (queue_key(lane, seq),))
+                if state == DELIVERED:
+                    _undone(con, [seq])
     _apply(st, delta)
+
+
+def _undone(con: sqlite3.Connection, seqs: Iterable[int]) -> None:
+    """Forget the ``done`` rows of these records (pending again, or deleted)."""
+    gone = con.execute(
+        f"DELETE FROM done WHERE seq IN {_JSON_SET} RETURNING b", (_json_ints(seqs),)
+    ).fetchall()
+    if gone:
+        con.execute(
+            f"DELETE FROM acks WHERE b IN {_JSON_SET} "
+            "AND NOT EXISTS (SELECT 1 FROM done d WHERE d.b = acks.b)",
+            (_json_ints({int(b) for (b,) in gone}),),
+        )
 
 
 def mark_delivered(
@@ -803,8 +940,18 @@ def _delete(
         gone = con.execute(
             f"DELETE FROM records WHERE seq IN ({select_seqs}) RETURNING lane, state, kind, seq, id", params
         ).fetchall()
+        delivered = {
+            int(seq)
+            for (seq,) in con.execute(
+                f"SELECT seq FROM done WHERE seq IN {_JSON_SET}", (_json_ints(g[3] for g in gone),)
+            )
+        }
+        if delivered:
+            _undone(con, delivered)
         dequeue: list[tuple[int]] = []
         for lane, state, kind, seq, _ in gone:
+            if seq in delivered:
+                state = DELIVERED
             delta[(int(lane), int(state))] -= 1
             by_kind[str(kind)] += 1
             if state == PENDING:
@@ -828,24 +975,47 @@ def _delete(
 
 
 def prune_finished(con: sqlite3.Connection, st: StoreState, before: float, limit: int) -> Deleted:
-    """Delivered and rejected rows finished before ``before``, oldest first."""
-    return _delete(
+    """Delivered and rejected rows finished before ``before``, oldest first (per kind of storage:
+    rows finished in ``records``, then rows delivered through ``done``, in ack order)."""
+    first = _delete(
         con,
         st,
         "SELECT seq FROM records WHERE state >= 2 AND changed_at < ? ORDER BY changed_at LIMIT ?",
         (before, limit),
         "pruned",
     )
+    if first.rows >= limit:
+        return first
+    second = _delete(
+        con,
+        st,
+        "SELECT d.seq FROM acks a JOIN done d ON d.b = a.b WHERE a.at < ? ORDER BY a.b LIMIT ?",
+        (before, limit - first.rows),
+        "pruned",
+    )
+    return _sum(first, second)
 
 
 def prune_oldest_finished(con: sqlite3.Connection, st: StoreState, limit: int) -> Deleted:
-    return _delete(
-        con,
-        st,
+    """The oldest finished rows, whichever storage holds the oldest (for the quota)."""
+    in_records = con.execute("SELECT min(changed_at) FROM records WHERE state >= 2").fetchone()[0]
+    in_done = con.execute("SELECT at FROM acks ORDER BY b LIMIT 1").fetchone()
+    selects = [
         "SELECT seq FROM records WHERE state >= 2 ORDER BY changed_at LIMIT ?",
-        (limit,),
-        "pruned",
-    )
+        "SELECT d.seq FROM acks a JOIN done d ON d.b = a.b ORDER BY a.b LIMIT ?",
+    ]
+    if in_done is not None and (in_records is None or float(in_done[0]) <= float(in_records)):
+        selects.reverse()
+    first = _delete(con, st, selects[0], (limit,), "pruned")
+    if first.rows >= limit:
+        return first
+    return _sum(first, _delete(con, st, selects[1], (limit - first.rows,), "pruned"))
+
+
+def _sum(a: Deleted, b: Deleted) -> Deleted:
+    by_kind = Counter(a.by_kind)
+    by_kind.update(b.by_kind)
+    return Deleted(a.rows + b.rows, dict(by_kind), b.used_bytes)
 
 
 def expire_ttl(con: sqlite3.Connection, st: StoreState, kind: str, before: float, limit: int) -> Deleted:

@@ -140,6 +140,13 @@ class BufferConfig(_Section):
         default_factory=dict, description="per-kind time to live of undelivered records (kind -> days)"
     )
     group_commit_ms: float = Field(4.0, ge=0, le=100)
+    unsynced_max_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="telemetry nobody acknowledged is fsynced within this many seconds (what a power cut "
+        "can cost); alerts, clinical readings and anything acknowledged are fsynced before the reply",
+    )
     hard_limit_mb: float | None = Field(
         None, gt=0, description="hard cap on the outbox file: new readings refused past it, delivery goes on"
     )

@@ -161,13 +161,19 @@ class Gateway:
         return snap.device(source) or snap.device_at(source)
 
     # -- intake -------------------------------------------------------------------------
-    async def submit(self, processed: Processed) -> None:
-        """Persist a reading and its alerts (returns only once on disk), then announce them."""
+    async def submit(self, processed: Processed, *, acknowledged: bool = False) -> None:
+        """Persist a reading and its alerts, then announce them.
+
+        Returns once the records are committed; fsynced first (proof against a power cut) when
+        ``acknowledged`` (the caller is about to tell someone the reading is safe: an HTTP 201, a
+        device reply) or when they are alerts or clinical readings; telemetry nobody was told about
+        is fsynced within the outbox's ``unsynced_max_s``.
+        """
         alerts = list(processed.alerts)
         if self.fences is not None:
             alerts += self.fences.on_reading(processed.reading)
         records = [reading_record(processed.reading), *(alert_record(a) for a in alerts)]
-        await self.outbox.put_many(records)
+        await self.outbox.put_many(records, durable=True if acknowledged else None)
         r = processed.reading
         self.counters.readings[r.kind] += 1
         if not r.gateway_clock_synced and KINDS[r.kind].lane == Lane.CLINICAL:
@@ -287,10 +293,12 @@ class Gateway:
                 self.clock.monotonic(),
                 pair_weight=pairs_weight(profiles.profiles().get(device.profile)),
             )
-            await self._accept(device, ready)
+            await self._accept(device, ready, acknowledged=decoded.reply is not None)
         return decoded.reply
 
-    async def _accept(self, device: DeviceEntry, ready: list[Measurement]) -> None:
+    async def _accept(
+        self, device: DeviceEntry, ready: list[Measurement], *, acknowledged: bool = False
+    ) -> None:
         """Store merged measurements, except stored readings a device re-sent."""
         if not ready:
             return
@@ -306,7 +314,9 @@ class Gateway:
                 self.counters.duplicates += 1
                 self.log.debug("[%s] stored reading re-sent by the device, ignored", device.id)
                 continue
-            await self.submit(self.pipeline.from_measurement(m, device=device, frame=frame))
+            await self.submit(
+                self.pipeline.from_measurement(m, device=device, frame=frame), acknowledged=acknowledged
+            )
 
     async def _release_merged(self) -> None:
         for device_id in list(self._flush_requested):

@@ -12,6 +12,7 @@ from uplink.settings import UplinkSettings
 def outbox_settings(cfg: BufferConfig) -> OutboxSettings:
     return OutboxSettings(
         group_commit_ms=cfg.group_commit_ms,
+        unsynced_max_s=cfg.unsynced_max_s,
         quota_bytes=int(cfg.quota_mb * 1024 * 1024),
         retention_s=cfg.retention_days * DAY_S,
         ttl_s_by_kind={kind: days * DAY_S for kind, days in cfg.ttl_days.items()},

@@ -75,7 +75,7 @@ async def enter_manual(
         )
     except ReadingError as e:
         return _refused(gw, e.errors)
-    await gw.submit(processed)
+    await gw.submit(processed, acknowledged=True)  # the caller gets a 201 or 200 for it
     return processed
 
 

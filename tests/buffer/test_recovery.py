@@ -55,7 +55,11 @@ def same_record(a: Stored, b: Stored) -> bool:
     )
 
 
-async def check_recovered(path: Path, original: dict[str, Stored], clock: ManualClock, damaged: bytes) -> int:
+async def check_recovered(
+    path: Path, original: dict[str, Stored], clock: ManualClock, damaged: bytes, *, resend_ok: bool = False
+) -> int:
+    """``resend_ok``: the damage may have taken the ``done`` rows of some delivered records (they sit
+    on pages of their own): those records come back pending, to be sent again, never lost."""
     async with Outbox(path, settings=SETTINGS, clock=clock) as ob:
         rep = ob.recovery
         assert rep is not None
@@ -66,7 +70,9 @@ async def check_recovered(path: Path, original: dict[str, Stored], clock: Manual
         for s in salvaged:
             assert same_record(s, original[s.id])
             assert s.state is not State.INFLIGHT  # resumed
-            if original[s.id].state in (State.DELIVERED, State.REJECTED):
+            if original[s.id].state is State.DELIVERED and resend_ok:
+                assert s.state in (State.DELIVERED, State.PENDING)
+            elif original[s.id].state in (State.DELIVERED, State.REJECTED):
                 assert s.state is original[s.id].state
         st = await ob.stats()
         assert st.recovered_rows == rep.recovered_rows and st.inflight == 0
@@ -105,7 +111,7 @@ async def test_truncated_file(db_path: Path, clock: ManualClock) -> None:
     with open(db_path, "r+b") as f:
         f.truncate(db_path.stat().st_size // 2)
     damaged = db_path.read_bytes()
-    got = await check_recovered(db_path, original, clock, damaged)
+    got = await check_recovered(db_path, original, clock, damaged, resend_ok=True)
     assert ROWS // 4 < got < ROWS
 
 

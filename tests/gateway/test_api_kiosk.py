@@ -19,6 +19,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 
+from buffer import OutboxSettings
 from buffer.record import Lane, Record, Stored
 from drivers.frames import RawFrame
 from drivers.gatt import uuids
@@ -237,8 +238,12 @@ async def test_cuff_measures_through_the_frame_sink(client: TestClient, rig: Kio
 async def test_crisis_reading_raises_an_alert_on_the_stream(client: TestClient) -> None:
     sse = await open_stream(client)
     await client.post(
-        "/api/v1/readings", json={"kind": "blood_pressure", "resident_id": "R0003",
-                                  "values": {"systolic": 192, "diastolic": 118}}
+        "/api/v1/readings",
+        json={
+            "kind": "blood_pressure",
+            "resident_id": "R0003",
+            "values": {"systolic": 192, "diastolic": 118},
+        },
     )
     alert = await sse.until("alert")
     assert (alert["kind"], alert["severity"], alert["resident_id"]) == ("bp_crisis", "critical", "R0003")
@@ -460,8 +465,11 @@ async def test_doctor_manual_entry(client: TestClient, rig: KioskRig) -> None:
     sse = await open_stream(client)
     r = await client.post(
         "/api/v1/doctor/readings",
-        json={"kind": "blood_pressure", "resident_id": "R0002",
-              "values": {"systolic": 165, "diastolic": 102}},
+        json={
+            "kind": "blood_pressure",
+            "resident_id": "R0002",
+            "values": {"systolic": 165, "diastolic": 102},
+        },
         headers={"X-Doctor-PIN": PIN},
     )
     assert r.status == 201
@@ -477,15 +485,33 @@ async def test_doctor_manual_entry(client: TestClient, rig: KioskRig) -> None:
     [
         ({"kind": "blood_pressure", "values": {"systolic": 120, "diastolic": 80}}, "resident_id"),
         ({"kind": "blood_pressure", "resident_id": "R0001", "values": {"systolic": 120}}, "values.diastolic"),
-        ({"kind": "blood_pressure", "resident_id": "R0001", "values": {"systolic": "x", "diastolic": 80}},
-         "values.systolic"),
+        (
+            {"kind": "blood_pressure", "resident_id": "R0001", "values": {"systolic": "x", "diastolic": 80}},
+            "values.systolic",
+        ),
         ({"kind": "sugar", "resident_id": "R0001", "values": {"glucose": 5}}, "kind"),
-        ({"kind": "blood_pressure", "resident_id": "R9999", "values": {"systolic": 120, "diastolic": 80}},
-         "resident_id"),
-        ({"kind": "blood_pressure", "resident_id": "R0001", "values": {"systolic": 120, "diastolic": 80},
-          "measured_at": "2026-11-29T06:00:00"}, "measured_at"),
-        ({"kind": "blood_pressure", "resident_id": "R0001", "values": {"systolic": 120, "diastolic": 80},
-          "device": "x"}, "device"),
+        (
+            {"kind": "blood_pressure", "resident_id": "R9999", "values": {"systolic": 120, "diastolic": 80}},
+            "resident_id",
+        ),
+        (
+            {
+                "kind": "blood_pressure",
+                "resident_id": "R0001",
+                "values": {"systolic": 120, "diastolic": 80},
+                "measured_at": "2026-11-29T06:00:00",
+            },
+            "measured_at",
+        ),
+        (
+            {
+                "kind": "blood_pressure",
+                "resident_id": "R0001",
+                "values": {"systolic": 120, "diastolic": 80},
+                "device": "x",
+            },
+            "device",
+        ),
     ],
 )
 async def test_doctor_manual_entry_bad_input(
@@ -528,9 +554,7 @@ async def test_cors_is_closed(client: TestClient) -> None:
     r = await client.post("/api/v1/session", json={"method": "id", "value": "R0001"}, headers=evil)
     assert r.status == 403
     assert (await body(await client.get("/api/v1/session")))["session"] is None
-    r = await client.options(
-        "/api/v1/session", headers={**evil, "Access-Control-Request-Method": "POST"}
-    )
+    r = await client.options("/api/v1/session", headers={**evil, "Access-Control-Request-Method": "POST"})
     assert r.status == 403
     r = await client.get("/api/v1/kiosk", headers=evil)
     assert not [h for h in r.headers if h.lower().startswith("access-control-")]
@@ -566,8 +590,12 @@ def test_openapi_document_is_valid_and_lists_every_route(rig: KioskRig) -> None:
     doc = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
     validate(doc)
     assert doc["openapi"].startswith("3.1")
-    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops
-                  if method in ("get", "post", "put", "delete", "patch")}
+    documented = {
+        (path, method.upper())
+        for path, ops in doc["paths"].items()
+        for method in ops
+        if method in ("get", "post", "put", "delete", "patch")
+    }
     routes = set()
     for route in build_app(rig.gateway, ApiConfig()).router.routes():
         if route.method == "HEAD":
@@ -607,6 +635,25 @@ async def test_a_damaged_record_does_not_hide_the_history(client: TestClient, ri
     assert [x["id"] for x in (await body(r))["readings"]] == [good]
     r = await client.get("/api/v1/readings/unattributed", headers={"X-Doctor-PIN": PIN})
     assert (await body(r))["readings"] == []
-    r = await client.post("/api/v1/readings/02-bad/assign", json={"resident_id": "R0001"},
-                          headers={"X-Doctor-PIN": PIN})
+    r = await client.post(
+        "/api/v1/readings/02-bad/assign", json={"resident_id": "R0001"}, headers={"X-Doctor-PIN": PIN}
+    )
     assert r.status == 404
+
+
+async def test_a_201_means_fsynced_even_for_telemetry(state_dir: Path) -> None:
+    """Telemetry nobody was told about may wait for the outbox's periodic fsync; a reading the API
+    answers 201 for may not (the client is told it is safe)."""
+    lazy = OutboxSettings(maintain_interval_s=None, unsynced_max_s=60.0)
+    async with kiosk_gateway(state_dir, ApiConfig(), outbox_settings=lazy) as rig:
+        outbox = rig.gateway.outbox
+        hr = {"kind": "heart_rate", "resident_id": "R0002", "values": {"heart_rate": 72}}
+        processed = rig.gateway.pipeline.from_manual(
+            "heart_rate", {"heart_rate": 72}, resident_id="R0002", measured_at=None, entered_by="test"
+        )
+        await rig.gateway.submit(processed)  # as a wristband's stream: no acknowledgement
+        assert (await outbox.stats()).unsynced_commits == 1
+        async with TestClient(TestServer(rig.app)) as client:
+            r = await client.post("/api/v1/readings", json=hr)
+            assert r.status == 201
+        assert (await outbox.stats()).unsynced_commits == 0  # fsynced before the 201, and all before it

@@ -28,9 +28,12 @@ def test_run_has_the_same_options_as_in_the_full_cli() -> None:
 def test_other_commands_go_through_the_full_cli() -> None:
     out = hutgw("decode", "--text", "nonsense", "--json")
     assert "decode" in (out.stdout + out.stderr)
-    assert hutgw("--help").stdout == subprocess.run(
-        [sys.executable, "-m", "provisioning.cli", "--help"], capture_output=True, text=True, timeout=60
-    ).stdout
+    assert (
+        hutgw("--help").stdout
+        == subprocess.run(
+            [sys.executable, "-m", "provisioning.cli", "--help"], capture_output=True, text=True, timeout=60
+        ).stdout
+    )
 
 
 def test_run_reports_errors_like_the_cli(tmp_path: Path) -> None:

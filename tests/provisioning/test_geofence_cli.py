@@ -23,7 +23,6 @@ HUTGW = [sys.executable, "-m", "provisioning.cli"]
 L = Local()
 
 
-
 @pytest.fixture(autouse=True)
 def residents(state_dir: Path) -> None:
     """Fences belong to registered residents: register the ones these tests use."""
@@ -40,6 +39,7 @@ def test_import_for_an_unknown_resident_changes_nothing(tmp_path: Path, state_di
     assert proc.returncode == 5
     assert "no resident 'r9'" in proc.stderr
     assert ZoneStore.in_state_dir(state_dir).load() == []
+
 
 def hutgw_process(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """The real command line in its own process."""

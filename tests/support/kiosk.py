@@ -66,7 +66,12 @@ class KioskRig:
 
 @contextlib.asynccontextmanager
 async def kiosk_gateway(
-    state_dir: Path, api: ApiConfig, *, clock: FakeClock | None = None, max_unsynced: int = MAX_UNSYNCED
+    state_dir: Path,
+    api: ApiConfig,
+    *,
+    clock: FakeClock | None = None,
+    max_unsynced: int = MAX_UNSYNCED,
+    outbox_settings: OutboxSettings | None = None,
 ) -> AsyncIterator[KioskRig]:
     """The real core (outbox, registry, pipeline, sessions) without the daemon's transports."""
     clock = clock or make_clock()
@@ -76,7 +81,7 @@ async def kiosk_gateway(
     registry.add_device(DeviceEntry("cuff-1", "gatt.blood_pressure_measurement", CUFF_ADDRESS))
     outbox = Outbox(
         state_dir / "outbox.db",
-        settings=OutboxSettings(maintain_interval_s=None),
+        settings=outbox_settings or OutboxSettings(maintain_interval_s=None),
         clock=lambda: clock.now().timestamp(),
     )
     try:
