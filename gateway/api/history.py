@@ -308,8 +308,9 @@ async def post_assign(request: web.Request) -> web.Response:
             age = (gw.clock.now() - _when(data["received_at"])).total_seconds()
             if age > CLAIM_WINDOW_S:
                 return problem(
-                    403, f"only a reading from the last {CLAIM_WINDOW_S / 60:.0f} minutes can be claimed; "
-                    "ask the village doctor"
+                    403,
+                    f"only a reading from the last {CLAIM_WINDOW_S / 60:.0f} minutes can be claimed; "
+                    "ask the village doctor",
                 )
         try:
             assigned = gw.pipeline.assign(reading_from_wire(data), resident_id)

@@ -117,7 +117,7 @@ def _resolve(snap: RegistrySnapshot, method: str, value: str) -> tuple[ResidentE
     if method == "qr":
         if not text.lower().startswith(QR_PREFIX):
             return None, {"value": f"not a resident QR code (expected {QR_PREFIX}<resident id>)"}
-        text = text[len(QR_PREFIX):].strip()
+        text = text[len(QR_PREFIX) :].strip()
         if not text:
             return None, {"value": "the QR code names no resident"}
     if looks_like_national_id(text):

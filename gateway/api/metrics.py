@@ -58,6 +58,13 @@ class GatewayMetrics:
         self.outbox_written = reg.counter(
             "hutgw_outbox_written_bytes_total", "Bytes this process wrote to storage since it started."
         )
+        self.outbox_fsyncs = reg.counter(
+            "hutgw_outbox_fsyncs_total", "fsyncs of the outbox's write-ahead log since the daemon started."
+        )
+        self.outbox_unsynced = reg.gauge(
+            "hutgw_outbox_unsynced_commits",
+            "Outbox commits not yet fsynced (telemetry, claims, acks; a power cut could undo them).",
+        )
         self.outbox_dropped = reg.counter(
             "hutgw_outbox_dropped_total", "Undelivered records dropped to keep the disk quota.", ("kind",)
         )
@@ -161,6 +168,8 @@ class GatewayMetrics:
         self.outbox_quota.set(s.quota_bytes)
         if s.bytes_written is not None:
             self.outbox_written.set_total(max(s.bytes_written, self.outbox_written.value))
+        self.outbox_fsyncs.set_total(max(s.fsyncs, self.outbox_fsyncs.value))
+        self.outbox_unsynced.set(s.unsynced_commits)
         _set_totals(self.outbox_dropped, s.dropped)
         self.outbox_overflow.set(1 if s.overflow else 0)
 

@@ -104,6 +104,10 @@ async def test_metrics_reflect_the_running_gateway(tmp_path: Path, broker: Broke
     assert set(got["hutgw_outbox_pending"]) == {(("lane", lane),) for lane in lanes}
     assert one(got, "hutgw_outbox_oldest_pending_age_seconds") >= 0
     assert one(got, "hutgw_outbox_disk_bytes") > 0
+    assert one(got, "hutgw_outbox_fsyncs_total") >= 1  # the readings were posted: fsynced before 201
+    assert one(got, "hutgw_outbox_unsynced_commits") >= 0
+    assert types["hutgw_outbox_fsyncs"] == "counter"  # the parser names counter families without _total
+    assert types["hutgw_outbox_unsynced_commits"] == "gauge"
     assert one(got, "hutgw_kiosk_session_active") == 0
     assert one(got, "hutgw_healthy") == 1
     assert one(got, "process_resident_memory_bytes") > 10_000_000
