@@ -258,7 +258,7 @@ class Outbox:
         if task is None or task.done():  # opening or closing: no syncer, sync here
             mark = self._st.write_commits
             try:
-                await asyncio.to_thread(store.fsync_wal, str(self.path))
+                await asyncio.to_thread(diskio.fsync_wal, str(self.path))
             except OSError as exc:
                 raise translate(exc, "syncing the outbox to disk") from exc
             self._synced_mark = max(self._synced_mark, mark)
@@ -309,7 +309,7 @@ class Outbox:
             self._sync_waiters = []
 
     async def _sync_loop(self) -> None:
-        wal_base = str(self.path)
+        db_path = str(self.path)
         while True:
             if not self._sync_waiters:
                 since = self._unsynced_since
@@ -333,7 +333,7 @@ class Outbox:
                 self._unsynced_since = None
                 self._sync_started = time.monotonic()
                 try:
-                    await asyncio.to_thread(store.fsync_wal, wal_base)
+                    await asyncio.to_thread(diskio.fsync_wal, db_path)
                 except OSError as exc:
                     err = translate(exc, "syncing the outbox to disk")
                     self._log.error("outbox: %s", err)

@@ -11,7 +11,6 @@ only touched from the database thread and changed only after a commit succeeded.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -61,7 +60,7 @@ def run(con: sqlite3.Connection, st: StoreState, fn: Callable[..., T], *args: An
 
     The connection runs with synchronous=NORMAL: a commit reaches the operating system (a crash or
     kill of the process cannot undo it) and becomes durable against a power cut when the outbox's
-    syncer next fsyncs the write-ahead log (:func:`fsync_wal`).
+    syncer next fsyncs the write-ahead log (:func:`buffer.diskio.fsync_wal`).
     """
     before = con.total_changes
     result: T = fn(con, *args)
@@ -69,25 +68,6 @@ def run(con: sqlite3.Connection, st: StoreState, fn: Callable[..., T], *args: An
         return result, 0
     st.write_commits += 1
     return result, st.write_commits
-
-
-def fsync_wal(db_path: str) -> None:
-    """fsync the write-ahead log: every commit written before this call is then durable.
-
-    Safe while the database thread goes on appending (what is appended meanwhile may or may not be
-    covered; the caller only counts commits that finished before the call).  Without a WAL file
-    (checkpointed and removed on a close) the main file is synced instead.
-    """
-    for path in (db_path + "-wal", db_path):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return
 
 
 @contextmanager
