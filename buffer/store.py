@@ -479,16 +479,16 @@ def ack(
         to_pending: list[tuple[object, ...]] = []
         enqueue: list[tuple[int]] = []  # in flight -> pending
         dequeue: list[tuple[int]] = []  # pending (an expired batch acked late) -> finished
-        delta: Depth = Counter((lane, state) for _, _, lane, state, _, _ in rows)
-        for k in delta:
-            delta[k] = -delta[k]
+        delta: Depth = Counter()
+        delta.subtract((lane, state) for _, _, lane, state, _, _ in rows)
         answered = 0
         for seq, id_, lane, state, revised, fresh in rows:
             if id_ in accepted:
                 answered += 1
                 if not revised:
+                    delta[(lane, DELIVERED)] += 1
                     if state == INFLIGHT and fresh:
-                        to_done.append(seq)  # the common case: no per-row work beyond this
+                        to_done.append(seq)
                     else:
                         to_delivered.append(seq)
                         if state == PENDING:
@@ -506,15 +506,6 @@ def ack(
             delta[(lane, PENDING)] += 1
             if state == INFLIGHT:
                 enqueue.append((queue_key(lane, seq),))
-        if to_done or to_delivered:
-            by_seq = {r[0]: r[2] for r in rows} if len(to_done) + len(to_delivered) < len(rows) else None
-            lanes = (
-                Counter(r[2] for r in rows)
-                if by_seq is None
-                else Counter(by_seq[q] for q in (*to_done, *to_delivered))
-            )
-            for lane, n in lanes.items():
-                delta[(lane, DELIVERED)] += n
         if to_done:
             # The bulk of an ack: the records rows (and their payload pages) are not written.
             b = con.execute(
