@@ -185,15 +185,18 @@ class Outbox:
                     journal_size_limit=s.journal_size_limit_bytes,
                     synchronous="NORMAL",
                 ),
+                durable=False,  # schema, derived tables and resume are redone by the next open
             )
-            if await self._run("opening the outbox", functools.partial(store.load, st=self._st)):
+            if await self._run(
+                "opening the outbox", functools.partial(store.load, st=self._st), durable=False
+            ):
                 self._log.warning("outbox: id and queue tables disagreed with the records; rebuilt them")
             if self.recovery is not None and self._st.next_seq <= self._recovered_seq_floor:
                 self._st.next_seq = self._recovered_seq_floor + 1
                 await self._run("opening the outbox", functools.partial(store.save_hwm_tx, st=self._st))
             if self.owner:
                 self._resumed = await self._run(
-                    "resuming in-flight batches", functools.partial(store.resume, st=self._st)
+                    "resuming in-flight batches", functools.partial(store.resume, st=self._st), durable=False
                 )
                 if self._resumed:
                     self._log.info(
