@@ -185,7 +185,7 @@ class Outbox:
                     journal_size_limit=s.journal_size_limit_bytes,
                     synchronous="NORMAL",
                 ),
-                durable=False,  # schema, derived tables and resume are redone by the next open
+                durable=False,  # the opening is fsynced once, at its end
             )
             if await self._run(
                 "opening the outbox", functools.partial(store.load, st=self._st), durable=False
@@ -202,6 +202,7 @@ class Outbox:
                     self._log.info(
                         "outbox: %d in-flight rows from the last run are pending again", self._resumed
                     )
+            await self._synced(self._st.write_commits)  # one fsync for the whole opening
         except sqlite3.Error as exc:
             raise translate(exc, "opening the outbox") from exc
 
