@@ -14,6 +14,15 @@ enforces the rule for mistakes: a marked record above DEBUG, or any record above
 decoded measurements, raw frames or outbox records, is written with those values withheld.
 Above DEBUG, log *that* something happened (device, kind, outcome), never *what* was measured.
 DEBUG is for diagnosis on site; turn it back off afterwards.
+
+Repeated lines
+--------------
+:class:`RateLimit`, also installed by :func:`setup_logging`, writes one line per *kind* (logger,
+level and message template -- or the first line of a message without arguments, which is how
+asyncio reports ``socket.send() raised exception.`` and failed ``accept()`` calls) per
+:data:`RATE_LIMIT_S` seconds. The next line of a kind after its quiet interval says how many
+were left out (``[41 more like this in the last 10 s not logged]``). A flood of one failure
+(a full disk, a thousand broken connections) costs a few lines, not a hundred megabytes.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
 from buffer.record import Record, Stored
@@ -39,6 +48,12 @@ HEALTH_TYPES: tuple[type, ...] = (Value, Measurement, Decoded, RawFrame, Record,
 
 # syslog priorities (sd-daemon(3)): 2 crit, 3 err, 4 warning, 5 notice, 6 info, 7 debug
 _PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
+
+RATE_LIMIT_S = 10.0
+"""Seconds between two lines of the same kind (see :class:`RateLimit`)."""
+
+MAX_KINDS = 2048
+"""Kinds :class:`RateLimit` remembers; beyond this, kinds whose interval ended are forgotten."""
 
 # Libraries whose DEBUG output is noise or carries SQL parameters (readings): kept at WARNING.
 QUIET_LOGGERS = ("aiosqlite", "asyncio")
@@ -92,6 +107,53 @@ class HealthGuard(logging.Filter):
         return True
 
 
+def _kind(record: logging.LogRecord) -> tuple[str, int, str]:
+    template = str(record.msg) if record.args else str(record.msg).split("\n", 1)[0][:200]
+    return record.name, record.levelno, template
+
+
+class RateLimit(logging.Filter):
+    """One line per kind (logger, level, message template) per ``interval_s`` seconds; the
+    next line of a kind after a quiet interval carries the count of lines left out."""
+
+    def __init__(
+        self,
+        interval_s: float = RATE_LIMIT_S,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_kinds: int = MAX_KINDS,
+    ) -> None:
+        super().__init__()
+        self._interval = interval_s
+        self._clock = clock
+        self._max_kinds = max_kinds
+        # kind -> [time the last line was written, lines left out since]
+        self._kinds: dict[tuple[str, int, str], list[float]] = {}
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self._clock()
+        kind = _kind(record)
+        seen = self._kinds.get(kind)
+        if seen is not None and now - seen[0] < self._interval:
+            seen[1] += 1
+            self.suppressed += 1
+            return False
+        if seen is not None and seen[1]:
+            record.msg = (
+                f"{record.msg} [{int(seen[1])} more like this in the last {now - seen[0]:.0f} s not logged]"
+            )
+        if seen is None and len(self._kinds) >= self._max_kinds:
+            self._forget(now)
+        self._kinds[kind] = [now, 0]
+        return True
+
+    def _forget(self, now: float) -> None:
+        expired = [k for k, (t, _) in self._kinds.items() if now - t >= self._interval]
+        for k in expired or list(self._kinds)[: self._max_kinds // 2]:
+            del self._kinds[k]
+
+
 class JournalFormatter(logging.Formatter):
     """``<prio>logger: message``; every line of a multi-line entry gets the prefix."""
 
@@ -138,16 +200,20 @@ def setup_logging(
     journal: bool | None = None,
     environ: Mapping[str, str] | None = None,
     quiet: Iterable[str] = QUIET_LOGGERS,
+    rate_limit_s: float | None = RATE_LIMIT_S,
 ) -> logging.Handler:
     """Send all logging to ``stream`` (stdout) at ``level``; returns the handler.
 
     ``journal=None`` detects journald from ``$JOURNAL_STREAM``. Calling it again replaces the
-    earlier handler (a config reload changing the level).
+    earlier handler (a config reload changing the level). ``rate_limit_s``: one line per kind
+    per this many seconds (:class:`RateLimit`); None writes every line.
     """
     out = sys.stdout if stream is None else stream
     use_journal = journal_connected(out, environ) if journal is None else journal
     handler = _HutHandler(out)
     handler.setFormatter(JournalFormatter() if use_journal else PlainFormatter())
+    if rate_limit_s is not None:
+        handler.addFilter(RateLimit(rate_limit_s))
     handler.addFilter(HealthGuard())
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _HutHandler)]:
