@@ -30,13 +30,20 @@ import aiomqtt
 import orjson
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import ValidationError
 
 from hutgw_errors import HutError
 from uplink import envelope
 from uplink.backoff import Backoff
-from uplink.commands import CheckedCommand, CommandRefused, CommandVerifier, ReplayStore, load_public_key
-from uplink.contract import Ack, Command, CommandResult, Status
+from uplink.commands import (
+    AckRefused,
+    AckVerifier,
+    CheckedCommand,
+    CommandRefused,
+    CommandVerifier,
+    ReplayStore,
+    load_public_key,
+)
+from uplink.contract import UPLINK_STREAMS, Command, CommandResult, Status
 from uplink.errors import BrokerAuthError, UplinkError
 from uplink.settings import UplinkSettings
 from uplink.tls import client_context, describe_tls_failure
@@ -106,6 +113,7 @@ class UplinkState:
     acked: int = 0  # records the county (or broker) accepted
     rejected: int = 0  # records the county rejected (kept aside in the outbox)
     commands: int = 0  # commands received (run or refused)
+    acks_refused: int = 0  # acks that changed nothing: unsigned, badly signed, malformed, not ours
 
 
 @dataclass(slots=True)
@@ -240,11 +248,14 @@ class Uplink:
             clock=self._clock,
             max_ttl_s=settings.command_max_ttl_s,
         )
+        self._acks = AckVerifier(key, gateway_id)
+        self._ack_refusal_logged_at: float | None = None
+        self._ack_refusals_unlogged = 0
         self._lease_s = settings.lease_s or max(settings.ack_timeout_s * 2, 10.0)
         t = settings.topic
         self.topics = {
             leaf: t(gateway_id, leaf)
-            for leaf in ("readings", "alerts", "ack", "status", "commands", "command_results")
+            for leaf in (*UPLINK_STREAMS, "ack", "status", "commands", "command_results")
         }
 
     # -- public API ----------------------------------------------------------------------
@@ -260,6 +271,12 @@ class Uplink:
         self._wake.set()
 
     async def __aenter__(self) -> Uplink:
+        if self._s.ack_mode == "county" and not self._acks.authenticated:
+            self._log.warning(
+                "uplink: acks are not authenticated: no [uplink] command_public_key is set, so anyone "
+                "allowed to publish on %s can mark readings delivered; set the county's public key",
+                self.topics["ack"],
+            )
         self._main = asyncio.create_task(self._run(), name="uplink")
         return self
 
@@ -518,7 +535,7 @@ class Uplink:
                 self._start_send(client, tg, entry)
 
     async def _prepare(self, claim: ClaimLike) -> _Inflight | None:
-        if claim.stream not in ("readings", "alerts"):
+        if claim.stream not in UPLINK_STREAMS:
             reason = f"stream {claim.stream!r} has no uplink topic (kept for inspection)"
             self._log.error("uplink: batch %s: %s", claim.batch_id, reason)
             async with self._outbox_deadline("setting records aside"):
@@ -594,14 +611,28 @@ class Uplink:
 
     async def _on_ack(self, body: bytes) -> None:
         try:
-            ack = Ack.model_validate_json(body)
-        except ValidationError as e:
-            self._log.warning(
-                "uplink: ignoring a malformed ack (%d bytes): %s", len(body), e.errors()[0]["msg"]
-            )
+            ack = self._acks.check(body)
+        except AckRefused as e:
+            self._ack_refused(len(body), e.message)
             return
         rejected = {r.id: r.reason for r in ack.rejected}
         await self._settle(ack.batch_id, ack.accepted, rejected)
+
+    def _ack_refused(self, size: int, reason: str) -> None:
+        """Count an ack that changes nothing; log the first, then one line a minute with a count."""
+        self._state.acks_refused += 1
+        now = time.monotonic()
+        if self._ack_refusal_logged_at is not None and now - self._ack_refusal_logged_at < 60.0:
+            self._ack_refusals_unlogged += 1
+            return
+        more = self._ack_refusals_unlogged
+        self._ack_refusal_logged_at, self._ack_refusals_unlogged = now, 0
+        self._log.warning(
+            "uplink: ignored an ack (%d bytes) that changes nothing: %s%s",
+            size,
+            reason,
+            f" (+{more} more since the last line)" if more else "",
+        )
 
     async def _ack_timeout_loop(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
         s = self._s
@@ -639,6 +670,7 @@ class Uplink:
             "inflight_batches": st.inflight_batches,
             "last_ack_at": st.last_ack_at.isoformat() if st.last_ack_at else None,
             "commands": st.commands,
+            "acks_refused": st.acks_refused,
         }
         try:
             async with asyncio.timeout(self._s.io_timeout_s):

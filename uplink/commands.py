@@ -1,4 +1,4 @@
-"""Ed25519-signed down-link commands: canonical form, signing, checking, replay protection.
+"""Ed25519-signed county messages: down-link commands and acks (canonical form, signing, checking).
 
 A command is the JSON of :class:`uplink.contract.Command`. The signature covers the
 *canonical JSON* of the received object without its ``signature`` key: keys sorted at every
@@ -6,6 +6,10 @@ level, no whitespace, UTF-8, numbers as orjson writes them (see :func:`canonical
 gateway checks the signature against the county public key from its config, then the target
 gateway, the expiry (and that it is not too far ahead), and refuses a command id it has seen
 before. Seen ids are kept until their expiry in ``<state_dir>/command_ids.json``.
+
+Acks (``hut.ack/1``) are signed the same way, by the same county key (:func:`sign_ack`), and
+checked by :class:`AckVerifier`: an ack that is not signed by that key deletes nothing.
+Signatures are strict base64 (no whitespace, canonical padding).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from uplink.contract import COMMAND_SCHEMA, Command
+from uplink.contract import ACK_SCHEMA, COMMAND_SCHEMA, Ack, Command
 from uplink.ed25519 import VerifyKey
 from uplink.errors import UplinkError
 from uplink.ids import uuid7
@@ -34,6 +38,8 @@ if TYPE_CHECKING:  # the county side signs with ``cryptography``; the gateway on
 log = logging.getLogger("hutgw.uplink.commands")
 
 COMMAND_NAMES = ("ping", "status", "residents", "geofences")
+MAX_CLOCK_SKEW_S = 300.0
+"""How far in the future a command's ``issued_at`` may lie (the two clocks differ a little)."""
 
 
 class _Args(BaseModel):
@@ -83,7 +89,17 @@ def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
 
 
 def _b64decode(text: str) -> bytes:
+    """Base64 from a file a person wrote (surrounding whitespace allowed)."""
     return base64.b64decode(text.strip(), validate=True)
+
+
+def strict_b64decode(text: str) -> bytes:
+    """A signature's base64: only the alphabet, canonical padding, no whitespace anywhere
+    (``binascii.Error`` otherwise), so one signature has exactly one spelling."""
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise binascii.Error("not canonical base64")
+    return raw
 
 
 def load_public_key(text: str) -> VerifyKey:
@@ -220,12 +236,14 @@ class CommandVerifier:
         *,
         clock: Callable[[], datetime],
         max_ttl_s: float = 7 * 86_400,
+        max_skew_s: float = MAX_CLOCK_SKEW_S,
     ) -> None:
         self._key = public_key
         self._gateway_id = gateway_id
         self._replay = replay
         self._clock = clock
         self._max_ttl_s = max_ttl_s
+        self._max_skew_s = max_skew_s
 
     def check(self, raw: bytes) -> CheckedCommand:
         try:
@@ -248,7 +266,7 @@ class CommandVerifier:
                 name=name,
             )
         try:
-            signature = _b64decode(str(sig))
+            signature = strict_b64decode(str(sig))
             self._key.verify(signature, canonical_bytes(obj))
         except (binascii.Error, ValueError):  # ed25519.BadSignature is a ValueError
             raise CommandRefused(
@@ -271,6 +289,11 @@ class CommandVerifier:
             raise refused("malformed: issued_at/expires_at need a time zone")
         if cmd.expires_at <= now:
             raise refused(f"expired at {_iso(cmd.expires_at)}")
+        if (cmd.issued_at - now).total_seconds() > self._max_skew_s:
+            raise refused(
+                f"issued in the future ({_iso(cmd.issued_at)}, more than {self._max_skew_s:.0f} s ahead"
+                " of this gateway's clock)"
+            )
         if (cmd.expires_at - now).total_seconds() > self._max_ttl_s:
             raise refused(f"expiry too far ahead (more than {self._max_ttl_s:.0f} s)")
         if self._replay.seen(cmd.id):
@@ -283,3 +306,62 @@ class CommandVerifier:
             raise refused(f"malformed: args.{where}: {first['msg']}") from None
         self._replay.remember(cmd.id, cmd.expires_at.timestamp())
         return CheckedCommand(cmd, args)
+
+
+# -- acks ------------------------------------------------------------------------------------
+
+
+def sign_ack(key: Ed25519PrivateKey, ack: Ack, *, gateway_id: str | None = None) -> bytes:
+    """The JSON of ``ack`` with the county's signature over its canonical form (what is published).
+
+    ``gateway_id`` binds the ack to the gateway it answers (another gateway refuses it)."""
+    body: dict[str, Any] = ack.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body.pop("signature", None)
+    if gateway_id is not None:
+        body["gateway_id"] = gateway_id
+    body["signature"] = base64.b64encode(key.sign(canonical_bytes(body))).decode()
+    return orjson.dumps(body)
+
+
+class AckRefused(UplinkError):
+    """An ack that must change nothing (unsigned, badly signed, malformed, for another gateway)."""
+
+
+class AckVerifier:
+    """Turns the bytes of an ``ack`` message into an :class:`Ack`, or raises :class:`AckRefused`.
+
+    With a county key every ack must carry a valid signature by it; without one (``None``) acks
+    are taken as they come (not authenticated: only the broker's ACL protects the outbox)."""
+
+    def __init__(self, public_key: VerifyKey | None, gateway_id: str) -> None:
+        self._key = public_key
+        self._gateway_id = gateway_id
+
+    @property
+    def authenticated(self) -> bool:
+        return self._key is not None
+
+    def check(self, raw: bytes) -> Ack:
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise AckRefused(f"malformed: not JSON ({e})") from None
+        if not isinstance(obj, dict) or obj.get("schema") != ACK_SCHEMA:
+            raise AckRefused(f"malformed: not a {ACK_SCHEMA} object")
+        if self._key is not None:
+            sig = obj.get("signature")
+            if not isinstance(sig, str) or not sig:
+                raise AckRefused("unsigned: acks must carry the county's Ed25519 signature")
+            try:
+                self._key.verify(strict_b64decode(sig), canonical_bytes(obj))
+            except (binascii.Error, ValueError):  # ed25519.BadSignature is a ValueError
+                raise AckRefused("bad signature: not signed by the county key") from None
+        try:
+            ack = Ack.model_validate(obj)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(ack)"
+            raise AckRefused(f"malformed: {where}: {first['msg']}") from None
+        if ack.gateway_id is not None and ack.gateway_id != self._gateway_id:
+            raise AckRefused(f"wrong gateway: addressed to {ack.gateway_id!r}")
+        return ack

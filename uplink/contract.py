@@ -4,6 +4,7 @@ Topics, under a configurable prefix (default ``hut/v1``):
 
 * ``<prefix>/<gateway_id>/readings``  gateway -> county, QoS 1, :class:`ReadingsEnvelope`
 * ``<prefix>/<gateway_id>/alerts``    gateway -> county, QoS 1, :class:`AlertsEnvelope`
+* ``<prefix>/<gateway_id>/alert_status``  gateway -> county, QoS 1, :class:`AlertStatusEnvelope`
 * ``<prefix>/<gateway_id>/ack``       county -> gateway, QoS 1, :class:`Ack`
 * ``<prefix>/<gateway_id>/status``    gateway -> county, retained where supported, :class:`Status`
 * ``<prefix>/<gateway_id>/commands``  county -> gateway, QoS 1, :class:`Command` (Ed25519-signed)
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 READINGS_SCHEMA: Final = "hut.readings/1"
 ALERTS_SCHEMA: Final = "hut.alerts/1"
+ALERT_STATUS_SCHEMA: Final = "hut.alert_status/1"
 ACK_SCHEMA: Final = "hut.ack/1"
 STATUS_SCHEMA: Final = "hut.status/1"
 
@@ -98,6 +100,37 @@ class WireAlert(_Wire):
     seq: int | None = None
 
 
+AlertEvent = Literal["round_started", "notified", "failed", "acknowledged", "unanswered", "reminded"]
+AlertState = Literal["notifying", "acknowledged", "unanswered", "digest", "digested"]
+
+
+class WireAlertStatus(_Wire):
+    """One step of an alert's notification (docs/alerts.md): a round started (to whom), a message
+    handed to a phone (``notified``: to, role, channel, at), a message that could not be sent
+    (``failed``), ``acknowledged`` (by whom, how, when), ``unanswered`` after the last round, and
+    each ``reminded`` of the clinic after that."""
+
+    id: str = Field(description="UUIDv7 of this event (the receiver stores each once)")
+    alert_id: str = Field(description="the alert (an id of the alerts stream)")
+    kind: str
+    resident_id: str | None
+    event: AlertEvent
+    state: AlertState = Field(description="the alert's state after this event")
+    round: int = Field(ge=0, description="the escalation round (1 = the first)")
+    at: datetime
+    to: str | list[str] | None = Field(None, description="the phone number(s) concerned")
+    roles: list[str] | None = Field(None, description="with a list in `to`: guardian, clinic, escalation")
+    role: str | None = Field(None, description="guardian, clinic, escalation, digest")
+    channel: str | None = Field(None, description="sms (the hut's modem), kiosk, county, cli")
+    purpose: str | None = Field(None, description="urgent, reminder, unanswered (which message)")
+    message_round: int | None = None
+    by: str | None = Field(None, description="who acknowledged: a phone number, the doctor, a county user")
+    by_label: str | None = Field(None, description="how the others were told who it was, e.g. 家属(尾号0001)")
+    via: Literal["sms", "kiosk", "county", "cli"] | None = None
+    error: str | None = None
+    seq: int | None = None
+
+
 class ReadingsEnvelope(_Wire):
     schema_: Literal["hut.readings/1"] = Field(READINGS_SCHEMA, alias="schema")
     gateway_id: str
@@ -114,16 +147,41 @@ class AlertsEnvelope(_Wire):
     alerts: list[WireAlert]
 
 
+class AlertStatusEnvelope(_Wire):
+    schema_: Literal["hut.alert_status/1"] = Field(ALERT_STATUS_SCHEMA, alias="schema")
+    gateway_id: str
+    batch_id: str
+    sent_at: datetime
+    alert_status: list[WireAlertStatus]
+
+
+#: The gateway's outbox streams that travel to the county, each on the topic of its name.
+UPLINK_STREAMS: Final = ("readings", "alerts", "alert_status")
+
+
 class Rejection(_Wire):
     id: str
     reason: str
 
 
 class Ack(_Wire):
+    """The county's receipt for one envelope, county -> gateway on ``<prefix>/<gateway_id>/ack``.
+
+    ``signature`` is Ed25519 by the county key (the one that signs commands) over the canonical
+    JSON of every other field (see :func:`uplink.commands.sign_ack`), base64 encoded. A gateway
+    with ``[uplink] command_public_key`` set acts only on acks signed by that key.
+    """
+
     schema_: Literal["hut.ack/1"] = Field(ACK_SCHEMA, alias="schema")
     batch_id: str
+    gateway_id: str | None = Field(
+        None, description="the gateway the ack answers (covered by the signature; others refuse it)"
+    )
     accepted: list[str] = Field(default_factory=list)
     rejected: list[Rejection] = Field(default_factory=list)
+    signature: str | None = Field(
+        None, description="base64 Ed25519 signature by the county key over the canonical JSON"
+    )
 
 
 class Status(_Wire):
@@ -137,7 +195,7 @@ class Status(_Wire):
 COMMAND_SCHEMA: Final = "hut.command/1"
 COMMAND_RESULT_SCHEMA: Final = "hut.command_result/1"
 
-CommandName = Literal["ping", "status", "residents", "geofences"]
+CommandName = Literal["ping", "status", "residents", "geofences", "alert.ack"]
 
 
 class Command(_Wire):

@@ -21,7 +21,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 import aiosqlite
@@ -29,6 +29,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from uplink.backoff import Backoff
+from uplink.commands import sign_ack
 from uplink.contract import (
     ALERTS_SCHEMA,
     READINGS_SCHEMA,
@@ -41,6 +42,9 @@ from uplink.contract import (
 )
 from uplink.errors import UplinkError
 from uplink.fhir import receive as fhir_receive
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = logging.getLogger("hutgw.receiver")
 
@@ -250,15 +254,19 @@ def _finish_rows(
     )
 
 
-def _existing_tx(con: sqlite3.Connection, table: str, ids: Sequence[str]) -> dict[str, int]:
-    """id -> stored revision (0 for alerts) of the ids already stored."""
-    found: dict[str, int] = {}
+FOREIGN_READING = "id belongs to another gateway's reading (a revision must come from its own gateway)"
+
+
+def _existing_tx(con: sqlite3.Connection, table: str, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """id -> (stored revision (0 for alerts), owning gateway) of the ids already stored."""
+    found: dict[str, tuple[int, str]] = {}
     col = "revision" if table == "readings" else "0"
     for i in range(0, len(ids), MAX_IDS_PER_QUERY):
         chunk = ids[i : i + MAX_IDS_PER_QUERY]
         marks = ",".join("?" * len(chunk))
-        for rid, rev in con.execute(f"SELECT id, {col} FROM {table} WHERE id IN ({marks})", chunk):
-            found[rid] = int(rev)
+        sql = f"SELECT id, {col}, gateway_id FROM {table} WHERE id IN ({marks})"
+        for rid, rev, gw in con.execute(sql, chunk):
+            found[rid] = (int(rev), gw)
     return found
 
 
@@ -278,30 +286,37 @@ def _finish_tx(con: sqlite3.Connection, finish: _Finish, dups: int, revised: int
 
 def _readings_tx(
     con: sqlite3.Connection, rows: list[tuple[Any, ...]], revisions: list[int], finish: _Finish
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, list[str]]:
     """One envelope's readings in one transaction: new ids inserted, higher revisions replace the
-    stored row, the rest are duplicates.  Returns (new, revised, duplicates)."""
+    stored row, the rest are duplicates; an id another gateway's reading has is rejected (kept in
+    ``rejections``), never stored over it.  Returns (new, revised, duplicates, foreign ids)."""
     con.execute("BEGIN IMMEDIATE")
     try:
         existing = _existing_tx(con, "readings", [r[-1] for r in rows])
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
+        foreign: list[tuple[Any, ...]] = []
         for row, revision in zip(rows, revisions, strict=True):
             old = existing.get(row[-1])
             if old is None:
                 inserts.append(row)
-            elif revision > old:
+            elif old[1] != row[0]:
+                foreign.append(row)
+            elif revision > old[0]:
                 updates.append(row)
         con.executemany(_INSERT_READING, inserts)
         con.executemany(_UPDATE_READING, updates)
-        dups = len(rows) - len(inserts) - len(updates)
-        _finish_tx(con, finish, dups, len(updates))
+        dups = len(rows) - len(inserts) - len(updates) - len(foreign)
+        rejections = finish.rejections + [
+            (row[0], row[5], row[-1], FOREIGN_READING, row[6], row[7]) for row in foreign
+        ]
+        _finish_tx(con, _Finish(rejections), dups, len(updates))
         con.execute("COMMIT")
     except BaseException:
         if con.in_transaction:
             con.execute("ROLLBACK")
         raise
-    return len(inserts), len(updates), dups
+    return len(inserts), len(updates), dups, [row[-1] for row in foreign]
 
 
 def _alerts_tx(con: sqlite3.Connection, rows: list[tuple[Any, ...]], finish: _Finish) -> tuple[int, int, int]:
@@ -357,33 +372,43 @@ class ReceiverStore:
             await self._invalid(p.gateway_id, batch_id, reason, raw)
         if p.batch_id is None:
             return None
+        foreign: list[str] = []
         if p.stream == "readings":
-            new, revised, dups = await self._store_readings(
+            new, revised, dups, foreign = await self._store_readings(
                 p.gateway_id, p.batch_id, p.good, p.rejected, p.rejected_payloads
             )
         else:
             new, revised, dups = await self._store_alerts(
                 p.gateway_id, p.batch_id, p.good, p.rejected, p.rejected_payloads
             )
-        ack = Ack(
-            batch_id=p.batch_id,
-            accepted=list(p.good),
-            rejected=[Rejection(id=i, reason=r) for i, r in p.rejected.items()],
-        )
+        rejected = [Rejection(id=i, reason=r) for i, r in p.rejected.items()]
+        accepted = list(p.good)
+        if foreign:
+            log.warning(
+                "receiver: %s sent %d reading id(s) another gateway owns (batch %s); rejected",
+                p.gateway_id,
+                len(foreign),
+                p.batch_id,
+            )
+            gone = set(foreign)
+            accepted = [i for i in accepted if i not in gone]
+            rejected += [Rejection(id=i, reason=FOREIGN_READING) for i in foreign]
+        ack = Ack(batch_id=p.batch_id, gateway_id=p.gateway_id, accepted=accepted, rejected=rejected)
         return Stored(ack, new, revised, dups)
 
-    async def _existing(self, table: str, ids: Sequence[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
+    async def _existing(self, table: str, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """id -> (stored revision, owning gateway) of the ids already stored."""
+        found: dict[str, tuple[int, str]] = {}
         col = "revision" if table == "readings" else "0"
         for i in range(0, len(ids), MAX_IDS_PER_QUERY):
             chunk = ids[i : i + MAX_IDS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             async with self.db.execute(
-                f"SELECT id, {col} FROM {table} WHERE id IN ({marks})",
+                f"SELECT id, {col}, gateway_id FROM {table} WHERE id IN ({marks})",
                 chunk,
             ) as cur:
                 for row in await cur.fetchall():
-                    found[row[0]] = int(row[1])
+                    found[row[0]] = (int(row[1]), row[2])
         return found
 
     async def _in_db(self, fn: Any, *args: Any) -> Any:
@@ -399,7 +424,7 @@ class ReceiverStore:
         good: dict[str, tuple[BaseModel, dict[str, Any]]],
         rejected: dict[str, str],
         rejected_payloads: dict[str, dict[str, Any]],
-    ) -> tuple[int, int, int]:
+    ) -> tuple[int, int, int, list[str]]:
         now = self._clock()
         rows: list[tuple[Any, ...]] = []  # built before the transaction: pure CPU
         revisions: list[int] = []
@@ -420,7 +445,7 @@ class ReceiverStore:
             )
             revisions.append(parsed.revision)
         finish = _finish_rows(gateway_id, batch_id, rejected, rejected_payloads, now)
-        result: tuple[int, int, int] = await self._in_db(_readings_tx, rows, revisions, finish)
+        result: tuple[int, int, int, list[str]] = await self._in_db(_readings_tx, rows, revisions, finish)
         return result
 
     async def _store_alerts(
@@ -568,13 +593,28 @@ def _ack_sent(task: asyncio.Task[None], pending: set[asyncio.Task[None]]) -> Non
         log.warning("receiver: could not publish an ack: %s", task.exception())
 
 
+def ack_bytes(ack: Ack, gateway_id: str, key: Ed25519PrivateKey | None) -> bytes:
+    """What goes out on ``<prefix>/<gateway_id>/ack``: signed by the county key when there is one."""
+    if key is not None:
+        return sign_ack(key, ack, gateway_id=gateway_id)
+    return ack.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
 class Receiver:
     """Subscribes for all gateways under ``prefix``, stores, acks. ``await run()`` until cancelled."""
 
-    def __init__(self, store: ReceiverStore, broker: BrokerOptions, *, prefix: str = "hut/v1") -> None:
+    def __init__(
+        self,
+        store: ReceiverStore,
+        broker: BrokerOptions,
+        *,
+        prefix: str = "hut/v1",
+        signing_key: Ed25519PrivateKey | None = None,
+    ) -> None:
         self._store = store
         self._broker = broker
         self._prefix = prefix.rstrip("/")
+        self._key = signing_key  # the county key: every ack is signed with it (docs/uplink.md)
         self.connected = asyncio.Event()
         self.envelopes = 0
 
@@ -656,7 +696,7 @@ class Receiver:
                 self.envelopes += 1
                 if stored is None:
                     continue
-                body = stored.ack.model_dump_json(by_alias=True).encode()
+                body = ack_bytes(stored.ack, item.gateway_id, self._key)
                 task = asyncio.create_task(
                     client.publish(f"{self._prefix}/{item.gateway_id}/ack", body, qos=1, timeout=15)
                 )

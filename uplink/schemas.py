@@ -21,6 +21,7 @@ from uplink.commands import canonical_bytes, public_key_b64
 from uplink.contract import (
     Ack,
     AlertsEnvelope,
+    AlertStatusEnvelope,
     Command,
     CommandResult,
     ReadingsEnvelope,
@@ -30,6 +31,7 @@ from uplink.contract import (
 MODELS: dict[str, type[BaseModel]] = {
     "ReadingsEnvelope": ReadingsEnvelope,
     "AlertsEnvelope": AlertsEnvelope,
+    "AlertStatusEnvelope": AlertStatusEnvelope,
     "Ack": Ack,
     "Status": Status,
     "Command": Command,
@@ -116,13 +118,66 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
             ],
         }
     ],
-    "Ack": [
-        {"schema": "hut.ack/1", "batch_id": _B1, "accepted": [_R1, _R2], "rejected": []},
+    "AlertStatusEnvelope": [
+        {
+            "schema": "hut.alert_status/1",
+            "gateway_id": GW,
+            "batch_id": _B2,
+            "sent_at": "2026-11-29T08:16:10+00:00",
+            "alert_status": [
+                {
+                    "seq": 1044,
+                    "id": "019ad1f0-1a2b-7c3d-8e4f-5a6b7c8d9e01",
+                    "alert_id": _A1,
+                    "kind": "sos",
+                    "resident_id": "r-0107",
+                    "event": "notified",
+                    "state": "notifying",
+                    "round": 1,
+                    "at": "2026-11-29T08:14:58Z",
+                    "to": "+8613800000001",
+                    "role": "clinic",
+                    "channel": "sms",
+                    "purpose": "urgent",
+                    "message_round": 1,
+                },
+                {
+                    "seq": 1045,
+                    "id": "019ad1f0-1a2b-7c3d-8e4f-5a6b7c8d9e02",
+                    "alert_id": _A1,
+                    "kind": "sos",
+                    "resident_id": "r-0107",
+                    "event": "acknowledged",
+                    "state": "acknowledged",
+                    "round": 1,
+                    "at": "2026-11-29T08:16:05Z",
+                    "by": "+8613900000002",
+                    "by_label": "家属(尾号0002)",
+                    "role": "guardian",
+                    "channel": "sms",
+                    "via": "sms",
+                },
+            ],
+        }
+    ],
+    "Ack": [  # signed with the example key bytes(range(32)) (uplink.commands.sign_ack)
         {
             "schema": "hut.ack/1",
             "batch_id": _B1,
+            "gateway_id": "hut-0042",
+            "accepted": [_R1, _R2],
+            "rejected": [],
+            "signature": "igR6vxUVAxtguhMF4rZry0lgysJAjFgqNK+/N18JJOct"
+            "qQWVOd3SyQYUKsjXk+no2eHwbSI1d2rOptOJCbU9CQ==",
+        },
+        {
+            "schema": "hut.ack/1",
+            "batch_id": _B1,
+            "gateway_id": "hut-0042",
             "accepted": [_R1],
             "rejected": [{"id": _R2, "reason": "schema: kind: Input should be 'blood_pressure', ..."}],
+            "signature": "14DZl+sxq0E+bJWE/TDN2KJhQhRv1Ua1WKKz3IOhdX6c"
+            "qEcZZo5KMk/pLUVBUPF9MoHBrcRcYq4drUzPByJvDw==",
         },
     ],
     "Status": [
@@ -227,7 +282,21 @@ CHANNELS: list[tuple[str, str, str, str, str]] = [
         "Readings, in batches. Answered by an ack (county ack mode).",
     ),
     ("alerts", "AlertsEnvelope", "send", "1", "Alerts, in batches; drained before readings."),
-    ("ack", "Ack", "receive", "1", "The county's receipt for one envelope (by batch_id)."),
+    (
+        "alert_status",
+        "AlertStatusEnvelope",
+        "send",
+        "1",
+        "Each step of an urgent alert's notification: round started, notified, failed, acknowledged, "
+        "unanswered, reminded (docs/alerts.md). Answered by an ack like the others.",
+    ),
+    (
+        "ack",
+        "Ack",
+        "receive",
+        "1",
+        "The county's receipt for one envelope (by batch_id), signed by the county key.",
+    ),
     (
         "status",
         "Status",

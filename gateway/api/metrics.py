@@ -90,6 +90,10 @@ class GatewayMetrics:
             "hutgw_uplink_last_ack_timestamp_seconds", "Unix time of the county's last acknowledgement."
         )
         self.uplink_commands = reg.counter("hutgw_uplink_commands_total", "County commands received.")
+        self.uplink_acks_refused = reg.counter(
+            "hutgw_uplink_acks_refused_total",
+            "Acks that changed nothing: unsigned, badly signed, malformed, for another gateway.",
+        )
         # intake
         self.frames = reg.counter("hutgw_frames_total", "Device frames received, by profile.", ("profile",))
         self.decode_errors = reg.counter(
@@ -189,6 +193,7 @@ class GatewayMetrics:
                 self.uplink_records.labels(outcome).set_total(counts[outcome])
             self.uplink_inflight.set(st.inflight_batches)
             self.uplink_commands.set_total(st.commands)
+            self.uplink_acks_refused.set_total(st.acks_refused)
             if st.last_ack_at is not None:
                 self.uplink_last_ack.set(st.last_ack_at.timestamp())
         for state in UPLINK_STATES:

@@ -1,6 +1,8 @@
 """``hutgw receiver``: the reference county receiver, offline-export import, signed commands.
 
-* ``hutgw receiver --broker URL --db FILE [--prefix hut/v1]`` runs the receiver (until SIGTERM).
+* ``hutgw receiver --broker URL --db FILE [--prefix hut/v1] [--key county.key]`` runs the receiver
+  (until SIGTERM); with ``--key`` every ack is signed with the county key (gateways with
+  ``[uplink] command_public_key`` act only on signed acks).
 * ``hutgw receiver import FILE.jsonl.gz --db FILE [--receipt OUT]`` loads a ``hutgw buffer export``
   file idempotently and writes a receipt (the accepted ids) for ``hutgw buffer mark-delivered``.
 * ``hutgw receiver command GATEWAY_ID ping|status|residents|geofences --key county.key --broker URL``
@@ -21,7 +23,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -37,6 +39,9 @@ from provisioning.errors import (
 from uplink.commands import COMMAND_NAMES, load_private_key, make_command, private_key_pem, public_key_b64
 from uplink.errors import UplinkError
 from uplink.receiver import BrokerOptions, ImportResult, Receiver, ReceiverStore, import_export
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = logging.getLogger("hutgw.receiver")
 
@@ -64,6 +69,9 @@ def register(
     )
     _broker_options(p, suppress=False)
     p.add_argument("--db", type=Path, default=None, help="receiver SQLite database")
+    p.add_argument(
+        "--key", type=Path, default=None, help="county Ed25519 private key (`keygen`): signs every ack"
+    )
     p.set_defaults(func=run_receiver)
     actions = p.add_subparsers(dest="receiver_action", metavar="ACTION")
 
@@ -122,10 +130,21 @@ def _db(args: argparse.Namespace) -> Path:
     return db
 
 
+def signing_key(path: Path | None) -> Ed25519PrivateKey | None:
+    """The county key that signs acks (``--key``), or ``None``."""
+    if path is None:
+        return None
+    try:
+        return load_private_key(path)
+    except UplinkError as e:
+        raise BadInputError(e.message, hint="make one with `hutgw receiver keygen --out FILE`") from None
+
+
 def run_receiver(args: argparse.Namespace) -> int:
     if getattr(args, "receiver_action", None):  # pragma: no cover - argparse routes actions elsewhere
         raise ProvisioningError(f"unknown receiver action {args.receiver_action}")
     options, db = _options(args), _db(args)
+    key = signing_key(getattr(args, "key", None))
     _setup_logging(args)
 
     async def main() -> None:
@@ -135,8 +154,10 @@ def run_receiver(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
         async with ReceiverStore(db) as store:
-            receiver = Receiver(store, options, prefix=args.prefix)
+            receiver = Receiver(store, options, prefix=args.prefix, signing_key=key)
             log.info("receiver: storing into %s, broker %s, prefix %s", db, options.url, args.prefix)
+            if key is None:
+                log.warning("receiver: acks are unsigned (no --key): gateways with a county key ignore them")
             await receiver.run()
 
     with contextlib.suppress(asyncio.CancelledError):

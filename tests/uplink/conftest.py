@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from buffer.outbox import Outbox
 from buffer.record import State
@@ -74,10 +75,10 @@ class RunningReceiver:
 
 @contextlib.asynccontextmanager
 async def run_receiver(
-    db: Path, url: str, *, client_id: str = "test-receiver"
+    db: Path, url: str, *, client_id: str = "test-receiver", signing_key: Ed25519PrivateKey | None = None
 ) -> AsyncIterator[RunningReceiver]:
     async with ReceiverStore(db) as store:
-        receiver = Receiver(store, BrokerOptions(url=url, client_id=client_id))
+        receiver = Receiver(store, BrokerOptions(url=url, client_id=client_id), signing_key=signing_key)
         task = asyncio.create_task(receiver.run())
         try:
             await asyncio.wait_for(receiver.connected.wait(), 10)

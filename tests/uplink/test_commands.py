@@ -164,3 +164,29 @@ def test_signed_garbage_is_refused_with_a_reason(fields: dict[str, object]) -> N
         v.check(orjson.dumps(body))
     except CommandRefused as e:
         assert e.reason
+
+
+def test_command_issued_in_the_future_beyond_the_skew_is_refused(tmp_path: Path) -> None:
+    ahead = make_command(KEY, "hut-7", "ping", now=NOW + timedelta(minutes=10), ttl_s=600)
+    assert refused(verifier(tmp_path), raw(ahead)).startswith("issued in the future")
+    slightly = make_command(KEY, "hut-7", "ping", now=NOW + timedelta(seconds=60), ttl_s=600)
+    assert verifier(tmp_path).check(raw(slightly)).command.id == slightly["id"]
+
+
+@pytest.mark.parametrize("spoil", [lambda s: s + "\n", lambda s: " " + s, lambda s: s[:40] + "\n" + s[40:]])
+def test_signature_with_stray_whitespace_is_refused(tmp_path: Path, spoil: object) -> None:
+    cmd = make_command(KEY, "hut-7", "ping", now=NOW)
+    cmd["signature"] = spoil(cmd["signature"])  # type: ignore[operator]
+    assert refused(verifier(tmp_path), raw(cmd)).startswith("bad signature")
+
+
+def test_signature_in_non_canonical_base64_is_refused(tmp_path: Path) -> None:
+    cmd = make_command(KEY, "hut-7", "ping", now=NOW)
+    sig = base64.b64decode(cmd["signature"])
+    # 64 bytes -> 88 characters ending "=="; the last data character carries 4 unused bits
+    text = base64.b64encode(sig).decode()
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = alphabet.index(text[-3])
+    cmd["signature"] = text[:-3] + alphabet[last | 1] + "=="
+    assert base64.b64decode(cmd["signature"]) == sig  # the same bytes, another spelling
+    assert refused(verifier(tmp_path), raw(cmd)).startswith("bad signature")

@@ -32,7 +32,11 @@ async def test_duplicate_batch_is_stored_once_and_counted(tmp_path: Path) -> Non
         first = await store.store("hut-7", "readings", env(objs))
         again = await store.store("hut-7", "readings", env(objs))
         assert first is not None and again is not None
-        assert first.ack == again.ack == Ack(batch_id="b-1", accepted=[o["id"] for o in objs])
+        assert (
+            first.ack
+            == again.ack
+            == Ack(batch_id="b-1", gateway_id="hut-7", accepted=[o["id"] for o in objs])
+        )
         assert (first.new, again.new, again.duplicates) == (5, 0, 5)
         assert await store.count("readings") == 5
         assert (await store.counters())["duplicates"] == 5
@@ -50,6 +54,28 @@ async def test_higher_revision_replaces_lower_is_a_duplicate(tmp_path: Path) -> 
         async with store.db.execute("SELECT revision, resident_id FROM readings") as cur:
             assert await cur.fetchall() == [(1, "r-9")]
         assert (await store.counters())["revisions"] == 1
+
+
+async def test_a_gateway_cannot_revise_or_claim_another_gateways_reading(tmp_path: Path) -> None:
+    mine = reading(resident="r-1")
+    forged = {**mine, "revision": 5, "resident_id": "r-666", "attribution": "assigned"}
+    async with ReceiverStore(tmp_path / "r.db") as store:
+        await store.store("hut-7", "readings", env([mine], "b-1"))
+        other = await store.store("hut-8", "readings", env([forged], "b-9", gw="hut-8"))
+        same = await store.store("hut-8", "readings", env([mine], "b-10", gw="hut-8"))
+        for stored in (other, same):
+            assert stored is not None and stored.ack.accepted == []
+            assert [r.id for r in stored.ack.rejected] == [mine["id"]]
+            assert "another gateway" in stored.ack.rejected[0].reason
+            assert (stored.new, stored.revised, stored.duplicates) == (0, 0, 0)
+        async with store.db.execute("SELECT gateway_id, revision, resident_id FROM readings") as cur:
+            assert await cur.fetchall() == [("hut-7", 0, "r-1")]
+        async with store.db.execute("SELECT gateway_id, id FROM rejections") as cur:
+            assert await cur.fetchall() == [("hut-8", mine["id"])] * 2
+        assert (await store.counters())["revisions"] == 0
+        # its own gateway still revises it
+        own = await store.store("hut-7", "readings", env([{**forged, "resident_id": "r-2"}], "b-2"))
+        assert own is not None and own.revised == 1 and own.ack.accepted == [mine["id"]]
 
 
 async def test_invalid_items_are_rejected_with_a_reason_and_kept(tmp_path: Path) -> None:

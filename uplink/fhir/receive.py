@@ -145,7 +145,7 @@ def parse(raw: bytes) -> Parsed | str:
 
 async def store(receiver: ReceiverStore, gateway_id: str, raw: bytes) -> Stored | None:
     """Store a Bundle's readings once each; ``None`` when it is too broken to ack."""
-    from uplink.receiver import Stored
+    from uplink.receiver import FOREIGN_READING, Stored
 
     parsed = parse(raw)
     if isinstance(parsed, str):
@@ -159,6 +159,7 @@ async def store(receiver: ReceiverStore, gateway_id: str, raw: bytes) -> Stored 
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         dups = 0
+        foreign: list[str] = []  # ids another gateway's readings have: never stored over them
         for rid, r in parsed.readings.items():
             payload = orjson.dumps({"format": "fhir", "observations": r.observations})
             row = (
@@ -175,7 +176,9 @@ async def store(receiver: ReceiverStore, gateway_id: str, raw: bytes) -> Stored 
             old = existing.get(rid)
             if old is None:
                 inserts.append(row)
-            elif r.revision > old:
+            elif old[1] != gateway_id:
+                foreign.append(rid)
+            elif r.revision > old[0]:
                 updates.append(row)
             else:
                 dups += 1
@@ -191,13 +194,15 @@ async def store(receiver: ReceiverStore, gateway_id: str, raw: bytes) -> Stored 
                 " batch_id=?, payload=?, received_at=? WHERE id=?",
                 updates,
             )
-        await receiver._finish(gateway_id, parsed.batch_id, parsed.rejected, {}, dups, len(updates), now)
+        rejected = {**parsed.rejected, **dict.fromkeys(foreign, FOREIGN_READING)}
+        await receiver._finish(gateway_id, parsed.batch_id, rejected, {}, dups, len(updates), now)
     except BaseException:
         await db.execute("ROLLBACK")
         raise
     ack = Ack(
         batch_id=parsed.batch_id,
-        accepted=list(parsed.readings),
-        rejected=[Rejection(id=i, reason=r) for i, r in parsed.rejected.items()],
+        gateway_id=gateway_id,
+        accepted=[i for i in parsed.readings if i not in rejected],
+        rejected=[Rejection(id=i, reason=r) for i, r in rejected.items()],
     )
     return Stored(ack, len(inserts), len(updates), dups)
