@@ -159,6 +159,12 @@ class WatchConfig(_Section):
     idle_timeout_s: float = Field(600.0, gt=0)
     max_connections: int = Field(200, ge=1)
     max_frame_bytes: int = Field(16_384, ge=64)
+    first_frame_timeout_s: float = Field(
+        10.0, gt=0, description="a connection must send a provisioned watch's frame within this"
+    )
+    max_unidentified_per_address: int = Field(
+        8, ge=1, description="connections one address may hold before they send a watch frame"
+    )
 
 
 class BleConfig(_Section):

@@ -129,16 +129,35 @@ class DeviceSupervisor:
             dev = self.gw.device_for(watch_id)
             return dev is not None and dev.profile.startswith("watch")
 
+        async def conflict(watch_id: str, first: str, second: str) -> None:
+            dev = self.gw.device_for(watch_id)
+            name = dev.id if dev is not None else "?"
+            alert = self.gw.alerts.raise_alert(
+                "gateway_fault",
+                "warning",
+                None,
+                f"watch {name} connected from two addresses at once ({first}, {second}): "
+                "another device may be using its id",
+                {"cause": "watch_id_conflict", "device": name, "peers": [first, second]},
+                key=f"watch_id_conflict:{name}",
+            )
+            if alert is not None:
+                await self.gw.submit_alerts([alert])
+
+        watch = self.config.watch
         async with WatchServer(
             host,
             int(port),
             self.gw,
             allowed_ids=allowed,
-            idle_timeout_s=self.config.watch.idle_timeout_s,
-            max_connections=self.config.watch.max_connections,
-            max_frame_bytes=self.config.watch.max_frame_bytes,
+            idle_timeout_s=watch.idle_timeout_s,
+            max_connections=watch.max_connections,
+            max_frame_bytes=watch.max_frame_bytes,
             clock=self._epoch,
             logger=logging.getLogger("hutgw.watch"),
+            first_frame_timeout_s=watch.first_frame_timeout_s,
+            max_unidentified_per_address=watch.max_unidentified_per_address,
+            on_conflict=conflict,
         ):
             self._watch_listening.set()
             await stop.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -228,3 +229,148 @@ async def test_port_in_use_is_a_clear_error() -> None:
         with pytest.raises(TransportError, match="cannot listen"):
             async with WatchServer("127.0.0.1", first.port, sink, lambda _: True):
                 pass
+
+
+# ---------------------------------------------------------------- lock-out (issue 17 items 7 and 12)
+
+
+async def junk_connection(
+    port: int, source: str = "127.0.0.1"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    r, w = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    w.write(b"x")  # one junk byte, as the attack did (then one every 30 s)
+    return r, w
+
+
+async def test_200_idle_junk_connections_cannot_keep_a_watch_out() -> None:
+    sink = DecodingSink(WATCH)
+    async with server(sink, max_connections=200, idle_timeout_s=600.0) as srv:
+        junk = [await junk_connection(srv.port) for _ in range(200)]
+        await asyncio.sleep(0.1)
+        assert srv.connections <= 8  # one address holds few unidentified slots
+        w = await Watch.connect(srv.port)
+        await w.send(frame("LK"))
+        await w.expect(frame("LK"))
+        assert srv.evicted >= 190 and srv.refused == 0
+        for _, jw in junk:
+            jw.close()
+        w.close()
+
+
+async def test_junk_from_many_addresses_is_evicted_for_a_watch() -> None:
+    sink = DecodingSink(WATCH)
+    async with server(sink, max_connections=40, idle_timeout_s=600.0) as srv:
+        junk = [await junk_connection(srv.port, f"127.0.0.{2 + i}") for i in range(60)]
+        await asyncio.sleep(0.1)
+        assert srv.connections == 40
+        assert srv.evicted == 20
+        for _ in range(3):  # watches always get in, however full the listener is
+            w = await Watch.connect(srv.port)
+            await w.send(frame("LK"))
+            await w.expect(frame("LK"))
+            w.close()
+            await sink.until(lambda: [e.state for e in sink.links][-1] == "disconnected")
+        for _, jw in junk:
+            jw.close()
+
+
+async def test_listener_full_of_watches_refuses_a_newcomer() -> None:
+    sink = DecodingSink(WATCH)
+    async with server(sink, max_connections=1) as srv:
+        a = await Watch.connect(srv.port)
+        await a.send(frame("LK"))
+        await a.expect(frame("LK"))
+        junk_r, junk_w = await junk_connection(srv.port)
+        async with asyncio.timeout(10):
+            assert await junk_r.read(10) == b""
+        assert srv.refused == 1 and srv.evicted == 0
+        await a.send(frame("LK"))
+        await a.expect(frame("LK"))
+        junk_w.close()
+        a.close()
+
+
+async def test_unidentified_connection_has_a_deadline_that_junk_does_not_extend() -> None:
+    sink = DecodingSink(WATCH)
+    async with server(sink, idle_timeout_s=30.0, first_frame_timeout_s=0.4) as srv:
+        r, w = await junk_connection(srv.port)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        async def trickle() -> None:
+            while True:
+                await asyncio.sleep(0.05)
+                w.write(b"x")
+
+        t = asyncio.create_task(trickle())
+        try:
+            async with asyncio.timeout(5):
+                while await r.read(10):
+                    pass
+        finally:
+            t.cancel()
+        assert loop.time() - start < 2.0
+        assert srv.timed_out == 1
+        # an identified watch is held to idle_timeout_s, not to the first-frame deadline
+        ok = await Watch.connect(srv.port)
+        await ok.send(frame("LK"))
+        await ok.expect(frame("LK"))
+        await asyncio.sleep(0.6)
+        await ok.send(frame("LK"))
+        await ok.expect(frame("LK"))
+        ok.close()
+        w.close()
+
+
+async def test_same_id_from_two_addresses_at_once_is_reported() -> None:
+    sink = DecodingSink(WATCH)
+    seen: list[tuple[str, str, str]] = []
+
+    async def conflict(watch_id: str, first: str, second: str) -> None:
+        seen.append((watch_id, first, second))
+
+    async with server(sink, on_conflict=conflict) as srv:
+        a = await Watch.connect(srv.port)
+        await a.send(frame("LK"))
+        await a.expect(frame("LK"))
+        again = await Watch.connect(srv.port)  # the same address: an ordinary reconnect
+        await again.send(frame("LK"))
+        await again.expect(frame("LK"))
+        assert seen == [] and srv.conflicts == 0
+        r, wr = await asyncio.open_connection("127.0.0.1", srv.port, local_addr=("127.0.0.2", 0))
+        b = Watch(r, wr)
+        await b.send(frame("LK"))
+        await b.expect(frame("LK"))
+        assert len(seen) == 1
+        watch_id, first, second = seen[0]
+        assert watch_id == ID and first.startswith("127.0.0.1:") and second.startswith("127.0.0.2:")
+        assert srv.conflicts == 1
+        for w in (a, again, b):
+            w.close()
+
+
+async def test_watch_ids_stay_out_of_logs_above_debug(caplog: pytest.LogCaptureFixture) -> None:
+    sink = DecodingSink(WATCH)
+
+    async def conflict(watch_id: str, first: str, second: str) -> None:
+        return None
+
+    caplog.set_level(logging.INFO)
+    async with server(sink, on_conflict=conflict) as srv:
+        a = await Watch.connect(srv.port)
+        await a.send(frame("LK"))
+        await a.expect(frame("LK"))
+        r, wr = await asyncio.open_connection("127.0.0.1", srv.port, local_addr=("127.0.0.2", 0))
+        b = Watch(r, wr)
+        await b.send(frame("LK"))
+        await b.expect(frame("LK"))
+        u = await Watch.connect(srv.port)
+        await u.send(frame("LK", wid="9999999999"))
+        assert await u.closed_by_server()
+        for w in (a, b):
+            w.close()
+        await sink.until(lambda: srv.connections == 0)
+    lines = [r.getMessage() for r in caplog.records if r.levelno > logging.DEBUG]
+    assert any("two addresses" in m for m in lines)
+    assert any("not provisioned" in m and "******9999" in m for m in lines)
+    assert not [m for m in lines if ID in m or "9999999999" in m]
