@@ -1,20 +1,51 @@
-"""Writing a file so that a crash or power cut leaves either the old file or the new one."""
+"""Writing a file so that a crash or power cut leaves either the old file or the new one.
+
+A file that already exists keeps its owner, group and mode: the config is installed
+``root:hutgw 0640`` (docs/deployment.md) so that the service can read it, and a rewrite by
+``hutgw enroll`` as root must not take that away.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` with ``mode`` whatever the umask: a synced temporary file
-    beside it, then renamed over the old one."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    """Write ``data`` to ``path``: a synced temporary file beside it, then renamed over the old one.
+
+    A new file gets ``mode`` whatever the umask; an existing one keeps its mode, owner and
+    group (copied to the temporary file before the rename; the owner only when we may)."""
     try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        old: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        old = None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    final_mode = (old.st_mode & 0o7777) if old is not None else mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
+    try:
+        try:
+            if old is not None and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+                try:
+                    os.fchown(fd, old.st_uid, old.st_gid)
+                except PermissionError:
+                    # not root: keep at least the group when we belong to it
+                    with contextlib.suppress(PermissionError):
+                        os.fchown(fd, -1, old.st_gid)
+            os.fchmod(fd, final_mode)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    with contextlib.suppress(OSError):
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)

@@ -15,59 +15,104 @@ import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from hutgw_errors import HutError
 from provisioning import i18n
+from provisioning.errors import EXIT_OK
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", type=Path, default=None, help="config file (default /etc/hutgw/hutgw.toml)"
-    )
-    common.add_argument("--state-dir", type=Path, default=None, help="state folder (default /var/lib/hutgw)")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument(
-        "--lang", choices=["en", "zh"], default=None, help="message language (default from LANG)"
-    )
-    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    """The global options as a parent for sub-parsers: accepted there without defaults of their
+    own, so that ``hutgw --lang zh residents list`` keeps what came before the sub-command."""
+    from provisioning.argv import HutParser, add_global_options
+
+    common = HutParser(add_help=False)
+    add_global_options(common, defaults=False)
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from provisioning import commands
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI (or, with ``only``, that one command: ``hutgw run`` loads nothing else),
+    with help texts in the current language."""
+    from provisioning import argv, commands
 
-    parser = argparse.ArgumentParser(prog="hutgw", description="hut-gateway: village health-hut edge gateway")
+    parser = argv.HutParser(prog="hutgw", description="hut-gateway: village health-hut edge gateway")
+    argv.add_global_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     common = common_options()
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
+    names = [only] if only else [i.name for i in pkgutil.iter_modules(commands.__path__)]
+    for name in sorted(names):
+        if name.startswith("_"):
             continue
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module = importlib.import_module(f"{commands.__name__}.{name}")
         module.register(sub, common)
+    argv.everywhere(parser)
+    argv.localize(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
-    if args.command not in ("run", "demo", "receiver"):
-        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    handler: Handler = args.func
-    with i18n.using(i18n.detect(getattr(args, "lang", None), os.environ)):
+    from provisioning.argv import scan_lang
+
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    with i18n.using(i18n.detect(scan_lang(arguments), os.environ)):
+        parser = build_parser()
+        args = parser.parse_args(arguments)
+        level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
+        if args.command not in ("run", "demo", "receiver"):
+            logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+        return run_handler(args.func, args)
+
+
+def run_handler(handler: Handler, args: argparse.Namespace) -> int:
+    """Run a command; every everyday failure becomes one line on stderr and a documented exit
+    code (docs/cli.md), never a traceback."""
+    json_mode = bool(getattr(args, "json", False))
+    try:
+        return handler(args)
+    except HutError as e:
+        report_error(e, json_mode=json_mode)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(i18n.t("error.interrupted"), file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (`hutgw residents list | head -3`): what it wanted was printed
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_OK
+    except OSError as e:
+        error = os_error(e)
+        report_error(error, json_mode=json_mode)
+        return error.exit_code
+
+
+def os_error(e: OSError) -> HutError:
+    """A file-system error as one sentence with what to do."""
+    import errno
+    import getpass
+
+    from provisioning.errors import FailureError, PermissionDeniedError
+
+    path = e.filename if e.filename is not None else ""
+    if isinstance(e, PermissionError):
         try:
-            return handler(args)
-        except HutError as e:
-            report_error(e, json_mode=bool(getattr(args, "json", False)))
-            return e.exit_code
-        except KeyboardInterrupt:
-            print(i18n.t("error.interrupted"), file=sys.stderr)
-            return 130
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = str(os.geteuid())
+        return PermissionDeniedError(
+            i18n.t("error.permission", path=path, user=user), hint=i18n.t("error.permission_hint", user=user)
+        )
+    if e.errno == errno.EROFS:
+        return PermissionDeniedError(
+            i18n.t("error.read_only", path=path), hint=i18n.t("error.read_only_hint")
+        )
+    reason = e.strerror or str(e)
+    return FailureError(i18n.t("error.os", path=path, reason=reason), hint=i18n.t("error.os_hint"))
 
 
 def report_error(error: HutError, *, json_mode: bool) -> None:

@@ -9,7 +9,6 @@ unchanged, and ``hutgw run`` accepts exactly the options it has there (same ``re
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -26,25 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_daemon(argv: Sequence[str]) -> int:
     """``hutgw run ...``: the same parser, handler and error reporting as in the full CLI."""
-    from hutgw_errors import HutError
     from provisioning import cli, i18n
-    from provisioning.commands import run
+    from provisioning.argv import scan_lang
 
-    parser = argparse.ArgumentParser(prog="hutgw", description="hut-gateway: village health-hut edge gateway")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    run.register(sub, cli.common_options())
-    ns = parser.parse_args(argv)
-    with i18n.using(i18n.detect(ns.lang, os.environ)):
-        try:
-            code: int = ns.func(ns)
-            return code
-        except HutError as e:
-            cli.report_error(e, json_mode=bool(ns.json))
-            return e.exit_code
-        except KeyboardInterrupt:
-            print(i18n.t("error.interrupted"), file=sys.stderr)
-            return 130
+    with i18n.using(i18n.detect(scan_lang(argv), os.environ)):
+        ns = cli.build_parser(only="run").parse_args(argv)
+        return cli.run_handler(ns.func, ns)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ EXIT_INPUT = 3  # bad input: a file (CSV, GeoJSON, certificate) or a value (addr
 EXIT_CONFLICT = 4  # duplicate id, already exists
 EXIT_NOT_FOUND = 5  # unknown resident, device, profile or missing file
 EXIT_UNREACHABLE = 6  # the daemon (or broker) could not be reached
+EXIT_PERMISSION = 7  # this user may not read or write a file or folder the command needs
 
 
 class ProvisioningError(HutError):
@@ -31,3 +32,11 @@ class NotFoundError(ProvisioningError):
 
 class UnreachableError(ProvisioningError):
     exit_code = EXIT_UNREACHABLE
+
+
+class FailureError(ProvisioningError):
+    exit_code = EXIT_FAILURE
+
+
+class PermissionDeniedError(ProvisioningError):
+    exit_code = EXIT_PERMISSION

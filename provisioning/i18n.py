@@ -147,6 +147,74 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     "error.frame_hint": {"en": "error: {message} ({hint})", "zh": "错误：{message}（{hint}）"},
     "warning.frame": {"en": "warning: {message}", "zh": "警告：{message}"},
     "error.interrupted": {"en": "interrupted", "zh": "已中断"},
+    "error.permission": {
+        "en": "{path}: permission denied for user {user}",
+        "zh": "{path}：用户 {user} 没有权限",
+    },
+    "error.permission_hint": {
+        "en": "run it with sudo, or as a member of the hutgw group (sudo usermod -aG hutgw {user}, then log "
+        "in again); or give --config and --state-dir you may use",
+        "zh": "请用 sudo 运行，或加入 hutgw 组（sudo usermod -aG hutgw {user}，然后重新登录）；"
+        "或用 --config 和 --state-dir 指定有权限的文件和目录",
+    },
+    "error.read_only": {"en": "{path}: the file system is read-only", "zh": "{path}：文件系统是只读的"},
+    "error.read_only_hint": {
+        "en": "give a --state-dir on a writable disk (or remount it read-write)",
+        "zh": "请用 --state-dir 指定可写磁盘上的目录（或把该磁盘重新挂载为可写）",
+    },
+    "error.os": {"en": "{path}: {reason}", "zh": "{path}：{reason}"},
+    "error.os_hint": {
+        "en": "check the file and the disk (df -h), then retry",
+        "zh": "请检查该文件和磁盘空间（df -h），然后重试",
+    },
+    # argparse (usage errors and help headings)
+    "argparse.usage": {"en": "usage: ", "zh": "用法："},
+    "argparse.positionals": {"en": "positional arguments", "zh": "位置参数"},
+    "argparse.options": {"en": "options", "zh": "选项"},
+    "argparse.global_options": {
+        "en": "options of every command (before or after it)",
+        "zh": "所有命令通用的选项（放在命令前后均可）",
+    },
+    "argparse.help": {"en": "show this help message and exit", "zh": "显示此帮助信息并退出"},
+    "argparse.error": {"en": "{prog}: error: {message}", "zh": "{prog}：错误：{message}"},
+    "argparse.did_you_mean": {"en": " (did you mean {meant}?)", "zh": "（您是不是要输入 {meant}？）"},
+    "argparse.required": {
+        "en": "the following arguments are required: {args}",
+        "zh": "缺少必需的参数：{args}",
+    },
+    "argparse.unrecognized": {"en": "unrecognized arguments: {args}", "zh": "无法识别的参数：{args}"},
+    "argparse.one_of": {
+        "en": "one of the arguments {args} is required",
+        "zh": "必须给出以下参数之一：{args}",
+    },
+    "argparse.not_allowed": {
+        "en": "argument {arg}: not allowed with argument {other}",
+        "zh": "参数 {arg} 不能与参数 {other} 同时使用",
+    },
+    "argparse.invalid_choice": {
+        "en": "argument {arg}: invalid choice: {value} (choose from {choices})",
+        "zh": "参数 {arg}：无效的选择 {value}（可选：{choices}）",
+    },
+    "argparse.expected_one": {
+        "en": "argument {arg}: expected one argument",
+        "zh": "参数 {arg} 后面需要一个值",
+    },
+    "argparse.expected_some": {
+        "en": "argument {arg}: expected at least one argument",
+        "zh": "参数 {arg} 后面至少需要一个值",
+    },
+    "argparse.invalid_value": {
+        "en": "argument {arg}: invalid {type} value: {value}",
+        "zh": "参数 {arg}：{value} 不是有效的 {type} 值",
+    },
+    "argparse.ambiguous": {
+        "en": "ambiguous option: {option} could match {matches}",
+        "zh": "选项 {option} 有歧义，可能是 {matches}",
+    },
+    "argparse.ignored": {
+        "en": "argument {arg}: ignored explicit argument {value}",
+        "zh": "参数 {arg}：不接受值 {value}",
+    },
     "err.no_resident": {"en": "no resident '{id}' in the registry", "zh": "登记册中没有居民 '{id}'"},
     "err.no_device": {"en": "no device '{id}' in the registry", "zh": "登记册中没有设备 '{id}'"},
     "err.resident_exists": {"en": "resident {id} is already registered", "zh": "居民 {id} 已经登记"},

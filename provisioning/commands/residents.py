@@ -74,8 +74,21 @@ def _resident_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     )
     p.add_argument("--card", default=None, help="health card / NFC tag number for kiosk sign-in")
     consent = p.add_mutually_exclusive_group()
-    consent.add_argument("--consent", dest="consent", action="store_const", const=True, default=None)
-    consent.add_argument("--no-consent", dest="consent", action="store_const", const=False)
+    consent.add_argument(
+        "--consent",
+        dest="consent",
+        action="store_const",
+        const=True,
+        default=None,
+        help="the resident agreed that readings are sent to the county",
+    )
+    consent.add_argument(
+        "--no-consent",
+        dest="consent",
+        action="store_const",
+        const=False,
+        help="the resident did not agree: readings stay in the hut",
+    )
 
 
 def resident_json(r: ResidentEntry) -> dict[str, Any]:
