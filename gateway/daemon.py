@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import fcntl
+import json
 import logging
+import os
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +34,7 @@ from gateway.commands import CommandHandler
 from gateway.config import Config
 from gateway.core import Gateway, UplinkPort
 from gateway.devices import DeviceSupervisor
+from gateway.errors import GatewayError
 from gateway.events import EventBus
 from gateway.fences import FenceMonitor
 from gateway.geofence.store import ZoneStore
@@ -39,6 +44,7 @@ from gateway.registry import Registry
 from gateway.sdnotify import HealthCheck, Notifier, Watchdog, watchdog_interval
 from gateway.sessions import KioskSessions
 from gateway.settings import outbox_settings, uplink_settings
+from hutgw_errors import HutError
 
 log = logging.getLogger("hutgw.daemon")
 
@@ -46,6 +52,85 @@ MAINTENANCE_INTERVAL_S = 300.0
 TICK_INTERVAL_S = 1.0
 TRIM_EVERY_TICKS = 60
 STALE_AFTER_S = 30.0  # periodic work, device supervision or one outbox commit stuck this long = unhealthy
+LOCK_FILE = "hutgw.lock"  # held (flock) for the daemon's life: one daemon per state folder
+RUNTIME_FILE = "runtime.json"  # where the running daemon listens, for `hutgw status`
+
+
+class StartError(GatewayError):
+    """The daemon cannot start for an everyday reason (exit 4: something else holds what it needs)."""
+
+    exit_code = 4
+
+
+def read_runtime(state_dir: Path) -> dict[str, Any] | None:
+    """``<state>/runtime.json`` of a daemon that is still running (its pid alive), else None."""
+    try:
+        data = json.loads((state_dir / RUNTIME_FILE).read_text(encoding="utf-8"))
+        pid = int(data["pid"])
+        os.kill(pid, 0)
+    except PermissionError:
+        return data if isinstance(data, dict) else None  # alive, another user's process
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _lock_state_dir(state_dir: Path) -> int:
+    """Hold ``<state>/hutgw.lock``; a second daemon on the same folder is refused."""
+    path = state_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise StartError(
+            f"hutgw is already running on {state_dir}, pid {holder}",
+            hint="stop it first (systemctl stop hutgw), or give this one another --state-dir",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _address_in_use(error: BaseException) -> OSError | None:
+    """The first 'address in use/not available' error in ``error`` (its exception groups and
+    what a transport error was raised from)."""
+    if isinstance(error, OSError) and error.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _address_in_use(inner)
+            if found is not None:
+                return found
+    if isinstance(error, HutError) and error.__context__ is not None:
+        return _address_in_use(error.__context__)
+    return None
+
+
+def _first_hut_error(error: BaseException) -> HutError | None:
+    if isinstance(error, HutError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _first_hut_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _port_error(what: str, listen: str, error: OSError) -> StartError:
+    reason = {
+        errno.EADDRINUSE: "is already in use by another program",
+        errno.EADDRNOTAVAIL: "is not an address of this machine",
+        errno.EACCES: "may not be used by this user (ports below 1024 need root)",
+    }.get(error.errno or 0, error.strerror or str(error))
+    key = {"API": "[api] listen or --api", "watch": "[watch] listen"}[what]
+    return StartError(
+        f"the {what} address {listen} {reason}",
+        hint=f"stop the other program (ss -ltnp | grep {listen.rpartition(':')[2]}) or choose another "
+        f"port with {key}",
+    )
 
 
 class Daemon:
@@ -91,9 +176,18 @@ class Daemon:
 
     async def __aenter__(self) -> Daemon:
         try:
-            await self._start()
-        except BaseException:
-            await self._stack.aclose()
+            try:
+                await self._start()
+            except BaseException:
+                await self._stack.aclose()
+                raise
+        except BaseExceptionGroup as group:  # the watch listener fails inside the task group
+            in_use = _address_in_use(group)
+            if in_use is not None and self.config.watch.listen:
+                raise _port_error("watch", self.config.watch.listen, in_use) from None
+            known = _first_hut_error(group)
+            if known is not None:
+                raise known from None
             raise
         return self
 
@@ -110,6 +204,8 @@ class Daemon:
         cfg = self.config
         check_exposure(cfg.api)  # refuse an exposed API without a token before touching anything
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        lock_fd = _lock_state_dir(self.state_dir)
+        self._stack.callback(os.close, lock_fd)
         local = profiles.add_local(load_format_dir(self.state_dir / "profiles"))
         if local:
             self.log.info("local serial formats: %s", ", ".join(local))
@@ -156,8 +252,13 @@ class Daemon:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, cfg.api.host, cfg.api.port, reuse_address=True)
-        await site.start()
         self._stack.push_async_callback(self._runner.cleanup)
+        try:
+            await site.start()
+        except OSError as e:
+            if _address_in_use(e) is None:
+                raise
+            raise _port_error("API", cfg.api.listen, e) from None
         self.api_url = f"http://{cfg.api.host}:{cfg.api.port}"
         self.log.info("local API on %s", self.api_url)
 
@@ -189,9 +290,39 @@ class Daemon:
         # Pings only from READY on: start-up is bounded by TimeoutStartSec=, not by the watchdog.
         self.watchdog = Watchdog(self.notifier, self.watchdog_s, self._health_check, self.log)
         self.tasks["watchdog"] = self._tasks.create_task(self.watchdog.run(stop), name="watchdog")
+        self._write_runtime()
         memory.settle()  # start-up garbage back to the system; long-lived objects out of the GC's way
         self.notifier.notify("READY=1", f"STATUS=ready: API {self.api_url}")
         self.log.info("gateway %s ready", cfg.gateway_id)
+
+    def _write_runtime(self) -> None:
+        """``<state>/runtime.json``: where this daemon listens (``hutgw status`` reads it); removed
+        when it stops."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        cfg = self.config
+        broker = cfg.uplink.broker
+        if broker:  # never the user name or password
+            parts = urlsplit(broker)
+            host = parts.hostname or ""
+            netloc = f"[{host}]" if ":" in host else host
+            netloc = f"{netloc}:{parts.port}" if parts.port else netloc
+            broker = urlunsplit((parts.scheme, netloc, "", "", ""))
+        data = {
+            "pid": os.getpid(),
+            "api": cfg.api.listen,
+            "api_url": self.api_url,
+            "watch": cfg.watch.listen,
+            "broker": broker,
+            "fhir_endpoint": cfg.uplink.fhir_endpoint if cfg.uplink.transport == "http" else None,
+            "gateway_id": cfg.gateway_id,
+            "started_at": self.clock.now().isoformat(),
+        }
+        path = self.state_dir / RUNTIME_FILE
+        tmp = path.with_name(f".{RUNTIME_FILE}.tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        self._stack.callback(lambda: path.unlink(missing_ok=True))
 
     def _make_uplink(self, outbox: Outbox, registry: Registry) -> UplinkPort | None:
         cfg = self.config

@@ -19,6 +19,7 @@ import orjson
 
 from buffer.outbox import Outbox
 from gateway.clock import SystemClock
+from gateway.config import ApiConfig
 from gateway.registry import Registry, registry_path
 from gateway.settings import outbox_settings
 from provisioning.context import Context
@@ -102,16 +103,36 @@ def _devices(ctx: Context, live: list[dict[str, Any]] | None) -> list[dict[str, 
     return rows
 
 
-def collect(ctx: Context, *, alerts: int = 10, require_daemon: bool = False) -> dict[str, Any]:
-    """The whole status as one JSON-ready dict."""
-    api = DaemonApi(ctx.config.api)
+def collect(
+    ctx: Context, *, alerts: int = 10, require_daemon: bool = False, api_listen: str | None = None
+) -> dict[str, Any]:
+    """The whole status as one JSON-ready dict.
+
+    The daemon is asked at ``api_listen`` (``--api``), else where the running daemon says it
+    listens (``<state>/runtime.json``: it may have been started with ``--api``), else at the
+    config's ``api.listen``; the broker shown is the one it was started with."""
+    from gateway.daemon import read_runtime
+
+    runtime = read_runtime(ctx.state_dir)
+    listen = api_listen or (runtime or {}).get("api")
+    api_config = ctx.config.api
+    if isinstance(listen, str) and listen:
+        api_config = api_config.model_copy(
+            update={"listen": ApiConfig.model_validate({"listen": listen}).listen}
+        )
+    api = DaemonApi(api_config)
     health = asyncio.run(api.running())
     if health is None and require_daemon:
         asyncio.run(api.health())  # raises the UnreachableError with the reason
         raise UnreachableError("the daemon does not answer")  # pragma: no cover - health() raised
     stats, recent = asyncio.run(_from_outbox(ctx, alerts, with_stats=health is None))
     cfg = ctx.config
-    uplink: dict[str, Any] = {"enabled": cfg.uplink.broker is not None, "broker": safe_url(cfg.uplink.broker)}
+    broker = cfg.uplink.broker
+    enabled = broker is not None or cfg.uplink.transport == "http"
+    if runtime is not None:
+        broker = runtime.get("broker")
+        enabled = bool(broker or runtime.get("fhir_endpoint"))
+    uplink: dict[str, Any] = {"enabled": enabled, "broker": safe_url(broker)}
     if health is not None:
         live_uplink = dict(health.get("uplink") or {})
         live_uplink.pop("broker", None)

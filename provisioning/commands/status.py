@@ -22,6 +22,12 @@ def register(
         "--live", action="store_true", help="only from the running daemon: exit 6 when it does not answer"
     )
     p.add_argument("--alerts", type=int, default=10, metavar="N", help="show the last N alerts (default 10)")
+    p.add_argument(
+        "--api",
+        metavar="HOST:PORT",
+        help="the daemon's local API, HOST:PORT "
+        "(default: where the running daemon listens, else [api] listen)",
+    )
     p.set_defaults(func=run)
 
 
@@ -153,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = Output.of(args)
     ctx = load_context(args)
-    status = statusview.collect(ctx, alerts=max(0, args.alerts), require_daemon=args.live)
+    status = statusview.collect(
+        ctx, alerts=max(0, args.alerts), require_daemon=args.live, api_listen=args.api
+    )
     out.result(status, lambda o: render(o, status))
     return EXIT_OK
