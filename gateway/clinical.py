@@ -128,6 +128,21 @@ def check_plausible(kind: str, values: Mapping[str, Value], settings: ClinicalSe
     return tuple(flags)
 
 
+def check_consistent(kind: str, values: Mapping[str, Value]) -> tuple[str, ...]:
+    """Values that cannot be true together: a systolic not above its diastolic is a misread or a
+    typing error, never a crisis (it would ring the family's phones)."""
+    if kind == "blood_pressure":
+        sys_, dia = values.get("systolic"), values.get("diastolic")
+        if sys_ is not None and dia is not None and sys_.value <= dia.value:
+            return (INCONSISTENT_BP,)
+    return ()
+
+
+INCONSISTENT_BP = "inconsistent:systolic_not_above_diastolic"
+BP_ORDER_ERROR = (
+    "systolic (高压) must be above diastolic (低压): check the two numbers / 高压必须高于低压，请核对"
+)
+
 # ---------------------------------------------------------------------------- blood pressure
 
 _GRADE_LABELS = {

@@ -5,22 +5,37 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.geofence.store import ZoneStore
 from gateway.geofence.zones import parse_feature_collection
 from gateway.registry import InUseError, InvalidEntryError, Registry, ResidentEntry, validate_resident
 from hutgw_errors import HutError
-from uplink.commands import GeofencesArgs, ResidentsArgs
+from uplink.commands import AlertAckArgs, GeofencesArgs, ResidentsArgs
 from uplink.contract import Command, CommandResult
 
 log = logging.getLogger("hutgw.commands")
 
 
+class AlertAcker(Protocol):
+    """What ``alert.ack`` needs of the escalation engine (:class:`gateway.notify.engine.Escalation`)."""
+
+    def acknowledge(self, alert_id: str, *, by: str, via: str) -> Any: ...
+
+
 class CommandHandler:
-    def __init__(self, registry: Registry, zones: ZoneStore, *, gateway_id: str, clock: Any) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        zones: ZoneStore,
+        *,
+        gateway_id: str,
+        clock: Any,
+        alerts: AlertAcker | None = None,
+    ) -> None:
         self._registry = registry
         self._zones = zones
+        self._alerts = alerts
         self._gateway_id = gateway_id
         self._clock = clock
 
@@ -44,6 +59,8 @@ class CommandHandler:
                 return self._residents(cmd, ResidentsArgs.model_validate(cmd.args))
             if cmd.name == "geofences":
                 return self._geofences(cmd, GeofencesArgs.model_validate(cmd.args))
+            if cmd.name == "alert.ack":
+                return self._alert_ack(cmd, AlertAckArgs.model_validate(cmd.args))
         except HutError as e:
             return self._result(cmd, "failed", reason=str(e))
         return self._result(cmd, "refused", reason=f"{cmd.name} is not handled by the registry")
@@ -89,6 +106,23 @@ class CommandHandler:
                     kept.append(rid)
         log.info("residents command: %d added, %d updated, %d removed", added, updated, removed)
         return self._result(cmd, "done", added=added, updated=updated, removed=removed, kept_in_use=kept)
+
+    def _alert_ack(self, cmd: Command, args: AlertAckArgs) -> CommandResult:
+        if self._alerts is None:
+            return self._result(cmd, "refused", reason="alert notification is not running on this gateway")
+        res = self._alerts.acknowledge(args.alert_id, by=args.by or "county", via="county")
+        if res.outcome == "unknown":
+            return self._result(cmd, "failed", reason=f"no alert {args.alert_id!r} on this gateway")
+        alert = res.alert
+        return self._result(
+            cmd,
+            "done",
+            outcome=res.outcome,
+            alert_id=alert.id if alert is not None else args.alert_id,
+            state=alert.state if alert is not None else None,
+            acknowledged_by=alert.acked_by if alert is not None else None,
+            ack_via=alert.ack_via if alert is not None else None,
+        )
 
     def _geofences(self, cmd: Command, args: GeofencesArgs) -> CommandResult:
         if self._registry.get_resident(args.resident_id) is None:

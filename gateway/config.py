@@ -7,8 +7,11 @@ readings buffered).
 
 from __future__ import annotations
 
+import difflib
 import itertools
+import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -41,6 +44,21 @@ class ApiConfig(_Section):
     token: str | None = Field(None, description="bearer token; required when listening beyond loopback")
     doctor_pin: str | None = Field(None, description="PIN the village doctor uses for manual entry")
     session_timeout_s: float = Field(180.0, gt=0, description="kiosk sign-out after this much inactivity")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="extra Host names the API answers to (besides its listen address and localhost)",
+    )
+    max_connections: int = Field(1024, ge=8, description="open HTTP connections; idle ones are closed first")
+    idle_timeout_s: float = Field(
+        15.0, gt=0, description="a connection that sends no request (first or next) for this long is closed"
+    )
+    max_event_streams: int = Field(16, ge=1, description="kiosk event-stream (SSE) clients at once")
+    result_hold_s: float = Field(
+        420.0,
+        ge=0,
+        description="the kiosk keeps a resident signed in this long after a result (the advice may ask "
+        "her to measure again in 5 minutes)",
+    )
 
     @field_validator("listen")
     @classmethod
@@ -130,6 +148,17 @@ class UplinkConfig(_Section):
     def _http_needs_endpoint(self) -> UplinkConfig:
         if self.transport == "http" and self.fhir_endpoint is None:
             raise ValueError('transport = "http" needs fhir_endpoint (the county FHIR base URL)')
+        return self
+
+    @model_validator(mode="after")
+    def _tls_needs_mqtts(self) -> UplinkConfig:
+        """Certificates configured for a plain-text broker would be silently unused."""
+        tls_set = any(f is not None for f in (self.tls.ca_file, self.tls.cert_file, self.tls.key_file))
+        if self.transport == "mqtt" and tls_set and self.broker and urlsplit(self.broker).scheme == "mqtt":
+            raise ValueError(
+                "broker is mqtt:// (plain text) but [uplink.tls] files are set: use mqtts://HOST:8883, "
+                "or remove [uplink.tls]"
+            )
         return self
 
 
@@ -326,6 +355,83 @@ class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+_PHONE_RE = r"^\+?[0-9]{3,20}$"
+
+DEFAULT_TEMPLATES: dict[str, str] = {
+    # {name} resident, {what} what happened, {where} place, {time} local time, {map} map link or ""
+    "urgent": "【紧急】{name}{what}，{where}，{time}。{map}回复1表示收到",
+    "reminder": "【紧急·第{round}次】{name}{what}，{where}，{time}，仍无人确认。{map}回复1表示收到",
+    "unanswered": (
+        "【无人应答】{name}{what}（{time}）已通知{count}人仍无人确认，请卫生院立即派人。回复1表示收到"
+    ),
+    "acknowledged": "{name}的{kind}已由{by}确认，谢谢。",
+    "no_match": "健康小屋：您的回复已收到，但目前没有需要确认的紧急提醒。",
+    "digest": "健康小屋每日提醒（{date}）：{items}",
+    "test": "健康小屋短信测试：收到此短信说明通知通道正常（{time}）。",
+}
+
+
+class NotifyConfig(_Section):
+    """Alerts reach people (docs/alerts.md): the SMS channel and the escalation ladder."""
+
+    modem: str | None = Field(
+        None, description="the 4G modem's AT port (udev by-id path); SMS off when unset"
+    )
+    clinic: list[str] = Field(
+        default_factory=list, description="township clinic duty phones: every urgent alert"
+    )
+    escalation: list[str] = Field(default_factory=list, description="village doctor, volunteers: round 2 on")
+    escalate_after_s: float = Field(60.0, ge=5, description="no acknowledgement this long: next round")
+    max_rounds: int = Field(3, ge=1, le=20)
+    unanswered_repeat_s: float = Field(
+        600.0, ge=30, description="remind the clinic this often once unanswered"
+    )
+    notify_others_on_ack: bool = True
+    digest_to: list[str] | None = Field(None, description="non-urgent daily digest; default: escalation")
+    digest_hour: int = Field(8, ge=0, le=23, description="local hour of the daily digest")
+    max_per_phone_per_hour: int = Field(
+        10, ge=1, description="messages per number per hour (a first urgent round is never held back)"
+    )
+    timezone: str = Field("Asia/Shanghai", description="local time in messages and for the digest hour")
+    map_link: str | None = Field(
+        None, description='optional map link, e.g. "https://uri.amap.com/marker?position={lon},{lat}"'
+    )
+    templates: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+    send_timeout_s: float = Field(60.0, gt=0, description="one SMS (all parts) must be accepted this fast")
+
+    @field_validator("clinic", "escalation", "digest_to")
+    @classmethod
+    def _phones(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        out = []
+        for n in v:
+            norm = n.replace(" ", "").replace("-", "")
+            if not re.match(_PHONE_RE, norm):
+                raise ValueError(f"{n!r} is not a phone number (digits, optionally a leading +)")
+            out.append(norm)
+        return out
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = set(v) - set(DEFAULT_TEMPLATES)
+        if unknown:
+            raise ValueError(f"unknown template(s) {sorted(unknown)} (known: {', '.join(DEFAULT_TEMPLATES)})")
+        return {**DEFAULT_TEMPLATES, **v}
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (e.g. Asia/Shanghai)") from None
+        return v
+
+
 class Config(_Section):
     gateway_id: str = Field("hut-unnamed", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     state_dir: Path = DEFAULT_STATE_DIR
@@ -338,22 +444,69 @@ class Config(_Section):
     clinical: ClinicalConfig = ClinicalConfig()
     geofence: GeofenceConfig = GeofenceConfig()
     logging: LoggingConfig = LoggingConfig()
+    notify: NotifyConfig = NotifyConfig()
 
 
-def format_errors(err: ValidationError) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One invalid field: its dotted path, pydantic's error type and English message, and for an
+    unknown field the known field meant (``ble.enable`` -> ``enabled``)."""
+
+    path: str
+    kind: str
+    message: str
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "extra_forbidden":
+            meant = f" (did you mean `{self.suggestion}`?)" if self.suggestion else ""
+            return f"{self.path}: unknown field{meant}"
+        return f"{self.path}: {self.message}"
+
+
+def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
+    """The field names of the section holding ``loc`` (for "did you mean")."""
+    model: Any = Config
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(getattr(model, "model_fields", {}))
+
+
+def field_problems(err: ValidationError) -> list[FieldProblem]:
     out = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(file)"
-        out.append(f"{path}: {e['msg']}")
+        suggestion = None
+        if e["type"] == "extra_forbidden" and e["loc"]:
+            known = _known_fields(tuple(e["loc"]))
+            close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1, cutoff=0.6)
+            suggestion = close[0] if close else None
+        out.append(FieldProblem(path, e["type"], e["msg"], suggestion))
     return out
+
+
+def format_errors(err: ValidationError) -> list[str]:
+    return [str(p) for p in field_problems(err)]
+
+
+class ConfigFieldsError(ConfigError):
+    """Invalid fields; ``problems`` for messages in other languages (``errors``: English)."""
+
+    def __init__(self, message: str, problems: list[FieldProblem]) -> None:
+        super().__init__(message, [str(p) for p in problems])
+        self.problems = problems
 
 
 def parse(data: dict[str, Any], *, source: str = "config") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as e:
-        errors = format_errors(e)
-        raise ConfigError(f"{source}: {len(errors)} invalid field(s)", errors) from None
+        problems = field_problems(e)
+        raise ConfigFieldsError(f"{source}: {len(problems)} invalid field(s)", problems) from None
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -365,7 +518,38 @@ def read_file(path: Path) -> dict[str, Any]:
             f"config file {path} does not exist", hint="create it or run `hutgw init`"
         ) from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}", [f"(file): {e}"]) from None
+        raise ConfigError(
+            f"{path} is not valid TOML: {e}",
+            hint="fix that line: text in quotes, [section] on a line of its own, one key = value a line",
+        ) from None
+
+
+def check(config: Config, *, source: str = "config") -> None:
+    """What the file alone cannot show: an API reachable from other machines without a token,
+    certificate files that do not exist. ``hutgw run`` and ``hutgw config validate`` both call
+    it, so that validate passes exactly what run starts with."""
+    import ipaddress
+
+    problems: list[FieldProblem] = []
+    host = config.api.host.strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not config.api.token:
+        problems.append(
+            FieldProblem(
+                "api.token",
+                "token_required",
+                f"required when api.listen ({config.api.listen}) is reachable from other machines",
+            )
+        )
+    tls = config.uplink.tls
+    for name, file in (("ca_file", tls.ca_file), ("cert_file", tls.cert_file), ("key_file", tls.key_file)):
+        if file is not None and not Path(file).is_file():
+            problems.append(FieldProblem(f"uplink.tls.{name}", "file_missing", f"{file} does not exist"))
+    if problems:
+        raise ConfigFieldsError(f"{source}: {len(problems)} invalid field(s)", problems)
 
 
 def load(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -116,7 +116,10 @@ class Gateway:
         quarantine: Quarantine,
         logger: logging.Logger | None = None,
         max_unsynced: int = MAX_UNSYNCED,
+        on_alerts: Callable[[Sequence[Alert]], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_alerts``: the escalation engine's intake (``gateway.notify``), called with every
+        alert before it is written to the outbox, so that phones ring without waiting for a disk."""
         self.gateway_id = gateway_id
         self.clock = clock
         self.outbox = outbox
@@ -127,6 +130,7 @@ class Gateway:
         self.events = events
         self.quarantine = quarantine
         self.log = logger or log
+        self._on_alerts = on_alerts
         self.counters = Counters()
         self.devices: dict[str, DeviceStatus] = {}
         self.uplink: UplinkPort | None = None
@@ -172,6 +176,8 @@ class Gateway:
         alerts = list(processed.alerts)
         if self.fences is not None:
             alerts += self.fences.on_reading(processed.reading)
+        if alerts and self._on_alerts is not None:
+            await self._on_alerts(alerts)
         records = [reading_record(processed.reading), *(alert_record(a) for a in alerts)]
         await self.outbox.put_many(records, durable=True if acknowledged else None)
         r = processed.reading
@@ -187,9 +193,22 @@ class Gateway:
         batch = list(alerts)
         if not batch:
             return
+        if self._on_alerts is not None:
+            await self._on_alerts(batch)
         await self.outbox.put_many([alert_record(a) for a in batch])
         for a in batch:
             self.events.publish("alert", alert_event(a))
+        self._wake()
+
+    async def submit_alert_status(self, events: Sequence[tuple[str, bytes]]) -> None:
+        """Alert-status events (``gateway.notify``) for the uplink: (event id, JSON) each."""
+        await self.outbox.put_many(
+            [
+                Record(id=eid, stream="alert_status", lane=Lane.ALERTS, kind="alert_status", payload=payload)
+                for eid, payload in events
+            ],
+            durable=True,
+        )
         self._wake()
 
     async def revise(self, reading: Reading) -> None:

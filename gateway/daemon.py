@@ -27,7 +27,7 @@ from drivers import registry as profiles
 from drivers.serial.formats import load_format_dir
 from gateway import memory
 from gateway.alerts import AlertManager
-from gateway.api.app import build_app, check_exposure
+from gateway.api.app import build_app, check_exposure, start_api
 from gateway.clinical import ClinicalSettings
 from gateway.clock import Clock, SystemClock
 from gateway.commands import CommandHandler
@@ -38,9 +38,12 @@ from gateway.errors import GatewayError
 from gateway.events import EventBus
 from gateway.fences import FenceMonitor
 from gateway.geofence.store import ZoneStore
+from gateway.notify.channel import ModemChannel
+from gateway.notify.engine import Escalation
+from gateway.notify.store import NotifyStore
 from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
-from gateway.registry import Registry
+from gateway.registry import Registry, ResidentEntry
 from gateway.sdnotify import HealthCheck, Notifier, Watchdog, watchdog_interval
 from gateway.sessions import KioskSessions
 from gateway.settings import outbox_settings, uplink_settings
@@ -171,6 +174,7 @@ class Daemon:
         self._runner: web.AppRunner | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self.gateway: Gateway
+        self.notify: Escalation
         self.api_url = ""
         self._healthy_reason: str | None = None
 
@@ -221,6 +225,8 @@ class Daemon:
         await self._stack.enter_async_context(outbox)
         registry = Registry(self.state_dir / "registry.db")
         self._stack.callback(registry.close)
+        notify = self._make_notify(lambda resident_id: gw.snapshot().resident(resident_id), events)
+        self.notify = notify
         sessions = KioskSessions(self.clock, cfg.api.session_timeout_s)
         pipeline = Pipeline(
             registry=lambda: gw.snapshot(),
@@ -242,23 +248,22 @@ class Daemon:
             alerts=alerts,
             events=events,
             quarantine=Quarantine(self.state_dir / "quarantine.jsonl"),
+            on_alerts=notify.on_alerts,
         )
         self.gateway = gw
         gw.fences = FenceMonitor(ZoneStore.in_state_dir(self.state_dir), cfg.geofence, alerts)
         await self._report_recovery(outbox)
 
         # Local API
-        app = build_app(gw, cfg.api)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, cfg.api.host, cfg.api.port, reuse_address=True)
-        self._stack.push_async_callback(self._runner.cleanup)
-        try:
-            await site.start()
+        app = build_app(gw, cfg.api, notify=notify)
+        try:  # behind the connection cap and idle timeout (gateway/api/app.py)
+            api = await start_api(app, cfg.api)
         except OSError as e:
             if _address_in_use(e) is None:
                 raise
             raise _port_error("API", cfg.api.listen, e) from None
+        self._runner = api.runner
+        self._stack.push_async_callback(api.aclose)
         self.api_url = f"http://{cfg.api.host}:{cfg.api.port}"
         self.log.info("local API on %s", self.api_url)
 
@@ -284,6 +289,7 @@ class Daemon:
             ("devices", devices.run(stop)),
             ("maintenance", self._maintenance(outbox, stop)),
             ("ticks", self._ticks(stop)),
+            ("notify", notify.run(stop)),
         ):
             self.tasks[name] = self._tasks.create_task(work, name=name)
         await devices.started.wait()
@@ -324,6 +330,36 @@ class Daemon:
         tmp.replace(path)
         self._stack.callback(lambda: path.unlink(missing_ok=True))
 
+    def _make_notify(
+        self, resident: Callable[[str | None], ResidentEntry | None], events: EventBus
+    ) -> Escalation:
+        """The escalation engine on ``<state>/notify.db``, with the modem channel when
+        ``[notify] modem`` is set (docs/alerts.md)."""
+        cfg = self.config.notify
+        store = NotifyStore(self.state_dir / "notify.db")
+        self._stack.callback(store.close)  # after the task group (entered later) has ended
+        channel: ModemChannel | None = None
+        if cfg.modem:
+            channel = ModemChannel(
+                cfg.modem,
+                lambda sender, text: engine.on_reply(sender, text),
+                send_timeout_s=cfg.send_timeout_s,
+                logger=logging.getLogger("hutgw.modem"),
+            )
+        else:
+            self.log.warning("no [notify] modem: urgent alerts are not texted (kiosk and county only)")
+        engine = Escalation(
+            store,
+            cfg,
+            clock=self.clock,
+            resident=resident,
+            channel=channel,
+            emit=lambda batch: self.gateway.submit_alert_status(batch),
+            announce=lambda view: events.publish("alert_status", view),
+            logger=logging.getLogger("hutgw.notify"),
+        )
+        return engine
+
     def _make_uplink(self, outbox: Outbox, registry: Registry) -> UplinkPort | None:
         cfg = self.config
         logger = logging.getLogger("hutgw.uplink")
@@ -349,7 +385,11 @@ class Daemon:
             status_provider=self._status_counters,
             encode_batch=encode_batch,
             on_command=CommandHandler(
-                registry, ZoneStore.in_state_dir(self.state_dir), gateway_id=cfg.gateway_id, clock=self.clock
+                registry,
+                ZoneStore.in_state_dir(self.state_dir),
+                gateway_id=cfg.gateway_id,
+                clock=self.clock,
+                alerts=self.notify,
             ),
         )
 

@@ -255,6 +255,8 @@ class Pipeline:
         for req in spec.required:
             if req not in values:
                 errors[f"values.{req}"] = "required"
+        if cl.check_consistent(kind, clean):
+            errors["values.systolic"] = errors["values.diastolic"] = cl.BP_ORDER_ERROR
         if resident_id is not None and snap.resident(resident_id) is None:
             errors["resident_id"] = f"no resident {resident_id!r} in the registry"
         now = self._clock.now()
@@ -455,7 +457,7 @@ class Pipeline:
         out = [f for f in flags if not f.startswith(_ASSESSED)]
         spec = KINDS[kind]
         missing = [f"missing:{n}" for n in spec.required if n not in vals]
-        implausible = list(cl.check_plausible(kind, vals, s))
+        implausible = [*cl.check_plausible(kind, vals, s), *cl.check_consistent(kind, vals)]
         out += missing + implausible
         if missing or implausible:
             return _Assessment(vals, tuple(out), None, False)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from uplink.contract import ACK_SCHEMA, COMMAND_SCHEMA, Ack, Command
 from uplink.ed25519 import VerifyKey
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # the county side signs with ``cryptography``; the gateway on
 
 log = logging.getLogger("hutgw.uplink.commands")
 
-COMMAND_NAMES = ("ping", "status", "residents", "geofences")
+COMMAND_NAMES = ("ping", "status", "residents", "geofences", "alert.ack")
 MAX_CLOCK_SKEW_S = 300.0
 """How far in the future a command's ``issued_at`` may lie (the two clocks differ a little)."""
 
@@ -64,11 +64,19 @@ class GeofencesArgs(_Args):
     geofences: list[dict[str, Any]]
 
 
+class AlertAckArgs(_Args):
+    """``alert.ack``: the county's duty officer has an urgent alert in hand; its rounds stop."""
+
+    alert_id: str = Field(min_length=1, max_length=64)
+    by: str | None = Field(None, max_length=64, description="who at the county (shown to the others)")
+
+
 ARGS_MODELS: dict[str, type[_Args]] = {
     "ping": NoArgs,
     "status": NoArgs,
     "residents": ResidentsArgs,
     "geofences": GeofencesArgs,
+    "alert.ack": AlertAckArgs,
 }
 
 

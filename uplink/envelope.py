@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from uplink.contract import ALERTS_SCHEMA, READINGS_SCHEMA
+from uplink.contract import ALERT_STATUS_SCHEMA, ALERTS_SCHEMA, READINGS_SCHEMA
 
-SCHEMA_BY_STREAM = {"readings": READINGS_SCHEMA, "alerts": ALERTS_SCHEMA}
+SCHEMA_BY_STREAM = {"readings": READINGS_SCHEMA, "alerts": ALERTS_SCHEMA, "alert_status": ALERT_STATUS_SCHEMA}
 NOT_AN_OBJECT = "stored payload is not a JSON object (kept for inspection)"
 
 
@@ -63,7 +63,7 @@ def encode(
     sent_at: datetime,
     items: Iterable[Item] | Sequence[object],
 ) -> Encoded:
-    """One envelope (``hut.readings/1`` or ``hut.alerts/1``) as bytes."""
+    """One envelope (``hut.readings/1``, ``hut.alerts/1`` or ``hut.alert_status/1``) as bytes."""
     schema = SCHEMA_BY_STREAM.get(stream)
     if schema is None:
         raise ValueError(f"no envelope schema for stream {stream!r}")
