@@ -34,6 +34,7 @@ from tests.support.kiosk import CUFF_ADDRESS, KioskRig, bpm, cuff_pressure, kios
 
 PIN = "2468"
 ROOT = Path(__file__).resolve().parents[2]
+JSON_HEADERS = {"Content-Type": "application/json"}
 BP = {"kind": "blood_pressure", "values": {"systolic": 150, "diastolic": 85, "pulse_rate": 70}}
 
 
@@ -168,7 +169,7 @@ async def test_bad_sign_in_is_refused_naming_the_field(
 
 
 async def test_sign_in_with_a_body_that_is_not_json(client: TestClient) -> None:
-    r = await client.post("/api/v1/session", data=b"\xff{not json")
+    r = await client.post("/api/v1/session", data=b"\xff{not json", headers=JSON_HEADERS)
     assert r.status == 422
     assert (await body(r))["error"] == "invalid sign-in"
 
