@@ -1,8 +1,9 @@
 """The watch frame ``[VV*DEVICEID*[IDX*]LLLL*CONTENT]``: parse one frame, build a reply.
 
 ``LLLL`` is the content length in 4 hex digits; it is often wrong in the field, so a mismatch
-is reported (``length_ok``) and never fatal. Binary content is unescaped here
-(``0x7D 0x01..0x05`` -> ``} [ ] , *``).
+is reported (``length_ok``) and never fatal. Where a frame ends is the framer's decision
+(bracket depth, :mod:`drivers.watch.framer`): content may hold ``[`` and ``]`` (Wi-Fi SSIDs).
+Binary content is unescaped here (``0x7D 0x01..0x05`` -> ``} [ ] , *``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from drivers.errors import DecodeError
+from drivers.watch.framer import MIN_FRAME_BYTES, WatchFramer
 
 _ESCAPES = {1: b"}", 2: b"[", 3: b"]", 4: b",", 5: b"*"}
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,8}")
@@ -62,12 +64,16 @@ def parse_frame(data: bytes) -> WatchFrame:
         raise DecodeError("truncated", "no frame yet")
     if raw[0] != 0x5B:
         raise DecodeError("malformed", "frame does not start with '['")
-    end = raw.find(b"]")
-    if end < 0:
+    framer = WatchFramer(max(len(raw), MIN_FRAME_BYTES))
+    frames = framer.feed(raw)
+    rest = framer.pending
+    if not frames and raw[-1] == 0x5D and rest == raw:
+        frames, rest = [raw], b""  # unbalanced '[' in the content: in a stream, the next header ends it
+    if not frames:
         raise DecodeError("truncated", "no closing ']' yet")
-    if end != len(raw) - 1:
+    if len(frames) > 1 or rest or framer.dropped_bytes:
         raise DecodeError("malformed", "data after the closing ']' (several frames? use watch.stream)")
-    inner = raw[1:end]
+    inner = raw[1:-1]
     parts = inner.split(b"*", 3)
     if len(parts) < 4:
         raise DecodeError("malformed", "expected VENDOR*ID*LENGTH*CONTENT")

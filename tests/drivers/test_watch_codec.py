@@ -180,7 +180,20 @@ def test_framer_bounds_an_unfinished_frame() -> None:
 
 frames_st = st.lists(
     st.sampled_from(
-        [frame("LK"), frame(SOS_NO_FIX), frame("bphrt,120,79,73"), frame("x" * 80), b"junk", b"]", b"[3G"]
+        [
+            frame("LK"),
+            frame(SOS_NO_FIX),
+            frame("bphrt,120,79,73"),
+            frame("x" * 80),
+            frame("UD,1,[ssid]x,2"),  # brackets inside the content (Wi-Fi SSIDs)
+            frame("AL,[ssid,2"),  # an unbalanced one, declared length right
+            frame("AL,[ssid,2").replace(b"*000A*", b"*0100*"),  # ... and wrong
+            frame("AL,ssid],2"),
+            b"junk",
+            b"]",
+            b"[",
+            b"[3G",
+        ]
     ),
     max_size=8,
 )
@@ -198,6 +211,8 @@ def test_any_split_of_a_stream_yields_the_same_frames(parts: list[bytes], data: 
         got.extend(split.feed(stream[a:b]))
     assert got == expected
     assert split.pending == whole.pending
+    assert (split.dropped_bytes, split.dropped_frames) == (whole.dropped_bytes, whole.dropped_frames)
+    assert sum(map(len, expected)) + whole.dropped_bytes + len(whole.pending) == len(stream)
 
 
 @given(st.binary(max_size=200))
