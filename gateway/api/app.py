@@ -6,7 +6,7 @@ Guards (docs/api.md, "Limits"):
 - **Host**: only the listen address, ``localhost``, ``127.0.0.1``, ``[::1]`` and
   ``api.allowed_hosts`` are answered (421 otherwise), so a web page on another name cannot reach
   the API through DNS rebinding; an ``Origin`` on a state-changing request must name one of
-  those hosts too (403).
+  those hosts too (403), whatever the method.
 - **Bodies**: ``POST``/``PUT``/``PATCH`` bodies must be ``application/json`` (415); at most
   256 KiB (413). Every error the router or aiohttp raises (404, 405, 413, ...) is answered in
   the documented JSON error format.
@@ -125,10 +125,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     host = request.headers.get("Host", "")
     if not host_accepted(host, cfg):
         return problem(421, "this gateway does not answer to that host name (Host header)")
-    # CORS is closed: no Access-Control-* headers are ever sent, and state-changing requests
-    # from a page of another origin are refused outright.
+    # CORS is closed: no Access-Control-* headers are ever sent, and requests from a page of
+    # another origin (a browser names it in Origin: fetch, EventSource, forms) are refused
+    # outright -- also GETs, so that such a page cannot hold event streams open.
     origin = request.headers.get("Origin")
-    if origin and request.method not in ("GET", "HEAD") and not origin_accepted(origin, request, cfg):
+    if origin and not origin_accepted(origin, request, cfg):
         return problem(403, "cross-origin requests are not allowed")
     if request.method == "OPTIONS":
         return problem(403, "cross-origin requests are not allowed")

@@ -8,6 +8,16 @@ poll; a comment line goes out every ``HEARTBEAT_S`` seconds so that proxies and 
 notice a dead connection. A client that goes away is unsubscribed at once (the next write
 fails) or at the latest at the next heartbeat.
 
+Clients that do not read cost little and not for long (issue 17 item 9):
+
+- at most ``api.max_event_streams`` streams are open; a new one closes the oldest (an
+  ``EventSource`` reconnects by itself after ``retry``; one refused with an error would not);
+- each stream's queue holds :data:`QUEUE_SIZE` events; a stream whose queue overflows is
+  dropped (the bus empties its queue), as is one whose socket holds more than
+  :data:`MAX_UNSENT_BYTES` unsent or takes no data for :data:`WRITE_TIMEOUT_S`; its socket's
+  send buffer is kept small (:data:`SEND_BUFFER_BYTES`) so that a client that never reads
+  is noticed after a few events rather than after megabytes.
+
 The uplink client does not know the bus, so this module also watches the uplink state once a
 second and publishes an ``uplink`` event when it changes.
 """
@@ -17,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,15 +39,22 @@ from gateway.api.kiosk import session_view, uplink_view
 from gateway.api.readings import GATEWAY
 from gateway.api.tasks import background
 from gateway.core import Gateway
-from gateway.events import Event
+from gateway.events import DROPPED, Event
 
 log = logging.getLogger("hutgw.api.stream")
 
 HEARTBEAT_S = 15.0
 WATCH_INTERVAL_S = 1.0
 RETRY_MS = 3000
-WRITE_TIMEOUT_S = 30.0
+WRITE_TIMEOUT_S = 10.0
 """a client that takes no data for this long (a stalled connection) is dropped"""
+QUEUE_SIZE = 64
+"""events waiting for one client; more and the client is dropped"""
+MAX_UNSENT_BYTES = 64 * 1024
+"""bytes waiting in the process for one client's socket; more and the client is dropped"""
+SEND_BUFFER_BYTES = 16 * 1024
+"""SO_SNDBUF of an event-stream socket"""
+DEFAULT_MAX_STREAMS = 16
 
 #: Seconds between heartbeat comments; tests may set a shorter one before the app starts.
 HEARTBEAT: web.AppKey[float] = web.AppKey("sse_heartbeat_s", float)
@@ -44,9 +62,13 @@ HEARTBEAT: web.AppKey[float] = web.AppKey("sse_heartbeat_s", float)
 
 @dataclass(slots=True)
 class OpenStreams:
-    """Queues of the open streams, so that shutdown can end them at once."""
+    """Queues of the open streams (oldest first), so that shutdown can end them at once and a
+    new stream beyond the cap can close the oldest."""
 
-    queues: set[asyncio.Queue[Event]] = field(default_factory=set)
+    limit: int = DEFAULT_MAX_STREAMS
+    queues: dict[asyncio.Queue[Event], None] = field(default_factory=dict)
+    evicted: int = 0
+    dropped_slow: int = 0
 
 
 STREAMS: web.AppKey[OpenStreams] = web.AppKey("sse_streams", OpenStreams)
@@ -65,15 +87,30 @@ def _message(type: str, data: Mapping[str, Any]) -> bytes:
     return encode_event(Event(type=type, data=data))
 
 
-async def _send(resp: web.StreamResponse, data: bytes) -> None:
+class _Slow(Exception):
+    """The client does not take its data."""
+
+
+async def _send(resp: web.StreamResponse, data: bytes, request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None and transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
+        raise _Slow
     async with asyncio.timeout(WRITE_TIMEOUT_S):
         await resp.write(data)
+
+
+def _small_send_buffer(request: web.Request) -> None:
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
 
 async def get_events(request: web.Request) -> web.StreamResponse:
     gw = request.app[GATEWAY]
     heartbeat = request.app[HEARTBEAT]
-    streams = request.app[STREAMS].queues
+    streams = request.app[STREAMS]
     resp = web.StreamResponse(
         status=200,
         headers={
@@ -82,27 +119,46 @@ async def get_events(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         },
     )
-    async with gw.events.subscribe() as queue:
-        streams.add(queue)
+    resp.force_close()  # a stream that ends ends its connection (EventSource opens a new one)
+    stalled = False
+    async with gw.events.subscribe(queue_size=QUEUE_SIZE, drop_when_full=True) as queue:
+        while len(streams.queues) >= streams.limit:
+            oldest = next(iter(streams.queues))
+            del streams.queues[oldest]
+            streams.evicted += 1
+            log.warning("event streams full (%d): closing the oldest", streams.limit)
+            gw.events.drop(oldest)
+        streams.queues[queue] = None
         try:
+            _small_send_buffer(request)
             await resp.prepare(request)
             hello = {"session": session_view(gw), "uplink": uplink_view(gw)}
-            await _send(resp, f"retry: {RETRY_MS}\n\n".encode() + _message("hello", hello))
+            await _send(resp, f"retry: {RETRY_MS}\n\n".encode() + _message("hello", hello), request)
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), heartbeat)
                 except TimeoutError:
-                    await _send(resp, b": keep-alive\n\n")
+                    await _send(resp, b": keep-alive\n\n", request)
                     continue
                 if event is _CLOSE:
                     break
-                await _send(resp, encode_event(event))
+                if event is DROPPED:
+                    if queue in streams.queues:  # not evicted: it fell behind
+                        streams.dropped_slow += 1
+                        stalled = True
+                        log.info("event stream client fell %d events behind; dropped", QUEUE_SIZE)
+                    break
+                await _send(resp, encode_event(event), request)
         except ConnectionError:  # includes aiohttp's ClientConnectionResetError
             log.debug("event stream client went away")
-        except TimeoutError:
-            log.info("event stream client took no data for %.0f s; dropped", WRITE_TIMEOUT_S)
+        except (TimeoutError, _Slow):
+            streams.dropped_slow += 1
+            stalled = True
+            log.info("event stream client does not take its data; dropped")
         finally:
-            streams.discard(queue)
+            streams.queues.pop(queue, None)
+    if stalled and request.transport is not None:
+        request.transport.abort()  # ending the response politely would wait on the client again
     return resp
 
 
@@ -124,8 +180,10 @@ async def _watch_uplink(gw: Gateway, interval: float) -> None:
 
 
 def setup(app: web.Application) -> None:
+    from gateway.api.app import API_CONFIG  # app.py imports this module
+
     app[HEARTBEAT] = HEARTBEAT_S
-    app[STREAMS] = OpenStreams()
+    app[STREAMS] = OpenStreams(limit=app[API_CONFIG].max_event_streams)
     app.on_shutdown.append(_on_shutdown)
     watch = background("api-uplink-watch", lambda a: _watch_uplink(a[GATEWAY], WATCH_INTERVAL_S))
     app.cleanup_ctx.append(watch)

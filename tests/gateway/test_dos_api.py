@@ -212,3 +212,10 @@ async def test_a_connection_that_sends_no_request_is_closed(api: tuple[KioskRig,
             pass
     for _, w2 in (silent, slow, (r, w)):
         w2.close()
+
+
+async def test_a_page_of_another_origin_cannot_open_event_streams(api: tuple[KioskRig, ApiServer]) -> None:
+    _, server = api
+    me = f"127.0.0.1:{server.port}"
+    reply = await raw(server.port, get("/api/v1/events", me, "Origin: https://ads.example\r\n"))
+    assert status(reply) == 403
