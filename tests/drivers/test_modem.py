@@ -1,0 +1,412 @@
+"""The modem SMS channel (drivers.modem) against the simulator on a real pty, and the AT layer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.modem.at import AtChannel, Urc
+from drivers.modem.errors import AtError, ModemUnavailable, SmsSendError
+from drivers.modem.modem import IncomingSms, Modem, ModemState
+from tests.support.modemsim import ModemSim
+
+CLINIC = "+8613800000001"
+GUARDIAN = "+8613912345678"
+LONG_ZH = (
+    "紧急：张秀英（3号床）在村卫生室按下了求救按钮，"
+    "位置：东头晒谷场附近。请尽快前往查看，回复1表示收到。"
+) * 3
+assert len(LONG_ZH) == 153  # 3 UCS-2 parts of at most 67
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[ModemSim]:
+    with ModemSim(tmp_path / "by-id", cmgs_delay_s=0.05) as s:
+        yield s
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.got: list[IncomingSms] = []
+        self.hook: Callable[[IncomingSms], Awaitable[None]] | None = None
+
+    async def __call__(self, sms: IncomingSms) -> None:
+        if self.hook is not None:
+            await self.hook(sms)
+        self.got.append(sms)
+
+
+async def until(pred: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running(sim: ModemSim, inbox: Inbox | None = None, **kw: float) -> AsyncIterator[Modem]:
+    opts: dict[str, float] = {"command_timeout_s": 1.0, "send_timeout_s": 3.0, "status_interval_s": 0.2}
+    opts.update(kw)
+    modem = Modem(
+        str(sim.path),
+        on_sms=inbox if inbox is not None else Inbox(),
+        command_timeout_s=opts["command_timeout_s"],
+        send_timeout_s=opts["send_timeout_s"],
+        status_interval_s=opts["status_interval_s"],
+        reopen_backoff_s=(0.05, 0.2),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(modem.run(stop))
+    try:
+        yield modem
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def ready(modem: Modem) -> ModemState:
+    await until(lambda: modem.state.connected and modem.state.sim != "unknown")
+    return modem.state
+
+
+# ------------------------------------------------------------------------------ start-up, status
+
+
+async def test_initialises_a_modem_with_echo_on_and_reports_its_state(sim: ModemSim) -> None:
+    assert sim.echo
+    sim.csq = 23
+    async with running(sim) as modem:
+        state = await ready(modem)
+        await until(lambda: "AT+CMGL=4" in sim.commands)
+    assert state == ModemState(
+        port=str(sim.path),
+        connected=True,
+        sim="READY",
+        registered=True,
+        registration="home",
+        operator="CHINA MOBILE",
+        signal_csq=23,
+        signal_dbm=-67,
+        last_error=None,
+        sent=0,
+        failed=0,
+    )
+    assert sim.commands[:3] == ["ATE0", "AT+CMEE=1", "AT+CMGF=0"]
+    assert not sim.echo and sim.cmee == 1 and sim.cmgf == 0
+    assert sim.cnmi == [2, 1, 0, 0, 0]
+    assert {"AT+CPIN?", "AT+CREG?", "AT+CEREG?", "AT+CSQ", "AT+COPS?"} <= set(sim.commands)
+
+
+async def test_roaming_lte_only_and_unknown_signal(sim: ModemSim) -> None:
+    sim.registration, sim.lte_registration, sim.csq = 0, 5, 99
+    async with running(sim) as modem:
+        state = await ready(modem)
+    assert (state.registered, state.registration, state.signal_csq, state.signal_dbm) == (
+        True,
+        "roaming",
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("sim_status", "registration", "expect_sim", "expect_reg", "error_word"),
+    [
+        ("SIM PIN", 1, "SIM PIN", "home", "locked"),
+        ("NOT INSERTED", 1, "NOT INSERTED", "home", "not inserted"),
+        ("READY", 2, "READY", "searching", "searching"),
+        ("READY", 3, "READY", "denied", "denied"),
+    ],
+)
+async def test_no_sim_or_no_network_is_unavailable_and_said_in_state(
+    sim: ModemSim, sim_status: str, registration: int, expect_sim: str, expect_reg: str, error_word: str
+) -> None:
+    sim.sim_status, sim.registration = sim_status, registration
+    async with running(sim) as modem:
+        state = await ready(modem)
+        assert (state.sim, state.registration) == (expect_sim, expect_reg)
+        assert state.connected and not (state.sim == "READY" and state.registered)
+        assert state.last_error is not None and error_word in state.last_error
+        with pytest.raises(ModemUnavailable):
+            await modem.send(CLINIC, "测试")
+        assert sim.cmgs_issued == []
+        sim.sim_status, sim.registration = "READY", 1  # the technician fixes it
+        await until(lambda: modem.state.registered and modem.state.sim == "READY")
+        await until(lambda: modem.state.last_error is None)
+        assert await modem.send(CLINIC, "测试") == [1]
+    assert [s.text for s in sim.sent] == ["测试"]
+
+
+# ---------------------------------------------------------------------------------------- send
+
+
+async def test_sends_a_long_chinese_message_in_reassembled_parts(sim: ModemSim) -> None:
+    async with running(sim) as modem:
+        await ready(modem)
+        refs = await modem.send(CLINIC, LONG_ZH)
+        assert modem.state.sent == 3
+    assert refs == [1, 2, 3]
+    [sent] = sim.sent
+    assert (sent.number, sent.text, sent.parts) == (CLINIC, LONG_ZH, 3)
+    assert len(sim.cmgs_issued) == 3
+
+
+async def test_sends_one_message_at_a_time(sim: ModemSim) -> None:
+    async with running(sim) as modem:
+        await ready(modem)
+        texts = [f"第{i}条 {'x' * 200}" for i in range(4)]  # UCS-2, 4 parts each
+        results = await asyncio.gather(*(modem.send(GUARDIAN, t) for t in texts))
+    assert sorted(r for refs in results for r in refs) == list(range(1, 17))
+    assert sorted(s.text for s in sim.sent) == sorted(texts)  # parts of two messages never interleave
+
+
+async def test_cms_error_is_a_temporary_send_error_then_it_works_again(sim: ModemSim) -> None:
+    async with running(sim) as modem:
+        await ready(modem)
+        sim.fail_next_sends(1, code=500)
+        with pytest.raises(SmsSendError) as e:
+            await modem.send(CLINIC, "SOS")
+        assert e.value.temporary and e.value.code == 500
+        assert modem.state.failed == 1 and modem.state.last_error is not None
+        sim.fail_next_sends(1, code=1)  # RP-cause 1: unassigned number
+        with pytest.raises(SmsSendError) as e:
+            await modem.send("+8610", "SOS")
+        assert not e.value.temporary
+        assert await modem.send(CLINIC, "SOS") == [1]
+        assert (modem.state.sent, modem.state.failed) == (1, 2)
+    assert [s.text for s in sim.sent] == ["SOS"]
+
+
+async def test_a_number_that_cannot_be_encoded_is_a_permanent_error(sim: ModemSim) -> None:
+    async with running(sim) as modem:
+        await ready(modem)
+        with pytest.raises(SmsSendError) as e:
+            await modem.send("call me", "SOS")
+    assert not e.value.temporary and sim.cmgs_issued == []
+
+
+async def test_slow_cmgs_is_waited_for(sim: ModemSim) -> None:
+    sim.cmgs_delay_s = 1.2
+    async with running(sim) as modem:
+        await ready(modem)
+        t0 = time.monotonic()
+        assert await modem.send(CLINIC, "慢") == [1]
+        assert time.monotonic() - t0 >= 1.2
+
+
+async def test_cmgs_timeout_cancels_and_a_late_answer_is_not_taken_for_the_next(sim: ModemSim) -> None:
+    sim.cmgs_delay_s = 1.0
+    async with running(sim, status_interval_s=30.0) as modem:  # no status command soaks it up
+        await ready(modem)
+        await until(lambda: "AT+CMGL=4" in sim.commands)
+        with pytest.raises(SmsSendError) as e:
+            await modem.send(CLINIC, "one", timeout_s=0.3)
+        assert e.value.temporary
+        sim.cmgs_delay_s = 0.05
+        # the sim still answers "+CMGS: 1" / OK for the first one; the next send must get its own 2
+        assert await modem.send(CLINIC, "two") == [2]
+        await asyncio.sleep(0.3)
+        assert modem.state.connected
+
+
+# ------------------------------------------------------------------------------------- receive
+
+
+async def test_reply_reaches_on_sms_and_is_deleted_only_after(sim: ModemSim) -> None:
+    inbox = Inbox()
+    release = asyncio.Event()
+    stored_during: list[int] = []
+
+    async def hold(sms: IncomingSms) -> None:
+        stored_during.append(len(sim.stored))
+        await release.wait()
+
+    inbox.hook = hold
+    async with running(sim, inbox, status_interval_s=30.0) as modem:
+        await ready(modem)
+        await until(lambda: "AT+CMGL=4" in sim.commands)
+        [idx] = sim.deliver(GUARDIAN, "1")
+        await until(lambda: stored_during)
+        assert stored_during == [1] and len(sim.stored) == 1  # on_sms is running: still stored
+        assert not any(c.startswith("AT+CMGD") for c in sim.commands)
+        release.set()
+        await until(lambda: not sim.stored)
+    assert [(s.sender, s.text) for s in inbox.got] == [(GUARDIAN, "1")]
+    assert inbox.got[0].received_at is not None and inbox.got[0].received_at.utcoffset() is not None
+    assert f"AT+CMGR={idx}" in sim.commands and f"AT+CMGD={idx}" in sim.commands
+
+
+async def test_on_sms_failure_keeps_the_message_for_the_next_pass(sim: ModemSim) -> None:
+    inbox = Inbox()
+    calls = 0
+
+    async def flaky(sms: IncomingSms) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("database is locked")
+
+    inbox.hook = flaky
+    async with running(sim, inbox) as modem:
+        await ready(modem)
+        sim.deliver(GUARDIAN, "收到")
+        await until(lambda: inbox.got and not sim.stored)
+    assert calls == 2 and [s.text for s in inbox.got] == ["收到"]
+
+
+async def test_cmgl_at_start_picks_up_stored_replies_long_ones_reassembled(sim: ModemSim) -> None:
+    long_reply = "好的，我已经在路上了，十分钟后到。请让奶奶别动，保持电话畅通。" * 3
+    sim.store_silently(GUARDIAN, "1")
+    sim.store_silently(CLINIC, long_reply)
+    assert len(sim.stored) == 3  # the long one in two parts
+    inbox = Inbox()
+    async with running(sim, inbox, status_interval_s=30.0):
+        await until(lambda: len(inbox.got) == 2 and not sim.stored)
+    assert sorted((s.sender, s.text) for s in inbox.got) == sorted([(GUARDIAN, "1"), (CLINIC, long_reply)])
+    assert not any(c.startswith("AT+CMGR") for c in sim.commands)
+
+
+async def test_cmti_inside_other_replies_is_routed_not_taken_for_the_answer(sim: ModemSim) -> None:
+    inbox = Inbox()
+    async with running(sim, inbox, status_interval_s=30.0) as modem:
+        await ready(modem)
+        await until(lambda: "AT+CMGL=4" in sim.commands)
+        sim.urc_inside_replies = True
+        sim.deliver(GUARDIAN, "1")  # its +CMTI waits for the next reply...
+        sim.ring()
+        sim.urc("+CREG: 1")
+        refs = await modem.send(CLINIC, "SOS")  # ...and lands between "+CMGS: 1" and OK
+        assert refs == [1]
+
+        async def more(sms: IncomingSms) -> None:
+            if sms.text == "1":  # while handling the first reply, a second arrives: its +CMTI
+                sim.deliver(CLINIC, "ok")  # lands inside the AT+CMGD reply
+
+        inbox.hook = more
+        await until(lambda: len(inbox.got) == 2 and not sim.stored)
+        assert modem.state.connected
+    assert [(s.sender, s.text) for s in inbox.got] == [(GUARDIAN, "1"), (CLINIC, "ok")]
+    assert [c for c in sim.commands if c.startswith("AT+CMGR")] == ["AT+CMGR=0", "AT+CMGR=1"]
+
+
+async def test_an_undecodable_stored_message_is_logged_with_its_hex_and_deleted(
+    sim: ModemSim, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = "0004" + "0B91" + "FFFF"  # truncated in the middle of the originating address
+    sim.store_raw(bad, indicate=False)
+    sim.store_silently(GUARDIAN, "1")
+    inbox = Inbox()
+    with caplog.at_level(logging.WARNING, logger="hutgw.modem"):
+        async with running(sim, inbox):
+            await until(lambda: inbox.got and not sim.stored)
+    assert [s.text for s in inbox.got] == ["1"]
+    assert any(bad.upper() in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+# ----------------------------------------------------------------------------------- the port
+
+
+async def test_port_vanishes_and_reappears_with_echo_on_on_another_tty(sim: ModemSim) -> None:
+    async with running(sim) as modem:
+        await ready(modem)
+        assert await modem.send(CLINIC, "before") == [1]
+        first_tty = sim.tty
+        sim.vanish()
+        await until(lambda: not modem.state.connected)
+        assert modem.state.last_error is not None
+        with pytest.raises(ModemUnavailable):
+            await modem.send(CLINIC, "while gone")
+        await asyncio.sleep(0.3)  # a few failed reopen attempts: the symlink is gone
+        sim.reappear()
+        assert sim.echo and sim.tty != first_tty
+        await until(lambda: modem.state.connected and not sim.echo)
+        await until(lambda: modem.state.registered and modem.state.sim == "READY")
+        assert await modem.send(CLINIC, "after") == [2]
+        assert sim.cnmi == [2, 1, 0, 0, 0]  # set again after the reset
+    assert [s.text for s in sim.sent] == ["before", "after"]
+    assert sim.commands.count("ATE0") == 2
+
+
+async def test_a_port_that_never_existed_is_retried_quietly(tmp_path: Path) -> None:
+    modem = Modem(
+        str(tmp_path / "usb-none"), on_sms=Inbox(), command_timeout_s=0.5, reopen_backoff_s=(0.01, 0.05)
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(modem.run(stop))
+    await until(lambda: modem.state.last_error is not None)
+    assert not modem.state.connected and "Cannot open" in (modem.state.last_error or "")
+    with pytest.raises(ModemUnavailable):
+        await modem.send(CLINIC, "x")
+    stop.set()
+    await asyncio.wait_for(task, 2)
+
+
+# --------------------------------------------------------------------------- the AT layer alone
+
+
+class Wire:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.urcs: list[Urc] = []
+        self.channel = AtChannel(self.written.append, self.urcs.append)
+
+
+async def test_at_urcs_between_information_lines_are_routed() -> None:
+    w = Wire()
+    task = asyncio.create_task(w.channel.command("AT+CMGR=3", timeout_s=1))
+    await asyncio.sleep(0)
+    assert w.written == [b"AT+CMGR=3\r"]
+    w.channel.feed(b'AT+CMGR=3\r\r\n+CMGR: 0,,23\r\n\r\n+CMTI: "SM",4\r\n')
+    w.channel.feed(b"\r\n0011AB\r\n\r\nRING\r\n\r\n+CREG: 1,\"1A2B\",\"0C3D4E\",7\r\n\r\nOK\r\n")
+    assert await task == ["+CMGR: 0,,23", "0011AB"]
+    assert w.urcs == [Urc('+CMTI: "SM",4'), Urc("RING"), Urc('+CREG: 1,"1A2B","0C3D4E",7')]
+
+
+async def test_at_registration_answer_versus_urc() -> None:
+    w = Wire()
+    task = asyncio.create_task(w.channel.command("AT+CREG?", timeout_s=1))
+    await asyncio.sleep(0)
+    w.channel.feed(b"\r\n+CREG: 5\r\n\r\n+CREG: 0,1\r\n\r\nOK\r\n")
+    assert await task == ["+CREG: 0,1"]
+    assert w.urcs == [Urc("+CREG: 5")]
+
+
+async def test_at_error_codes_and_idle_lines() -> None:
+    w = Wire()
+    w.channel.feed(b"\r\nRDY\r\n\r\n+CMT: ,23\r\n0791AB\r\n\r\nOK\r\n")  # idle: URCs, a stray OK dropped
+    assert w.urcs == [Urc("RDY"), Urc("+CMT: ,23", "0791AB")]
+    for reply, kind, code in [
+        (b"\r\n+CMS ERROR: 321\r\n", "CMS", 321),
+        (b"\r\n+CME ERROR: SIM not inserted\r\n", "CME", None),
+        (b"\r\nERROR\r\n", "ERROR", None),
+    ]:
+        task = asyncio.create_task(w.channel.command("AT+CMGD=9", timeout_s=1))
+        await asyncio.sleep(0)
+        w.channel.feed(reply)
+        with pytest.raises(AtError) as e:
+            await task
+        assert (e.value.kind, e.value.code) == (kind, code)
+
+
+async def test_at_pdu_prompt_with_echo_and_error_instead_of_prompt() -> None:
+    w = Wire()
+    task = asyncio.create_task(w.channel.send_pdu("AT+CMGS=5", "0011AABBCC", prompt_timeout_s=1, timeout_s=1))
+    await asyncio.sleep(0)
+    w.channel.feed(b"AT+CMGS=5\r\r\n> ")
+    await asyncio.sleep(0.01)
+    assert w.written == [b"AT+CMGS=5\r", b"0011AABBCC\x1a"]
+    w.channel.feed(b"0011AABBCC\x1a\r\n+CMGS: 7\r\n\r\nOK\r\n")
+    assert await task == ["+CMGS: 7"]
+    task = asyncio.create_task(w.channel.send_pdu("AT+CMGS=5", "00", prompt_timeout_s=1, timeout_s=1))
+    await asyncio.sleep(0)
+    w.channel.feed(b"\r\n+CMS ERROR: 304\r\n")
+    with pytest.raises(AtError):
+        await task
+    assert w.written[-1] == b"AT+CMGS=5\r"  # the PDU was never written
