@@ -14,6 +14,7 @@ from typing import Any
 from gateway.alerts import Alert, AlertManager, Severity
 from gateway.config import GeofenceConfig
 from gateway.geofence.engine import FenceEvent, FenceSettings, Fix, GeofenceEngine
+from gateway.geofence.positions import is_current
 from gateway.geofence.store import ZoneStore
 from gateway.readings import Reading
 
@@ -56,8 +57,8 @@ class FenceMonitor:
     def on_reading(self, reading: Reading) -> list[Alert]:
         if reading.kind != "position" or reading.resident_id is None:
             return []
-        if any(flag.startswith("implausible") for flag in reading.flags):
-            return []
+        if any(flag.startswith("implausible") for flag in reading.flags) or not is_current(reading.flags):
+            return []  # estimated, last known, manual or simulated positions are not fenced
         lat, lon = reading.values.get("latitude"), reading.values.get("longitude")
         if lat is None or lon is None:
             return []

@@ -5,6 +5,14 @@ a sentence without one is rejected (gateway policy). Other sentence types with a
 checksum decode to their raw field list (a receiver sends GSV/GSA/VTG every second; they are
 not errors). ``!`` sentences (AIS encapsulation) are ``unsupported``.
 
+Validity (as pynmea2 reads it): RMC needs status ``A`` **and**, when the sentence carries one
+(NMEA >= 2.3), an FAA mode indicator that names a fix (``A D E F M P R S``; ``N`` = not valid);
+GGA needs a fix quality other than 0. An invalid sentence gives no position. The navigational
+status (NMEA 4.10) does not change validity. A valid position that is not a measured one
+(mode ``E`` estimated / dead reckoning, ``M`` manual input, ``S`` simulator; GGA quality 6, 7, 8)
+is flagged (``position_estimated``, ``position_manual``, ``position_simulated``): it is kept
+as a reading but never reaches the geofences (:mod:`gateway.geofence.positions`).
+
 ``accuracy_m`` of a position is a rough estimate, HDOP x 5 m (a typical consumer receiver's
 user range error), only when HDOP is known. Two-digit years pivot at 80 (80-99 -> 19xx).
 """
@@ -27,6 +35,11 @@ KNOT_MPS = 1852 / 3600
 HDOP_TO_M = 5.0
 _NUM = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 _ADDR = re.compile(r"[A-Z0-9]{5}")
+#: FAA mode indicators (RMC field 12) that name a fix; ``N`` and anything else do not.
+FIX_MODES = frozenset("ADEFMPRS")
+#: Fixes that are valid but not measured -> the flag their position carries.
+MODE_FLAGS = {"E": "position_estimated", "M": "position_manual", "S": "position_simulated"}
+QUALITY_FLAGS = {6: "position_estimated", 7: "position_manual", 8: "position_simulated"}
 
 
 def _float(text: str, name: str) -> float | None:
@@ -96,9 +109,14 @@ def _pad(parts: list[str], n: int) -> list[str]:
 
 
 def _position(
-    values: dict[str, Value], at: datetime | None, note: str | None, extras: dict[str, Any]
+    values: dict[str, Value],
+    at: datetime | None,
+    note: str | None,
+    extras: dict[str, Any],
+    flag: str | None,
 ) -> Measurement:
-    return Measurement("position", values, device_time=at, device_time_note=note, extras=extras)
+    flags = (flag,) if flag else ()
+    return Measurement("position", values, device_time=at, device_time_note=note, flags=flags, extras=extras)
 
 
 def _rmc(f: list[str], out: dict[str, Any]) -> tuple[Measurement, ...]:
@@ -109,7 +127,8 @@ def _rmc(f: list[str], out: dict[str, Any]) -> tuple[Measurement, ...]:
     out["time_utc"] = f"{t[0]:02d}:{t[1]:02d}:{t[2]:02d}" if t else None
     out["date"] = f"{d[0]:04d}-{d[1]:02d}-{d[2]:02d}" if d else None
     out["status"] = f[1] or None
-    out["valid"] = f[1] == "A"
+    mode = f[11]
+    out["valid"] = f[1] == "A" and (mode == "" or mode in FIX_MODES)
     out["latitude"] = _angle(f[2], f[3], "latitude", 90)
     out["longitude"] = _angle(f[4], f[5], "longitude", 180)
     knots = _float(f[6], "speed_knots")
@@ -122,7 +141,7 @@ def _rmc(f: list[str], out: dict[str, Any]) -> tuple[Measurement, ...]:
             "malformed", f"variation direction {f[10]!r} is not E or W", field="magnetic_variation_deg"
         )
     out["magnetic_variation_deg"] = -var if var is not None and f[10] == "W" else var
-    out["mode"] = f[11] or None
+    out["mode"] = mode or None
     out["nav_status"] = f[12] or None
     lat, lon = out["latitude"], out["longitude"]
     if not out["valid"] or lat is None or lon is None or (lat == 0 and lon == 0):
@@ -133,7 +152,8 @@ def _rmc(f: list[str], out: dict[str, Any]) -> tuple[Measurement, ...]:
     if out["course_deg"] is not None:
         values["heading"] = Value(out["course_deg"], DEG)
     at = datetime(*d, *t, tzinfo=UTC) if d and t else None
-    return (_position(values, at, None if at else "no date/time in sentence", {"source": "nmea.rmc"}),)
+    note = None if at else "no date/time in sentence"
+    return (_position(values, at, note, {"source": "nmea.rmc"}, MODE_FLAGS.get(mode)),)
 
 
 def _gga(f: list[str], out: dict[str, Any]) -> tuple[Measurement, ...]:
@@ -164,7 +184,8 @@ def _gga(f: list[str], out: dict[str, Any]) -> tuple[Measurement, ...]:
     if out["hdop"] is not None:
         values["accuracy_m"] = Value(round(out["hdop"] * HDOP_TO_M, 6), M)
     extras = {"source": "nmea.gga", "time_utc": out["time_utc"], "satellites": out["satellites"]}
-    return (_position(values, None, "GGA carries the time of day only", extras),)
+    flag = QUALITY_FLAGS.get(quality or 0)
+    return (_position(values, None, "GGA carries the time of day only", extras, flag),)
 
 
 #: Fields (address included) of a complete sentence, to tell "cut short" from "sent without checksum".

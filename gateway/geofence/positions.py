@@ -8,14 +8,28 @@ time it resolved for the reading (device time when trusted, else receive time), 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from drivers.measurement import Measurement, Value
 from gateway.geofence.engine import Fix
 
-# BLE Location and Speed statuses that are not a current, measured position.
-_NOT_CURRENT = frozenset({"position_estimated", "position_last_known", "position_no_position"})
+#: Flags of positions that are not a current, measured one (BLE Location and Speed statuses;
+#: NMEA dead reckoning, manual input and simulator fixes): kept as readings, never fenced.
+NOT_CURRENT = frozenset(
+    {
+        "position_estimated",
+        "position_last_known",
+        "position_no_position",
+        "position_manual",
+        "position_simulated",
+    }
+)
+
+
+def is_current(flags: Iterable[str]) -> bool:
+    """Whether a position with these flags is a current, measured fix (one for the geofences)."""
+    return NOT_CURRENT.isdisjoint(flags)
 
 
 def fix_from_values(
@@ -37,8 +51,8 @@ def fix_from_values(
 
 
 def fix_from_measurement(resident_id: str, m: Measurement, at: datetime, source: str) -> Fix | None:
-    """A fix from a decoded ``position`` measurement; None for other kinds, for positions a
-    device marks as estimated or last known, and for incomplete ones."""
-    if m.kind != "position" or _NOT_CURRENT.intersection(m.flags):
+    """A fix from a decoded ``position`` measurement; None for other kinds, for positions that
+    are not current (:data:`NOT_CURRENT`), and for incomplete ones."""
+    if m.kind != "position" or not is_current(m.flags):
         return None
     return fix_from_values(resident_id, at, m.values, source)

@@ -62,6 +62,55 @@ def test_void_fix_decodes_but_gives_no_position() -> None:
     assert g.measurements == ()
 
 
+#: github Knio/pynmea2 test/test_types.py (test_RMC_valid) and test/test_file.py: real sentences.
+RMC_MODE_N = "$GPRMC,123519.00,A,4807.038,N,01131.000,E,,,230394,,,N*51"
+RMC_MODE_N_NAV_A = "$GPRMC,123519.00,A,4807.038,N,01131.000,E,,,230394,,,N,A*3C"
+RMC_MODE_S = "$GPRMC,123519.00,A,4807.038,N,01131.000,E,,,230394,,,S*4C"
+RMC_MODE_S_NAV_V = "$GPRMC,123519.00,A,4807.038,N,01131.000,E,,,230394,,,S,V*36"
+GGA_NO_FIX_WITH_POSITION = "$GPGGA,181035.576,3949.797,N,07809.854,W,0,00,,,M,,M,,*5A"
+
+
+@pytest.mark.parametrize("text", [RMC_MODE_N, RMC_MODE_N_NAV_A])
+def test_rmc_status_a_with_mode_n_is_no_fix(text: str) -> None:
+    d = decode(text + "\r\n")
+    assert (d.fields["status"], d.fields["mode"], d.fields["valid"]) == ("A", "N", False)
+    assert d.fields["latitude"] == pytest.approx(48.1173)  # the fields are still decoded...
+    assert d.measurements == ()  # ...but no position comes out of them
+
+
+def test_rmc_mode_other_than_a_fix_letter_is_no_fix() -> None:
+    assert decode(sentence(RMC + ",X")).fields["valid"] is False
+    for mode in "ADFPR":
+        (m,) = decode(sentence(RMC + "," + mode)).measurements
+        assert m.flags == ()
+
+
+def test_gga_quality_0_is_no_fix_even_with_a_position() -> None:
+    d = decode(GGA_NO_FIX_WITH_POSITION + "\r\n")
+    assert d.fields["fix_quality"] == 0 and d.fields["valid"] is False
+    assert d.fields["latitude"] == pytest.approx(39.82995)
+    assert d.measurements == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        (RMC_MODE_S, "position_simulated"),
+        (RMC_MODE_S_NAV_V, "position_simulated"),  # nav status V does not void a fix (vector nmea-005)
+        (sentence(RMC + ",E"), "position_estimated"),
+        (sentence(RMC + ",M"), "position_manual"),
+        (sentence(GGA.replace(",E,1,08,", ",E,6,08,")), "position_estimated"),
+        (sentence(GGA.replace(",E,1,08,", ",E,7,08,")), "position_manual"),
+        (sentence(GGA.replace(",E,1,08,", ",E,8,08,")), "position_simulated"),
+    ],
+)
+def test_fixes_that_are_not_measured_are_flagged(text: str, flag: str) -> None:
+    d = decode(text if text.endswith("\n") else text + "\r\n")
+    assert d.fields["valid"] is True
+    (m,) = d.measurements
+    assert m.flags == (flag,)
+
+
 def test_null_island_gives_no_position() -> None:
     d = decode(sentence("GPRMC,123519,A,0000.000,N,00000.000,E,0,0,230394,,"))
     assert d.fields["valid"] is True
