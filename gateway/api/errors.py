@@ -7,11 +7,17 @@ from collections.abc import Mapping
 from aiohttp import web
 from pydantic import ValidationError
 
+MAX_LISTED_ERRORS = 20
+"""field errors listed in one reply; ``errors_total`` counts them all when there are more"""
+
 
 def problem(status: int, message: str, errors: Mapping[str, str] | None = None) -> web.Response:
     body: dict[str, object] = {"error": message}
     if errors:
-        body["errors"] = [{"field": k, "message": v} for k, v in errors.items()]
+        listed = list(errors.items())[:MAX_LISTED_ERRORS]
+        body["errors"] = [{"field": k, "message": v} for k, v in listed]
+        if len(errors) > MAX_LISTED_ERRORS:
+            body["errors_total"] = len(errors)
     return web.json_response(body, status=status)
 
 

@@ -1,16 +1,26 @@
-"""``POST /api/v1/readings`` (manual entry, relays) and ``GET /api/v1/health``."""
+"""``POST /api/v1/readings`` (manual entry, relays) and ``GET /api/v1/health``.
+
+Manual-entry bodies (this route and the doctor's) are read strictly (issue 17 item 11, issue 21
+item 9): JSON with no repeated key, values that are JSON numbers (not ``true``, not ``"120"``),
+``measured_at`` an RFC 3339 string with a zone (not a number), and no control or formatting
+characters (NUL, line breaks, U+202E ...) in any string. A body is read within
+:data:`BODY_TIMEOUT_S`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.api.errors import problem, validation_errors
 from gateway.core import Gateway
@@ -19,17 +29,100 @@ from gateway.pipeline import Processed
 
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
 
+BODY_TIMEOUT_S = 10.0
+MAX_VALUES = 32
+#: Unicode categories refused in any string: controls, formatting (bidi overrides such as
+#: U+202E), line and paragraph separators, surrogates, private use, unassigned.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def bad_characters(text: str) -> str | None:
+    """Why ``text`` is refused (control or formatting characters), or None."""
+    for c in text:
+        if unicodedata.category(c) in REFUSED_CATEGORIES:
+            return f"contains a control or formatting character (U+{ord(c):04X})"
+    return None
+
+
+def _clean(text: str) -> str:
+    why = bad_characters(text)
+    if why:
+        raise ValueError(why)
+    return text
+
+
+#: A string field of an input model: no control or formatting characters.
+Text = Annotated[str, AfterValidator(_clean)]
+
+#: The configuration of input models: unknown fields refused, no type coercion, finite numbers.
+STRICT_INPUT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
 
 class ReadingIn(BaseModel):
     """A reading entered by hand or relayed by another system."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT_INPUT
 
-    kind: str = Field(description="blood_pressure, weight, body_composition, heart_rate, position, ...")
-    resident_id: str | None = None
-    values: dict[str, float]
+    kind: Text = Field(
+        max_length=64, description="blood_pressure, weight, body_composition, heart_rate, position, ..."
+    )
+    resident_id: Text | None = Field(None, min_length=1, max_length=64)
+    values: dict[Annotated[Text, Field(max_length=64)], float] = Field(max_length=MAX_VALUES)
     measured_at: datetime | None = None
-    device_id: str = Field("manual", max_length=64)
+    device_id: Text = Field("manual", min_length=1, max_length=64)
+
+
+class DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _walk_strings(obj: Any, path: str, errors: dict[str, str]) -> None:
+    if isinstance(obj, str):
+        why = bad_characters(obj)
+        if why:
+            errors[path or "(body)"] = why
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            sub = f"{path}.{k}" if path else k
+            why = bad_characters(k)
+            if why:
+                errors[f"{path or '(body)'} key"] = why
+            _walk_strings(v, sub, errors)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _walk_strings(v, f"{path}.{i}" if path else str(i), errors)
+
+
+def strict_body_errors(body: bytes) -> dict[str, str]:
+    """What a manual-entry body breaks beyond its model: repeated keys, values that are not
+    JSON numbers, a ``measured_at`` that is not a string, control characters anywhere."""
+    try:
+        data = json.loads(body, object_pairs_hook=_no_duplicates)
+    except DuplicateKey as e:
+        return {"(body)": f"the key {str(e)[:64]!r} appears more than once"}
+    except ValueError:
+        return {}  # not JSON (or not UTF-8): the model says so
+    errors: dict[str, str] = {}
+    if not isinstance(data, dict):
+        return errors
+    _walk_strings(data, "", errors)
+    values = data.get("values")
+    if isinstance(values, dict):
+        for k, v in values.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                errors[f"values.{k}"] = "must be a JSON number (not a string or true/false)"
+    if data.get("measured_at") is not None and not isinstance(data["measured_at"], str):
+        errors["measured_at"] = "must be a date-time string with a time zone (e.g. 2026-03-01T08:30:00+08:00)"
+    return errors
 
 
 class ManualEntry(Protocol):
@@ -59,7 +152,15 @@ async def enter_manual(
     reading is committed to disk); a refused body gets the 422 response, counted."""
     gw = request.app[GATEWAY]
     try:
-        entry = parse(await request.read())
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            body = await request.read()
+    except TimeoutError:
+        return problem(408, f"the request body did not arrive within {BODY_TIMEOUT_S:.0f} s")
+    strict = strict_body_errors(body)
+    if strict:
+        return _refused(gw, strict)
+    try:
+        entry = parse(body)
     except ValidationError as e:
         return _refused(gw, validation_errors(e))
     if entry.measured_at is not None and entry.measured_at.tzinfo is None:
