@@ -24,6 +24,7 @@ import functools
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -34,7 +35,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from buffer import diskio, ids, salvage, schema, store
+from buffer import diskio, ids, marks, salvage, schema, store
 from buffer.errors import InvalidRecordError, OutboxClosedError, OutboxError, translate
 from buffer.record import Lane, Record, State, Stored
 from buffer.results import AckResult, Claim, MaintenanceResult, OutboxStats, RecoveryReport
@@ -108,6 +109,8 @@ class Outbox:
         self._writer_done = False
         self._fsyncs = 0
         self._sync_task: asyncio.Task[None] | None = None
+        self._seq_mark: marks.SeqHigh | None = None  # outbox.seq_high as last read or written
+        self._seq_mark_logged_at: float | None = None
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -144,6 +147,8 @@ class Outbox:
         finally:
             self._tg = None
             self._maint_task = None
+            if self.owner and self._db is not None:
+                await self._write_seq_mark()
             await self._close_db()
             self._drop_lock()
 
@@ -162,17 +167,40 @@ class Outbox:
             os.close(self._lock_fd)  # closing releases the flock
             self._lock_fd = None
 
+    async def _in_thread(self, fn: Callable[[salvage.Guard], T]) -> T:
+        """Run ``fn(guard)`` in a worker thread; when this task is cancelled (the daemon is asked
+        to stop while it starts), ask ``fn`` to stop through the guard and wait for it to return
+        (it looks at the guard between steps and during every query), then pass the cancellation on."""
+        stop = threading.Event()
+        guard = salvage.Guard(stop, self.settings.salvage_max_s)
+        work = asyncio.ensure_future(asyncio.to_thread(fn, guard))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            stop.set()
+            with contextlib.suppress(BaseException):
+                await work
+            raise
+
     async def _open_db(self) -> None:
         s = self.settings
+        if self.owner:
+            self._seq_mark = await asyncio.to_thread(marks.read_seq_high, self.path)
+            mark = await asyncio.to_thread(marks.read_recovery, self.path)
+            if mark is not None and mark.phase == marks.SALVAGING:
+                await self._in_thread(functools.partial(self._recover_again, mark))
+            elif mark is not None:  # repaired, but the report may never have reached anyone
+                self._report_from(mark)
+        existed = diskio.database_bytes(self.path) > 0
         if s.check_on_open:
-            problem = await asyncio.to_thread(salvage.problem, self.path)
+            problem = await self._in_thread(functools.partial(salvage.problem, self.path))
             if problem is not None:
                 if not self.owner:
                     raise translate(
                         sqlite3.DatabaseError(f"database disk image is malformed: {problem}"),
                         "opening the outbox",
                     )
-                await asyncio.to_thread(self._recover, problem)
+                await self._in_thread(functools.partial(self._recover, problem))
         try:
             self._db = await aiosqlite.connect(str(self.path), isolation_level=None, timeout=s.busy_timeout_s)
             self._con = self._db._conn
@@ -184,6 +212,7 @@ class Outbox:
                     wal_autocheckpoint=s.wal_autocheckpoint_pages,
                     journal_size_limit=s.journal_size_limit_bytes,
                     synchronous="NORMAL",
+                    max_page_count=s.max_page_count,
                 ),
                 durable=False,  # the opening is fsynced once, at its end
             )
@@ -191,6 +220,10 @@ class Outbox:
                 "opening the outbox", functools.partial(store.load, st=self._st), durable=False
             ):
                 self._log.warning("outbox: id and queue tables disagreed with the records; rebuilt them")
+            seq_mark = self._seq_mark
+            fresh = self.recovery is None and self._st.next_seq == 1  # no number handed out yet
+            if self.owner and fresh and seq_mark is not None and seq_mark.handed > 0:
+                await asyncio.to_thread(self._lost, seq_mark, existed)
             if self.recovery is not None and self._st.next_seq <= self._recovered_seq_floor:
                 self._st.next_seq = self._recovered_seq_floor + 1
                 await self._run("opening the outbox", functools.partial(store.save_hwm_tx, st=self._st))
@@ -202,16 +235,52 @@ class Outbox:
                     self._log.info(
                         "outbox: %d in-flight rows from the last run are pending again", self._resumed
                     )
+            if self.owner:
+                await self._write_seq_mark()
             await self._synced(self._st.write_commits)  # one fsync for the whole opening
         except sqlite3.Error as exc:
             raise translate(exc, "opening the outbox") from exc
 
-    def _recover(self, problem: str) -> None:
+    # ------------------------------------------------------------------ repair and loss (on open)
+    #
+    # A repair is written down before it starts (``outbox.db.recovery``, phase ``salvaging``) and
+    # its report when it ends (phase ``done``): a repair the daemon was stopped or killed in starts
+    # over on the next start, and its report is raised again on every start until the owner says
+    # it was reported (:meth:`recovery_reported`).  See :mod:`buffer.marks`.
+
+    def _recover(self, problem: str, guard: salvage.Guard) -> None:
         """Move the damaged file aside and salvage what can be read (runs in a worker thread)."""
         now = self._clock()
-        old_size = diskio.database_bytes(self.path)
-        moved = salvage.move_aside(self.path, now)
+        target = salvage.aside_path(self.path, now)
+        mark = marks.RecoveryMark(
+            marks.SALVAGING, now, target.name, diskio.database_bytes(self.path), problem
+        )
+        marks.write_recovery(self.path, mark)
+        moved = salvage.move_aside(self.path, now, target)
         self._log.error("outbox: database damaged (%s); moved aside to %s, salvaging", problem, moved)
+        self._salvage(mark, guard)
+
+    def _recover_again(self, mark: marks.RecoveryMark, guard: salvage.Guard) -> None:
+        """A repair was interrupted (the daemon stopped or was killed during it): start it over
+        from the file moved aside, into a new database in place of the partial one."""
+        name = mark.moved_to
+        moved = None if name is None or "/" in name else self.path.with_name(name)
+        if moved is None or not moved.name.startswith(f"{self.path.name}.corrupt-") or not moved.exists():
+            # Stopped before the file was moved (or the mark is unreadable): the damaged file, if
+            # any, is still in place and the integrity check finds it again.
+            marks.remove(marks.recovery_path(self.path))
+            return
+        self._log.warning(
+            "outbox: the repair of %s was interrupted (stopped or killed); starting it over", moved.name
+        )
+        for suffix in ("", "-wal", "-shm"):  # the partial copy (the damaged file is never touched)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(str(self.path) + suffix)
+        self._salvage(mark, guard)
+
+    def _salvage(self, mark: marks.RecoveryMark, guard: salvage.Guard) -> None:
+        assert mark.moved_to is not None
+        moved = self.path.with_name(mark.moved_to)
         s = self.settings
         dst = sqlite3.connect(self.path, isolation_level=None, timeout=s.busy_timeout_s)
         try:
@@ -221,20 +290,93 @@ class Outbox:
                 wal_autocheckpoint=s.wal_autocheckpoint_pages,
                 journal_size_limit=s.journal_size_limit_bytes,
             )
-            got = salvage.salvage(moved, dst, page_size_hint=s.page_size)
+            got = salvage.salvage(moved, dst, page_size_hint=s.page_size, guard=guard)
         finally:
             dst.close()
         # Rows lost with the damaged pages may have had sequence numbers above every recovered one;
-        # skip past any number they could have used so the county never sees a number twice.
-        self._recovered_seq_floor = got.seq_high + old_size // 64
-        self.recovery = RecoveryReport(
-            moved_to=moved,
+        # skip past any number they could have used (and past anything claimed, per seq_high) so
+        # the county never sees a number twice.
+        floor = got.seq_high + mark.old_size // 64
+        if self._seq_mark is not None:
+            floor = max(floor, self._seq_mark.ceiling)
+        done = marks.RecoveryMark(
+            marks.DONE,
+            mark.at,
+            mark.moved_to,
+            mark.old_size,
+            mark.problem,
+            seq_floor=floor,
             recovered_rows=got.rows,
             unreadable_ranges=got.unreadable_ranges,
             detail=got.detail,
-            at=now,
         )
+        marks.write_recovery(self.path, done)
+        self._report_from(done)
+        assert self.recovery is not None
         self._log.error("outbox: %s", self.recovery.alert_text())
+
+    def _lost(self, seq_mark: marks.SeqHigh, existed: bool) -> None:
+        """The database is new (no number handed out) but ``outbox.seq_high`` says this outbox
+        handed out numbers: the file was emptied or removed.  A loss to report; numbering goes
+        on past anything claimed (runs in a worker thread)."""
+        what = "empty" if existed else "missing or empty (0 bytes)"
+        detail = (
+            f"{self.path.name} was {what} although this gateway had already numbered "
+            f"{seq_mark.handed} records (outbox.seq_high): readings not yet delivered may be lost; "
+            f"numbering goes on above {seq_mark.ceiling}"
+        )
+        mark = marks.RecoveryMark(
+            marks.DONE, self._clock(), None, 0, detail, seq_floor=seq_mark.ceiling, detail=detail
+        )
+        marks.write_recovery(self.path, mark)
+        self._report_from(mark)
+        self._log.error("outbox: %s", detail)
+
+    def _report_from(self, mark: marks.RecoveryMark) -> None:
+        self._recovered_seq_floor = max(self._recovered_seq_floor, mark.seq_floor)
+        self.recovery = RecoveryReport(
+            moved_to=None if mark.moved_to is None else self.path.with_name(mark.moved_to),
+            recovered_rows=mark.recovered_rows,
+            unreadable_ranges=mark.unreadable_ranges,
+            detail=mark.detail,
+            at=mark.at,
+        )
+
+    async def recovery_reported(self) -> None:
+        """The owner raised the alert for :attr:`recovery` (stored it): it is not raised again on
+        the next start.  Until this is called, every start reports the same recovery again."""
+        if self.owner and self.recovery is not None:
+            await asyncio.to_thread(marks.remove, marks.recovery_path(self.path))
+
+    # ------------------------------------------------------------------- outbox.seq_high (marks)
+
+    def _seq_mark_due(self) -> bool:
+        handed = self._st.next_seq - 1
+        mark = self._seq_mark
+        if mark is None:
+            return True
+        return handed > mark.ceiling - marks.SEQ_MARGIN // 2 or (mark.handed == 0 and handed > 0)
+
+    async def _write_seq_mark(self, *, retry: bool = True) -> None:
+        """Write ``outbox.seq_high`` (owner only): at open and close, and when :meth:`_seq_mark_due`.
+        A failure (a full disk) is logged, and tried again, at most once a minute (``retry=False``:
+        not before that minute is over); it changes nothing else."""
+        handed = self._st.next_seq - 1
+        old = self._seq_mark
+        new = marks.SeqHigh(handed, max(handed + marks.SEQ_MARGIN, 0 if old is None else old.ceiling))
+        if old == new:
+            return
+        failed_at = self._seq_mark_logged_at
+        if not retry and failed_at is not None and time.monotonic() - failed_at < 60.0:
+            return
+        try:
+            await asyncio.to_thread(marks.write_seq_high, self.path, new)
+        except OSError as exc:
+            self._seq_mark_logged_at = time.monotonic()
+            self._log.warning("outbox: could not write %s: %s", marks.seq_high_path(self.path).name, exc)
+            return
+        self._seq_mark_logged_at = None
+        self._seq_mark = new
 
     async def _close_db(self) -> None:
         if self._db is not None:
@@ -482,6 +624,8 @@ class Outbox:
                     p.future.set_exception(err)
             return
         self._puts += len(records)
+        if self.owner and (self._seq_mark is None or self._seq_mark.handed == 0):
+            await self._write_seq_mark(retry=False)  # once: this outbox now has numbered records
         # Lazy puts are answered now; durable ones when the syncer's next fsync covers this commit
         # (the writer goes on with the next group meanwhile).  mark 0: only duplicates, nothing
         # new; a durable caller then waits for whatever is committed so far (its earlier copy).
@@ -544,6 +688,8 @@ class Outbox:
         )
         if got is None:
             return None
+        if self.owner and self._seq_mark_due():  # before anyone sends these numbers
+            await self._write_seq_mark(retry=False)
         items = store.claimed_items(got.rows, got.batch_id)
         return Claim(got.batch_id, got.stream, items, now + lease_s, got.resent)
 

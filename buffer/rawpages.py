@@ -12,7 +12,7 @@ not decode is skipped.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -198,10 +198,14 @@ def _cell_payload(pages: _Pages, page: bytes, start: int) -> tuple[int, bytes]:
     return rowid, bytes(payload)
 
 
-def table_rows(db_path: Path, *, columns: int, page_size_hint: int) -> Iterator[tuple[int, list[Value]]]:
+def table_rows(
+    db_path: Path, *, columns: int, page_size_hint: int, keep_going: Callable[[], bool] | None = None
+) -> Iterator[tuple[int, list[Value]]]:
     """(rowid, values) of every decodable table-leaf cell with ``columns`` values, in page order.
 
     Freed pages may still hold older copies of rows: the caller decides which copy to keep.
+    ``keep_going`` is asked before every page: when it answers false the walk ends there (a time
+    limit or a stop request; a large file may have long stretches without a matching row).
     """
     wal_path = Path(str(db_path) + "-wal")
     with open(db_path, "rb") as db:
@@ -209,6 +213,8 @@ def table_rows(db_path: Path, *, columns: int, page_size_hint: int) -> Iterator[
         try:
             pages = _Pages(db, wal, page_size_hint)
             for pgno in range(1, pages.page_count + 1):
+                if keep_going is not None and not keep_going():
+                    return
                 try:
                     page = pages.page(pgno)
                 except _Bad:

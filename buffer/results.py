@@ -40,15 +40,17 @@ class AckResult:
 
 @dataclass(frozen=True, slots=True)
 class RecoveryReport:
-    """What happened when a damaged database was found on open."""
+    """What happened when a damaged (or missing, or emptied) database was found on open."""
 
-    moved_to: Path
+    moved_to: Path | None  # None: nothing to move aside (the file was missing or empty)
     recovered_rows: int
     unreadable_ranges: int
     detail: str
     at: float
 
     def alert_text(self) -> str:
+        if self.moved_to is None:
+            return f"outbox database was lost: {self.detail}"
         return (
             f"outbox database was damaged: moved aside to {self.moved_to.name}; "
             f"{self.recovered_rows} rows recovered ({self.detail})"

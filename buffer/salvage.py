@@ -6,14 +6,21 @@ walked in rowid (``seq``) order in chunks.  When a chunk hits a damaged page, th
 forward (exponential steps, then a binary search) for the first sequence number that can be read
 again, so every row on a readable leaf page is kept.  Rows whose columns do not make sense are
 skipped.  The damaged file is never deleted or written to.
+
+The walk only ever moves forward (a damaged page can hand back rows out of order, even a ``seq`` of
+0: such rows are skipped, never followed back), so it ends.  It is bounded in time and can be
+stopped from another thread (:class:`Guard`): past the time limit what is left is treated as
+unreadable (and read from the raw pages as far as the limit allows); a stop request raises
+:class:`Interrupted`, and the caller starts the salvage over on its next start.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +35,60 @@ _CHUNK = 1000
 _MAX_SEQ = (1 << 63) - 1
 
 
+_PROGRESS_STEPS = 10_000  # SQLite virtual-machine steps between two looks at the guard
+
+
 def _read_only_uri(path: Path) -> str:
     return path.resolve().as_uri() + "?mode=ro"
 
 
-def problem(path: Path) -> str | None:
-    """``None`` when the database at ``path`` passes ``PRAGMA quick_check`` (or does not exist yet)."""
+class Interrupted(Exception):
+    """The salvage (or the integrity check) was asked to stop; nothing it did is to be trusted."""
+
+
+class Guard:
+    """A stop request (set from another thread) and a time limit, asked between steps of the
+    salvage and, through a progress handler, during every SQLite query it runs."""
+
+    def __init__(
+        self,
+        stop: threading.Event | None = None,
+        max_s: float | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stop = stop
+        self._monotonic = monotonic
+        self.max_s = max_s
+        self._deadline = None if max_s is None else monotonic() + max_s
+        self.timed_out = False
+
+    def stopped(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def expired(self) -> bool:
+        if not self.timed_out and self._deadline is not None and self._monotonic() >= self._deadline:
+            self.timed_out = True
+        return self.timed_out
+
+    def keep_going(self) -> bool:
+        return not self.stopped() and not self.expired()
+
+    def check(self) -> None:
+        """Raise :class:`Interrupted` if a stop was requested."""
+        if self.stopped():
+            raise Interrupted("the salvage was stopped")
+
+    def watch(self, con: sqlite3.Connection) -> None:
+        """Interrupt ``con``'s running query when asked to stop or past the time limit."""
+        con.set_progress_handler(lambda: 0 if self.keep_going() else 1, _PROGRESS_STEPS)
+
+
+def problem(path: Path, guard: Guard | None = None) -> str | None:
+    """``None`` when the database at ``path`` passes ``PRAGMA quick_check`` (or does not exist yet).
+
+    With a ``guard``, a stop request interrupts the check (:class:`Interrupted`).
+    """
     if not path.exists() or path.stat().st_size == 0:
         return None
     try:
@@ -41,25 +96,36 @@ def problem(path: Path) -> str | None:
         con = sqlite3.connect(_read_only_uri(path), uri=True, isolation_level=None, timeout=10.0)
     except sqlite3.Error as exc:
         return str(exc)
+    if guard is not None:
+        con.set_progress_handler(lambda: 1 if guard.stopped() else 0, _PROGRESS_STEPS)
     try:
         rows = con.execute("PRAGMA quick_check").fetchall()
         if [tuple(r) for r in rows] == [("ok",)]:
             return None
         return "; ".join(str(r[0]) for r in rows[:5])
     except sqlite3.DatabaseError as exc:
+        if guard is not None:
+            guard.check()
         return str(exc)
     finally:
         con.close()
 
 
-def move_aside(path: Path, now: float) -> Path:
-    """Rename the database (and its -wal/-shm) to ``<name>.corrupt-<UTC time>``; never delete."""
+def aside_path(path: Path, now: float) -> Path:
+    """Where :func:`move_aside` puts the database: ``<name>.corrupt-<UTC time>`` (a free name)."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     n = 1
     while target.exists():
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
         n += 1
+    return target
+
+
+def move_aside(path: Path, now: float, target: Path | None = None) -> Path:
+    """Rename the database (and its -wal/-shm) to ``target`` (default :func:`aside_path`); never delete."""
+    if target is None:
+        target = aside_path(path, now)
     os.replace(path, target)
     for suffix in ("-wal", "-shm"):
         side = Path(str(path) + suffix)
@@ -120,28 +186,36 @@ def _valid(row: Sequence[object]) -> bool:
 
 
 class _Walker:
-    def __init__(self, src: sqlite3.Connection) -> None:
+    def __init__(self, src: sqlite3.Connection, guard: Guard) -> None:
         self.src = src
+        self.guard = guard
 
     def readable_from(self, seq: int) -> bool:
+        """Reading from ``seq`` works and moves forward: no error, and the first row it returns (if
+        any: the end of the table counts as readable) is numbered ``seq`` or higher."""
         try:
-            self.src.execute(
+            rows = self.src.execute(
                 f"SELECT {_SALVAGE_COLUMNS} FROM records NOT INDEXED WHERE seq >= ? ORDER BY seq LIMIT 1",
                 (seq,),
             ).fetchall()
         except sqlite3.DatabaseError:
+            self.guard.check()
             return False
-        return True
+        return not rows or (isinstance(rows[0][0], int) and rows[0][0] >= seq)
 
     def next_readable(self, lo: int) -> int | None:
-        """The smallest start > ``lo + 1`` from which reading works again (``None``: nothing further).
+        """The smallest start > ``lo + 1`` from which reading works again (``None``: nothing further,
+        or the time limit is reached).
 
-        Reading from ``lo + 1`` is known to fail.
+        Reading from ``lo + 1`` is known to fail (or not to move forward).
         """
         bad = lo + 1
         step = 1
         good = None
         while bad + step <= _MAX_SEQ:
+            if not self.guard.keep_going():
+                self.guard.check()
+                return None
             if self.readable_from(bad + step):
                 good = bad + step
                 break
@@ -150,6 +224,9 @@ class _Walker:
         if good is None:
             return None
         while good - bad > 1:
+            if not self.guard.keep_going():
+                self.guard.check()
+                break  # out of time: resume from the first start known to work
             mid = (bad + good) // 2
             if self.readable_from(mid):
                 good = mid
@@ -158,25 +235,34 @@ class _Walker:
         return good
 
 
-def salvage(src_path: Path, dst: sqlite3.Connection, *, page_size_hint: int = 1024) -> Salvaged:
+def salvage(
+    src_path: Path, dst: sqlite3.Connection, *, page_size_hint: int = 1024, guard: Guard | None = None
+) -> Salvaged:
     """Copy every readable row of ``src_path``'s ``records`` table into ``dst`` (schema already there).
 
     First through SQLite (rowid walk around damaged pages), then, for the sequence numbers SQLite
-    could not reach, straight from the pages (:mod:`buffer.rawpages`).
+    could not reach, straight from the pages (:mod:`buffer.rawpages`).  ``guard``: a stop request
+    raises :class:`Interrupted` (``dst`` then holds part of the rows: start over); past its time
+    limit the salvage keeps what it has read so far.
     """
+    guard = guard or Guard()
     try:
         src = sqlite3.connect(_read_only_uri(src_path), uri=True, isolation_level=None, timeout=10.0)
     except sqlite3.Error as exc:
         walked = _Walked(0, [(1, _MAX_SEQ)], 0, 0, 0, f"SQLite could not open the damaged file: {exc}")
     else:
         try:
-            walked = _walk(src, dst)
+            guard.watch(src)
+            walked = _walk(src, dst, guard)
             _copy_counters(src, dst)
         finally:
             src.close()
-    raw_rows = _from_pages(src_path, dst, walked.gaps, page_size_hint) if walked.gaps else 0
-    _copy_leases(src_path, dst)
-    _copy_done(src_path, dst, page_size_hint)
+    guard.check()
+    raw_rows = _from_pages(src_path, dst, walked.gaps, page_size_hint, guard) if walked.gaps else 0
+    guard.check()
+    _copy_leases(src_path, dst, guard)
+    _copy_done(src_path, dst, page_size_hint, guard)
+    guard.check()
     dst.execute("BEGIN IMMEDIATE")
     rebuild_derived(dst)  # also drops rows repeating an id (garbled copies)
     dst.execute("COMMIT")
@@ -189,6 +275,11 @@ def salvage(src_path: Path, dst: sqlite3.Connection, *, page_size_hint: int = 10
         detail += f", {walked.skipped} garbled rows skipped"
     if walked.note:
         detail += f" ({walked.note})"
+    if guard.timed_out:
+        detail += (
+            f"; stopped at the time limit ({guard.max_s:.0f} s): rows not reached by then were not "
+            "copied (they are still in the file moved aside)"
+        )
     return Salvaged(rows, len(walked.gaps), walked.skipped, max(high, walked.hwm), detail)
 
 
@@ -205,23 +296,31 @@ class _Walked:
 _INSERT = f"INSERT OR IGNORE INTO records({_SALVAGE_COLUMNS}) VALUES ({','.join('?' * 16)})"
 
 
-def _walk(src: sqlite3.Connection, dst: sqlite3.Connection) -> _Walked:
-    walker = _Walker(src)
+def _walk(src: sqlite3.Connection, dst: sqlite3.Connection, guard: Guard) -> _Walked:
+    walker = _Walker(src, guard)
     # Lets SQLite read a file shorter than its header says (a truncated file) instead of refusing
     # it outright; nothing is written through this read-only connection.
     src.execute("PRAGMA writable_schema = ON")
     try:
         src.execute(f"SELECT {_SALVAGE_COLUMNS} FROM records LIMIT 0").fetchall()
     except sqlite3.DatabaseError as exc:
+        guard.check()
         return _Walked(0, [(1, _MAX_SEQ)], 0, 0, _meta_hwm(src), f"the records table cannot be read: {exc}")
+    # ``lo`` (the last sequence number read) only ever grows: every turn of the loop either reads
+    # rows past it or probes forward past it, so the walk ends.
     lo = 0
     rows_done = 0
     skipped = 0
     gaps: list[tuple[int, int]] = []
     high = 0
     while True:
+        guard.check()
+        if guard.expired():
+            gaps.append((lo + 1, _MAX_SEQ))
+            break
+        start = lo
         batch: list[tuple[object, ...]] = []
-        read = 0
+        returned = 0
         failed = False
         try:
             cur = src.execute(
@@ -229,14 +328,19 @@ def _walk(src: sqlite3.Connection, dst: sqlite3.Connection) -> _Walked:
                 (lo, _CHUNK),
             )
             for row in cur:
-                read += 1
-                lo = int(row[0])
+                returned += 1
+                seq = row[0]
+                if not isinstance(seq, int) or seq <= lo:
+                    skipped += 1  # a damaged page handed back a row out of order: never step back
+                    continue
+                lo = seq
                 if _valid(row):
                     batch.append(tuple(row))
                 else:
                     skipped += 1
         except sqlite3.DatabaseError:
             failed = True
+        guard.check()
         if batch:
             dst.execute("BEGIN IMMEDIATE")
             before = dst.total_changes
@@ -244,13 +348,14 @@ def _walk(src: sqlite3.Connection, dst: sqlite3.Connection) -> _Walked:
             rows_done += dst.total_changes - before
             dst.execute("COMMIT")
             high = max(high, int(batch[-1][0]))  # type: ignore[call-overload]
-        if not failed:
-            if read == 0:
-                break  # the end of the table
-            continue
-        if read:
-            continue  # retry from the last good row: the next read fails at once or goes on
-        # The first row after ``lo`` cannot be read: skip to the next readable sequence number.
+        if not failed and returned == 0:
+            break  # the end of the table
+        if lo > start:
+            continue  # went forward: read on (after a failure, from the last good row)
+        if guard.expired():
+            continue  # the loop's top records what is left as unreadable
+        # The first row after ``lo`` cannot be read (or comes back out of order): skip to the next
+        # sequence number from which reading works and moves forward.
         nxt = walker.next_readable(lo)
         if nxt is None:
             gaps.append((lo + 1, _MAX_SEQ))
@@ -261,12 +366,14 @@ def _walk(src: sqlite3.Connection, dst: sqlite3.Connection) -> _Walked:
 
 
 def _from_pages(
-    src_path: Path, dst: sqlite3.Connection, gaps: list[tuple[int, int]], page_size_hint: int
+    src_path: Path, dst: sqlite3.Connection, gaps: list[tuple[int, int]], page_size_hint: int, guard: Guard
 ) -> int:
     """Rows read from the raw pages whose seq falls in a gap; of several copies, the latest changed."""
     best: dict[int, tuple[object, ...]] = {}
     try:
-        for rowid, values in rawpages.table_rows(src_path, columns=16, page_size_hint=page_size_hint):
+        for rowid, values in rawpages.table_rows(
+            src_path, columns=16, page_size_hint=page_size_hint, keep_going=guard.keep_going
+        ):
             if values[0] is not None or not any(a <= rowid <= b for a, b in gaps):
                 continue
             row = (rowid, *values[1:])
@@ -312,7 +419,7 @@ def _copy_counters(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
     dst.execute("COMMIT")
 
 
-def _copy_leases(src_path: Path, dst: sqlite3.Connection) -> None:
+def _copy_leases(src_path: Path, dst: sqlite3.Connection, guard: Guard) -> None:
     """Best effort: batches in flight (``leases``, ``flight``) for the salvaged pending rows, so that
     the owner's resume sends them again under their old batch ids.  Unreadable: they go out in new
     batches instead (the receiver still de-duplicates them by reading id)."""
@@ -321,6 +428,7 @@ def _copy_leases(src_path: Path, dst: sqlite3.Connection) -> None:
     except sqlite3.Error:
         return
     try:
+        guard.watch(src)
         src.execute("PRAGMA writable_schema = ON")
         leases = src.execute("SELECT b, batch_id, lease_until FROM leases").fetchall()
         flight = src.execute("SELECT seq, b FROM flight").fetchall()
@@ -338,7 +446,7 @@ def _copy_leases(src_path: Path, dst: sqlite3.Connection) -> None:
     dst.execute("COMMIT")  # rebuild_derived then drops flight rows without a pending record
 
 
-def _copy_done(src_path: Path, dst: sqlite3.Connection, page_size_hint: int) -> None:
+def _copy_done(src_path: Path, dst: sqlite3.Connection, page_size_hint: int, guard: Guard) -> None:
     """Best effort: which salvaged rows an ack delivered (``acks``, ``done``), through SQLite, else
     from the raw pages (the newest copy of each row).  A ``done`` row older than its record's last
     change is a stale copy (the record was revised after that ack) and is dropped, as is one for a
@@ -348,13 +456,15 @@ def _copy_done(src_path: Path, dst: sqlite3.Connection, page_size_hint: int) -> 
     try:
         src = sqlite3.connect(_read_only_uri(src_path), uri=True, isolation_level=None, timeout=10.0)
         try:
+            guard.watch(src)
             src.execute("PRAGMA writable_schema = ON")
             acks = {int(r[0]): tuple(r) for r in src.execute("SELECT b, batch_id, at, n FROM acks")}
             done = {int(r[0]): tuple(r) for r in src.execute("SELECT seq, b, at FROM done")}
         finally:
             src.close()
     except sqlite3.Error:
-        acks, done = _done_from_pages(src_path, page_size_hint)
+        guard.check()
+        acks, done = _done_from_pages(src_path, page_size_hint, guard)
     good_acks = [
         r
         for r in acks.values()
@@ -372,7 +482,7 @@ def _copy_done(src_path: Path, dst: sqlite3.Connection, page_size_hint: int) -> 
 
 
 def _done_from_pages(
-    src_path: Path, page_size_hint: int
+    src_path: Path, page_size_hint: int, guard: Guard
 ) -> tuple[dict[int, tuple[object, ...]], dict[int, tuple[object, ...]]]:
     """``acks`` rows (4 values: b, text, real, int) and ``done`` rows (3 values: seq, int, real) read
     from the raw pages; of several copies of a row, the one with the latest time.  (A REAL without
@@ -382,7 +492,7 @@ def _done_from_pages(
     try:
         for columns, into in ((4, acks), (3, done)):
             for rowid, values in rawpages.table_rows(
-                src_path, columns=columns, page_size_hint=page_size_hint
+                src_path, columns=columns, page_size_hint=page_size_hint, keep_going=guard.keep_going
             ):
                 if values[0] is not None:
                     continue

@@ -119,12 +119,14 @@ def configure(
     wal_autocheckpoint: int,
     journal_size_limit: int,
     synchronous: str = "FULL",
+    max_page_count: int | None = None,
 ) -> None:
     """Pragmas for an SD card: WAL, synchronous=FULL, modest pages, bounded WAL; then the schema.
 
     ``page_size`` only takes effect on a new (empty) database.  The outbox passes
     ``synchronous="NORMAL"`` because it fsyncs the write-ahead log itself (its syncer), once for
-    many commits, off the database thread.
+    many commits, off the database thread.  ``max_page_count``: the file's page ceiling (this
+    connection's; past it commits fail with ``SQLITE_FULL``, as on a full disk).
     """
     if synchronous not in ("FULL", "NORMAL"):
         raise ValueError("synchronous must be FULL or NORMAL")
@@ -142,6 +144,8 @@ def configure(
     con.execute("PRAGMA cache_size = -1024")
     con.execute("PRAGMA foreign_keys = OFF")
     create_schema(con)
+    if max_page_count is not None:
+        con.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
 
 
 def create_schema(con: sqlite3.Connection) -> None:

@@ -36,6 +36,12 @@ class OutboxSettings:
     ``ttl_s_by_kind``: undelivered rows of these kinds older than this are expired (counted).
     ``history_telemetry_rows``: how far back (in records) ``history`` looks for telemetry rows,
     which are not indexed by key to spare the SD card.
+    ``salvage_max_s``: the longest the repair of a damaged file may take on open; rows it has not
+    reached by then stay in the file moved aside (the report says so).
+    ``max_page_count``: optional ceiling on the database's pages (SQLite ``max_page_count``): a
+    commit that needs more fails exactly as on a full disk (``SQLITE_FULL``).  Unlike
+    ``hard_limit_bytes`` it stops claims and acks too; it caps the file where a partition cannot be
+    sized, and lets tests fill the "disk" for real.
     """
 
     group_commit_ms: float = 4.0
@@ -55,6 +61,8 @@ class OutboxSettings:
     busy_timeout_s: float = 10.0
     read_chunk_rows: int = 500
     history_telemetry_rows: int = 200_000
+    salvage_max_s: float = 600.0
+    max_page_count: int | None = None
 
     def __post_init__(self) -> None:
         if self.group_commit_ms < 0:
@@ -76,4 +84,8 @@ class OutboxSettings:
             raise ValueError("ttl_s_by_kind values must be >= 0")
         if self.page_size not in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536):
             raise ValueError("page_size must be a power of two between 512 and 65536")
+        if self.salvage_max_s <= 0:
+            raise ValueError("salvage_max_s must be > 0")
+        if self.max_page_count is not None and self.max_page_count < 16:
+            raise ValueError("max_page_count must allow at least 16 pages")
         object.__setattr__(self, "ttl_s_by_kind", MappingProxyType(dict(self.ttl_s_by_kind)))

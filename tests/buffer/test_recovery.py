@@ -83,6 +83,9 @@ async def check_recovered(
         c = await ob.claim(max_count=10**4, max_bytes=10**9)
         assert c is not None
     async with Outbox(path, settings=SETTINGS, clock=clock) as ob:
+        assert ob.recovery == rep  # not reported yet: raised again on every start until it is
+        await ob.recovery_reported()
+    async with Outbox(path, settings=SETTINGS, clock=clock) as ob:
         assert ob.recovery is None  # healthy now
     return rep.recovered_rows
 
