@@ -70,10 +70,13 @@ def read_runtime(state_dir: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((state_dir / RUNTIME_FILE).read_text(encoding="utf-8"))
         pid = int(data["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
         os.kill(pid, 0)
     except PermissionError:
-        return data if isinstance(data, dict) else None  # alive, another user's process
-    except (OSError, ValueError, KeyError, TypeError):
+        pass  # alive: another user's process (the service user's)
+    except OSError:
         return None
     return data if isinstance(data, dict) else None
 
@@ -402,10 +405,15 @@ class Daemon:
             "warning",
             None,
             report.alert_text(),
-            {"recovered": report.recovered_rows, "moved_to": str(report.moved_to), "detail": report.detail},
+            {
+                "recovered": report.recovered_rows,
+                "moved_to": None if report.moved_to is None else str(report.moved_to),
+                "detail": report.detail,
+            },
         )
         if alert is not None:
             await self.gateway.submit_alerts([alert])
+        await outbox.recovery_reported()  # stored: not raised again on the next start
 
     async def _maintain_once(self, outbox: Outbox) -> None:
         result = await outbox.maintain()
@@ -518,8 +526,24 @@ async def serve(config: Config, *, on_ready: Callable[[Daemon], None] | None = N
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
-    async with Daemon(config) as daemon:
+    # A stop signal during start-up (a long repair of a damaged outbox) cancels the start-up: the
+    # outbox's repair thread stops at its next step and starts over on the next start.
+    daemon = Daemon(config)
+    starting = asyncio.ensure_future(daemon.__aenter__())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        log.warning("stop signal during start-up: stopping")
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return 0
+    stopping.cancel()
+    await starting  # raises what made the start-up fail
+    try:
         if on_ready is not None:
             on_ready(daemon)
         await stop.wait()
+    finally:
+        await daemon.__aexit__(None, None, None)
     return 0
