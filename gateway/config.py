@@ -485,7 +485,7 @@ def field_problems(err: ValidationError) -> list[FieldProblem]:
             known = _known_fields(tuple(e["loc"]))
             close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1, cutoff=0.6)
             suggestion = close[0] if close else None
-        out.append(FieldProblem(path, e["type"], e["msg"], suggestion))
+        out.append(FieldProblem(path, e["type"], e["msg"].removeprefix("Value error, "), suggestion))
     return out
 
 

@@ -50,14 +50,15 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> No
 def scan_lang(argv: Sequence[str]) -> str | None:
     """``--lang X`` / ``--lang=X`` anywhere in ``argv`` (before parsing: the help and the usage
     errors are already in that language)."""
+    found = None  # the last one wins, as in argparse
     for i, arg in enumerate(argv):
         if arg == "--":
             break
         if arg == "--lang" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--lang="):
-            return arg.partition("=")[2]
-    return None
+            found = argv[i + 1]
+        elif arg.startswith("--lang="):
+            found = arg.partition("=")[2]
+    return found
 
 
 class HelpFormatter(argparse.HelpFormatter):

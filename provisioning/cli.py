@@ -120,8 +120,7 @@ def report_error(error: HutError, *, json_mode: bool) -> None:
     (``ConfigError.errors``) one per line; with ``--json`` one JSON object
     ``{"error", "hint", "errors", "exit_code"}`` instead."""
     message, hint = i18n.localize_error(error)
-    details = getattr(error, "errors", None)
-    lines = [str(x) for x in details] if isinstance(details, list | tuple) else []
+    lines = i18n.localize_details(error)
     if json_mode:
         obj = {"error": message, "hint": hint, "errors": lines, "exit_code": error.exit_code}
         print(json.dumps(obj, ensure_ascii=False), file=sys.stderr)

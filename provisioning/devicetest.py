@@ -118,7 +118,22 @@ class FirstReading:
             self.on_link(event)
 
 
-async def via_daemon(api: DaemonApi, device: DeviceEntry, timeout_s: float) -> LiveReading:
+def timeout_hint(link: str | None, ble_enabled: bool, watch_listen: str | None) -> str:
+    """What to check when a device of this link sent nothing: serial advice only for serial."""
+    if link == "ble":
+        return t("devices.test.ble_hint") if ble_enabled else t("devices.test.ble_off_hint")
+    if link == "watch":
+        if watch_listen is None:
+            return t("devices.test.watch_off_hint")
+        return t("devices.test.watch_hint", listen=watch_listen)
+    return t("devices.test.timeout_hint")
+
+
+async def via_daemon(
+    api: DaemonApi, device: DeviceEntry, timeout_s: float, *, hint: str | None = None
+) -> LiveReading:
+    hint = hint or t("devices.test.timeout_hint")
+
     async def first() -> LiveReading:
         async for ev in api.events():
             if ev.type == "reading" and ev.data.get("device") == device.id:
@@ -131,19 +146,22 @@ async def via_daemon(api: DaemonApi, device: DeviceEntry, timeout_s: float) -> L
                     measured_at=ev.data.get("effective_at"),
                 )
         raise TestFailedError(  # the daemon closed the stream
-            t("devices.test.timeout", id=device.id, seconds=timeout_s), hint=t("devices.test.timeout_hint")
+            t("devices.test.timeout", id=device.id, seconds=timeout_s), hint=hint
         )
 
     try:
         return await asyncio.wait_for(first(), timeout_s)
     except TimeoutError:
-        raise TestFailedError(
-            t("devices.test.timeout", id=device.id, seconds=timeout_s), hint=t("devices.test.timeout_hint")
-        ) from None
+        raise TestFailedError(t("devices.test.timeout", id=device.id, seconds=timeout_s), hint=hint) from None
 
 
 async def _wait(
-    sink: FirstReading, device: DeviceEntry, timeout_s: float, *, serial_path: str | None
+    sink: FirstReading,
+    device: DeviceEntry,
+    timeout_s: float,
+    *,
+    serial_path: str | None,
+    hint: str | None = None,
 ) -> LiveReading | ProvisioningError:
     """The first reading, or the error to raise once the transport is closed (a transport's
     task group would wrap an exception raised inside its block)."""
@@ -170,7 +188,8 @@ async def _wait(
             hint=t("devices.test.rejected_hint", profile=sink.profile.name),
         )
     return TestFailedError(
-        t("devices.test.timeout", id=device.id, seconds=timeout_s), hint=t("devices.test.timeout_hint")
+        t("devices.test.timeout", id=device.id, seconds=timeout_s),
+        hint=hint or t("devices.test.timeout_hint"),
     )
 
 
@@ -200,7 +219,13 @@ async def via_serial(device: DeviceEntry, profile: Profile, timeout_s: float, cl
 
 
 async def via_ble(
-    device: DeviceEntry, profile: Profile, timeout_s: float, clock: Clock, backend: BleBackend | None
+    device: DeviceEntry,
+    profile: Profile,
+    timeout_s: float,
+    clock: Clock,
+    backend: BleBackend | None,
+    *,
+    hint: str | None = None,
 ) -> LiveReading:
     from drivers.ble.transport import BleTransport
 
@@ -214,5 +239,7 @@ async def via_ble(
         max_connections=1,
         logger=logging.getLogger("hutgw.cli.ble"),
     ):
-        result = await _wait(sink, device, timeout_s, serial_path=None)
+        result = await _wait(
+            sink, device, timeout_s, serial_path=None, hint=hint or t("devices.test.ble_hint")
+        )
     return _outcome(result)

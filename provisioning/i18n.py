@@ -85,6 +85,7 @@ _MESSAGE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^resident (?P<id>\S+) still has device\(s\) (?P<devices>.+)$", "err.resident_in_use"),
         (r"^config file (?P<path>.+) does not exist$", "err.config_missing"),
         (r"^(?P<source>.+): (?P<n>\d+) invalid field\(s\)$", "err.config_invalid"),
+        (r"^(?P<path>.+) is not valid TOML: (?P<reason>.+)$", "err.config_not_toml"),
         (r"^cannot read (?P<path>.+?): (?P<reason>.+)$", "err.cannot_read"),
         (r"^(?P<path>.+): (?P<n>\d+) bad row\(s\), nothing imported$", "err.csv_bad_rows"),
         (r"^the CSV file is empty$", "err.csv_empty"),
@@ -101,6 +102,7 @@ _HINTS: Mapping[str, str] = {
     "check the card number": "hint.check_card",
     "create it or run `hutgw init`": "hint.create_config",
     "fix the listed fields and run `hutgw config validate FILE`": "hint.fix_config",
+    "fix that line: text in quotes, [section] on a line of its own, one key = value a line": "hint.fix_toml",
     "correct the named field(s) and try again": "hint.correct_fields",
     "add the resident(s) first": "hint.add_residents_first",
     "fix the listed rows, or use --skip-bad to import the good ones": "hint.fix_rows",
@@ -131,6 +133,72 @@ def localize_hint(hint: str | None) -> str | None:
     if hint.startswith("known profiles: "):
         return t("hint.known_profiles", names=hint.removeprefix("known profiles: "))
     return hint
+
+
+#: pydantic's English (after "Input should be ...") and the validators' own -> Chinese.
+_FIELD_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), z)
+    for p, z in (
+        (r"^Input should be greater than or equal to (?P<n>\S+)$", "应不小于 {n}"),
+        (r"^Input should be greater than (?P<n>\S+)$", "应大于 {n}"),
+        (r"^Input should be less than or equal to (?P<n>\S+)$", "应不大于 {n}"),
+        (r"^Input should be less than (?P<n>\S+)$", "应小于 {n}"),
+        (r"^Input should be a valid integer.*$", "应为整数"),
+        (r"^Input should be a valid number.*$", "应为数字"),
+        (r"^Input should be a valid boolean.*$", "应为 true 或 false"),
+        (r"^Input should be a valid string.*$", "应为文本（放在引号里）"),
+        (r"^Input should be a valid (dictionary|list|array|tuple).*$", "格式不对（应为表格或列表）"),
+        (r"^Input should be (?P<choices>'.+')$", "只能是 {choices}"),
+        (r"^Field required$", "缺少此项"),
+        (r"^String should match pattern '(?P<pattern>.+)'$", "格式不对（应符合 {pattern}）"),
+        (
+            r"^port '(?P<port>.*)' is not a number between 1 and 65535$",
+            "端口 '{port}' 不是 1 到 65535 之间的数字",
+        ),
+        (r"^expected HOST:PORT$", "格式应为 主机:端口"),
+        (
+            r"^broker must start with mqtt:// or mqtts://$",
+            "MQTT 服务器地址必须以 mqtt:// 或 mqtts:// 开头",
+        ),
+        (r"^broker URL has no host$", "MQTT 服务器地址缺少主机名"),
+        (
+            r"^broker is mqtt:// \(plain text\) but \[uplink.tls\] files are set.*$",
+            "MQTT 服务器地址是 mqtt://（明文），但配置了 [uplink.tls] 证书文件：请改用 mqtts://主机:8883，"
+            "或删除 [uplink.tls]",
+        ),
+        (
+            r"^required when api.listen \((?P<listen>.+)\) is reachable from other machines$",
+            ("api.listen（{listen}）可被其他机器访问时必须设置"),
+        ),
+        (r"^(?P<file>.+) does not exist$", "文件 {file} 不存在"),
+        (r"^unknown time zone (?P<tz>.+) \(e.g. Asia/Shanghai\)$", "未知的时区 {tz}（如 Asia/Shanghai）"),
+    )
+)
+
+
+def localize_problem(problem: Any) -> str:
+    """One invalid config field (``gateway.config.FieldProblem``) in the current language."""
+    if current() == "en":
+        return str(problem)
+    if problem.kind == "extra_forbidden":
+        if problem.suggestion:
+            return t("config.unknown_field_meant", path=problem.path, meant=problem.suggestion)
+        return t("config.unknown_field", path=problem.path)
+    for pattern, text in _FIELD_MESSAGES:
+        m = pattern.match(problem.message)
+        if m:
+            return f"{problem.path}：{text.format(**m.groupdict())}"
+    return f"{problem.path}：{problem.message}"
+
+
+def localize_details(error: HutError) -> list[str]:
+    """The lines below an error (``ConfigError.errors``, one per invalid field) in the current
+    language."""
+    problems = getattr(error, "problems", None)
+    if isinstance(problems, list):
+        return [localize_problem(p) for p in problems]
+    details = getattr(error, "errors", None)
+    return [str(x) for x in details] if isinstance(details, list | tuple) else []
 
 
 def localize_error(error: HutError) -> tuple[str, str | None]:
@@ -230,6 +298,25 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     },
     "err.config_missing": {"en": "config file {path} does not exist", "zh": "配置文件 {path} 不存在"},
     "err.config_invalid": {"en": "{source}: {n} invalid field(s)", "zh": "{source}：{n} 个字段无效"},
+    "err.config_not_toml": {
+        "en": "{path} is not valid TOML: {reason}",
+        "zh": "{path} 不是有效的 TOML：{reason}",
+    },
+    "config.unknown_field": {"en": "{path}: unknown field", "zh": "{path}：未知的配置项"},
+    "config.unknown_field_meant": {
+        "en": "{path}: unknown field (did you mean `{meant}`?)",
+        "zh": "{path}：未知的配置项（您是不是要写 `{meant}`？）",
+    },
+    "config.valid": {"en": "{path}: the config is valid", "zh": "{path}：配置有效"},
+    "config.valid_defaults": {
+        "en": "no config file at {path}: the built-in defaults are valid "
+        "(give a FILE or --config to check one)",
+        "zh": "{path} 不存在：内置默认配置有效（检查其他文件请给出 文件 或 --config）",
+    },
+    "hint.fix_toml": {
+        "en": "fix that line: text in quotes, [section] on a line of its own, one key = value a line",
+        "zh": "请修正该行：文本要加引号，[节名] 单独一行，每行一个 键 = 值",
+    },
     "err.cannot_read": {"en": "cannot read {path}: {reason}", "zh": "无法读取 {path}：{reason}"},
     "err.csv_bad_rows": {
         "en": "{path}: {n} bad row(s), nothing imported",
@@ -404,8 +491,8 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     "devices.not_a_port": {"en": "{path} is not a serial port", "zh": "{path} 不是串口设备"},
     "devices.bad_watch": {"en": "watch id {id!r} is not a number", "zh": "手表编号 {id!r} 不是数字"},
     "devices.bad_watch_hint": {
-        "en": "give the 10 to 15 digit id printed on the watch or its box (5 to 20 digits)",
-        "zh": "请填写手表或包装盒上的 10 到 15 位编号（5 到 20 位数字）",
+        "en": "give the id printed on the watch or its box: 5 to 20 digits",
+        "zh": "请填写手表或包装盒上的编号：5 到 20 位数字",
     },
     "devices.unknown_profile": {"en": "unknown profile {name!r}", "zh": "未知的设备配置文件 {name!r}"},
     "devices.profile_hint": {
@@ -461,9 +548,9 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "zh": "配置中蓝牙已关闭（[ble] enabled = false）：设为 true 并重启守护进程后才能连接此设备",
     },
     "devices.watch_off": {
-        "en": "the 4G watch listener is off in the config ([watch] listen): set it (e.g. "
-        '"0.0.0.0:5900") and restart the daemon, or the watch cannot connect',
-        "zh": '配置中未开启 4G 手表监听（[watch] listen）：请设置（如 "0.0.0.0:5900"）'
+        "en": "the 4G watch listener is off in the config ([watch] listen): set it to this gateway's "
+        'address and a port (e.g. "192.168.8.1:5093") and restart the daemon, or the watch cannot connect',
+        "zh": '配置中未开启 4G 手表监听（[watch] listen）：请设为本网关的地址和端口（如 "192.168.8.1:5093"）'
         "并重启守护进程，否则手表无法连接",
     },
     "devices.owner_shared": {"en": "the whole hut (shared)", "zh": "卫生室共用"},
@@ -526,6 +613,29 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     "devices.test.timeout_hint": {
         "en": "check the cable/power and that the device sends (its manual: PC output), then retry",
         "zh": "请检查数据线和电源，并确认设备已开启数据输出（见说明书：PC 输出），然后重试",
+    },
+    "devices.test.ble_off_hint": {
+        "en": "Bluetooth is off in the config ([ble] enabled = false), so the daemon does not listen to "
+        "Bluetooth devices: set it to true and restart the daemon (systemctl restart hutgw)",
+        "zh": "配置中蓝牙已关闭（[ble] enabled = false），守护进程不接收蓝牙设备的数据："
+        "请设为 true 并重启守护进程（systemctl restart hutgw）",
+    },
+    "devices.test.ble_hint": {
+        "en": "measure within a few metres of the gateway; if it still sends nothing, pair it "
+        "(`hutgw devices pair ADDRESS`) and check its battery",
+        "zh": "请在网关几米范围内测量；若仍无数据，请先配对（`hutgw devices pair 地址`）并检查电池",
+    },
+    "devices.test.watch_off_hint": {
+        "en": "the 4G watch listener is off in the config ([watch] listen): set it to this gateway's "
+        'address and a port (e.g. "192.168.8.1:5093") and restart the daemon; the watch connects to it',
+        "zh": '配置中未开启 4G 手表监听（[watch] listen）：请设为本网关的地址和端口（如 "192.168.8.1:5093"）'
+        "并重启守护进程；手表会主动连接该地址",
+    },
+    "devices.test.watch_hint": {
+        "en": "the watch must connect to {listen}: set that as its server address (the SMS command in its "
+        "manual), check its SIM has data, then take a reading on the watch",
+        "zh": "手表必须连接到 {listen}：请把它设为手表的服务器地址（见说明书中的短信指令），"
+        "确认 SIM 卡有流量，然后在手表上测量一次",
     },
     "devices.test.port_failed": {"en": "cannot open {path}: {detail}", "zh": "无法打开 {path}：{detail}"},
     "devices.test.port_failed_hint": {

@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.api.errors import problem, validation_errors
+from gateway.api.ratelimit import Rate, RateLimit
 from gateway.api.readings import GATEWAY
 from gateway.api.tasks import background
 from gateway.core import Gateway
@@ -103,6 +104,12 @@ class SessionWatch:
 
 
 WATCH: web.AppKey[SessionWatch] = web.AppKey("session_watch", SessionWatch)
+
+#: Sign-in attempts (right or wrong): 10 at once then one per 5 s from one address, 30 at once
+#: then one a second from all together; tests may replace the limiter before the app starts.
+SIGN_IN_PER_CLIENT = Rate(burst=10, per_s=0.2)
+SIGN_IN_OVERALL = Rate(burst=30, per_s=1.0)
+SIGN_IN_LIMIT: web.AppKey[RateLimit] = web.AppKey("sign_in_limit", RateLimit)
 #: Seconds between expiry checks; tests may shorten it before the app starts.
 WATCH_INTERVAL: web.AppKey[float] = web.AppKey("session_watch_interval_s", float)
 
@@ -133,6 +140,15 @@ def _resolve(snap: RegistrySnapshot, method: str, value: str) -> tuple[ResidentE
 
 async def post_session(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
+    wait = request.app[SIGN_IN_LIMIT].take(request.remote or "")
+    if wait > 0:  # a page or a script trying resident numbers and cards (issue 17 item 10)
+        seconds = math.ceil(wait)
+        log.warning("kiosk sign-in attempts too fast; refused for %d s", seconds)
+        return web.json_response(
+            {"error": f"too many sign-in attempts; try again in {seconds} s", "retry_after_s": seconds},
+            status=429,
+            headers={"Retry-After": str(seconds)},
+        )
     try:
         body = SignIn.model_validate_json(await request.read())
     except ValidationError as e:
@@ -195,6 +211,7 @@ async def get_kiosk(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[SIGN_IN_LIMIT] = RateLimit(SIGN_IN_PER_CLIENT, SIGN_IN_OVERALL)
     app[WATCH] = SessionWatch(app[GATEWAY])
     app[WATCH_INTERVAL] = WATCH_INTERVAL_S
     app.cleanup_ctx.append(background("api-session-watch", lambda a: a[WATCH].run(a[WATCH_INTERVAL])))

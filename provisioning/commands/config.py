@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+from pathlib import Path
 from typing import Any
 
-from gateway.config import Config, load
-from gateway.errors import ConfigError
+from gateway.config import DEFAULT_CONFIG, Config, check, load
 from provisioning import i18n
-from provisioning.errors import EXIT_CONFIG, EXIT_OK
+from provisioning.errors import EXIT_OK
 
 SECRET_FIELDS = {"token", "doctor_pin", "password"}
 
@@ -32,22 +31,29 @@ def register(
     sc.set_defaults(func=schema)
 
 
-def _load(args: argparse.Namespace, file: str | None = None) -> Config:
-    from pathlib import Path
+def _path(args: argparse.Namespace, file: str | None = None) -> Path | None:
+    """The file to read: FILE, else --config, else the default file when it exists."""
+    if file:
+        return Path(file)
+    if args.config is not None:
+        return Path(args.config)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
 
-    path = Path(file) if file else args.config
-    return load(path, overrides={"state_dir": str(args.state_dir) if args.state_dir else None})
+
+def _load(args: argparse.Namespace, file: str | None = None) -> Config:
+    return load(_path(args, file), overrides={"state_dir": str(args.state_dir) if args.state_dir else None})
 
 
 def validate(args: argparse.Namespace) -> int:
-    try:
-        _load(args, args.file)
-    except ConfigError as e:
-        print(i18n.frame_error(i18n.localize_message(e.message), None), file=sys.stderr)
-        for line in e.errors:
-            print(f"  {line}", file=sys.stderr)
-        return EXIT_CONFIG
-    print("config is valid")
+    """The same checks as ``hutgw run`` (the model, then :func:`gateway.config.check`); says which
+    file it checked."""
+    path = _path(args, args.file)
+    config = _load(args, args.file)
+    check(config, source=str(path) if path is not None else "defaults")
+    if path is None:
+        print(i18n.t("config.valid_defaults", path=DEFAULT_CONFIG))
+    else:
+        print(i18n.t("config.valid", path=path))
     return EXIT_OK
 
 

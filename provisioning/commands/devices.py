@@ -416,6 +416,7 @@ def run_test(args: argparse.Namespace) -> int:
     api = DaemonApi(ctx.config.api)
     clock = SystemClock(sync_source=ctx.config.clock.sync_source)
     timeout = float(args.timeout)
+    hint = devicetest.timeout_hint(link, ctx.config.ble.enabled, ctx.config.watch.listen)
 
     async def go() -> LiveReading:
         health = await api.running()
@@ -423,13 +424,13 @@ def run_test(args: argparse.Namespace) -> int:
         with out.progress(t("devices.test.progress", id=device.id), total=timeout) as ticker:
             if health is not None:
                 out.note(t("devices.test.via_daemon", url=api.url))
-                return await _ticking(ticker, devicetest.via_daemon(api, device, timeout))
+                return await _ticking(ticker, devicetest.via_daemon(api, device, timeout, hint=hint))
             if link == "serial":
                 return await _ticking(ticker, devicetest.via_serial(device, profile, timeout, clock))
             if link == "ble":
                 async with ble_backend(backend_spec(args)) as backend:
                     return await _ticking(
-                        ticker, devicetest.via_ble(device, profile, timeout, clock, backend)
+                        ticker, devicetest.via_ble(device, profile, timeout, clock, backend, hint=hint)
                     )
             raise UnreachableError(
                 t(

@@ -24,8 +24,10 @@ def run(args: argparse.Namespace) -> int:
         gateway_id=args.gateway_id,
         **{"uplink.broker": args.broker, "api.listen": args.api},
     )
+    from gateway.config import check
     from gateway.daemon import serve
     from gateway.logsetup import setup_logging
 
+    check(ctx.config, source=str(args.config or "config"))  # exactly what `hutgw config validate` checks
     setup_logging(ctx.config.logging.level if not args.verbose else "DEBUG")
     return asyncio.run(serve(ctx.config))

@@ -7,7 +7,10 @@ the exit code documented in docs/cli.md, and leave the state folder exactly as i
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +23,12 @@ from provisioning.errors import (
     EXIT_INPUT,
     EXIT_NOT_FOUND,
     EXIT_OK,
+    EXIT_PERMISSION,
     EXIT_UNREACHABLE,
 )
-from tests.provisioning.clihelp import Cli, Pty, add_cuff, add_resident, add_scale, hutgw
+from tests.provisioning.clihelp import REPO, Cli, Pty, add_cuff, add_resident, add_scale, hutgw, write_config
 from tests.provisioning.test_status_cli import fill_outbox
+from tests.support.broker import free_port
 
 CUFF = "C0:FF:EE:00:00:01"
 CSV_HEADER = "resident_id,name,sex,birth_year,height_cm\n"
@@ -442,3 +447,181 @@ def test_every_command_and_exit_code_is_documented() -> None:
     for name in dir(errors):
         if name.startswith("EXIT_"):
             assert f"`{name}`" in doc and f"| {getattr(errors, name)} |" in doc, name
+
+
+# --------------------------------------------------------------------------- everyday operations (issue 19)
+
+
+def unprivileged(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``hutgw`` as a user who may not read root's files: as root, without the capabilities that
+    let root read and write anything (a file or folder with mode 000 is then refused as it is to
+    a non-root user)."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        drop = "-dac_override,-dac_read_search"
+        prefix = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}"]
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "provisioning.cli", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+
+
+def no_traceback(done: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in done.stderr and "Exception" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].endswith((")", "）")), "the message must say what to do"
+    return lines[0]
+
+
+def test_a_config_this_user_may_not_read(tmp_path: Path, state_dir: Path) -> None:
+    config = write_config(tmp_path, state_dir)
+    config.chmod(0)  # as root:root 0640 is to a technician's own account
+    for command in (["status"], ["residents", "list"], ["config", "validate"], ["run"]):
+        done = unprivileged(*command, "--config", str(config))
+        assert done.returncode == EXIT_PERMISSION, (command, done.stderr)
+        line = no_traceback(done)
+        assert line.startswith(f"error: {config}: permission denied for user ") and "sudo" in line
+    done = unprivileged("status", "--config", str(config), "--lang", "zh")
+    assert no_traceback(done).startswith(f"错误：{config}：用户 ") and "没有权限" in done.stderr
+
+
+def test_a_state_folder_this_user_may_not_write(tmp_path: Path, state_dir: Path) -> None:
+    config = write_config(tmp_path, state_dir)
+    state_dir.chmod(0)
+    try:
+        for command in (
+            ["status"],
+            ["residents", "list"],
+            ["residents", "add", "R1", "--name", "x"],
+            ["run"],
+        ):
+            done = unprivileged(*command, "--config", str(config))
+            assert done.returncode in (EXIT_PERMISSION, EXIT_FAILURE), (command, done.stderr)
+            line = no_traceback(done)
+            assert str(state_dir) in line, line
+    finally:
+        state_dir.chmod(0o755)
+
+
+def test_a_closed_pipe_is_quiet(cli: Cli, config: Path, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text(
+        CSV_HEADER + "".join(f"R{n:03d},张{n},男,1950,160\n" for n in range(200)), encoding="utf-8"
+    )
+    code, _, err = cli("residents", "import", str(people))
+    assert code == EXIT_OK, err
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'set -o pipefail; "{sys.executable}" -m provisioning.cli residents list '
+            f'--config "{config}" | head -3',
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert done.stderr == "" and done.returncode == EXIT_OK, done.stderr
+    assert len(done.stdout.splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ('[api]\nlisten = "0.0.0.0:{port}"\n', "api.token"),
+        ('[uplink.tls]\nca_file = "/nonexistent/county-ca.pem"\n', "uplink.tls.ca_file"),
+        ('[uplink]\nbroker = "mqtt://county.example:1883"\n[uplink.tls]\nca_file = "{ca}"\n', "uplink"),
+    ],
+    ids=["exposed-api-without-token", "missing-ca-file", "plain-mqtt-with-tls-files"],
+)
+def test_validate_refuses_what_run_refuses(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, state_dir: Path, extra: str, field: str
+) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    config = tmp_path / "hutgw.toml"
+    config.write_text(
+        f'gateway_id = "hut-1"\nstate_dir = "{state_dir}"\n' + extra.format(port=free_port(), ca=ca)
+    )
+    cli = Cli(capsys, config)
+    code, _, validate_err = cli("config", "validate")
+    assert code == EXIT_CONFIG
+    assert f"  {field}" in validate_err, validate_err
+    done = hutgw("run", "--config", str(config))
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    assert "Traceback" not in done.stderr
+    assert validate_err.splitlines()[1:] == done.stderr.splitlines()[1:]  # the same field lines
+    assert not (state_dir / "outbox.db").exists()
+
+
+def test_plain_mqtt_with_tls_files_says_use_mqtts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "hutgw.toml"
+    config.write_text('[uplink]\nbroker = "mqtt://county.example"\n[uplink.tls]\ncert_file = "/x.pem"\n')
+    code, _, err = Cli(capsys, config)("config", "validate")
+    assert code == EXIT_CONFIG and "mqtts://HOST:8883" in err and "plain text" in err
+
+
+def test_global_options_before_or_after_the_command(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from provisioning.cli import main
+
+    for argv in (
+        ["--lang", "zh", "--config", str(config), "residents", "list"],
+        ["residents", "--lang", "zh", "--config", str(config), "list"],
+        ["residents", "list", "--lang", "zh", "--config", str(config)],
+        ["--lang", "en", "residents", "list", "--lang", "zh", "--config", str(config)],
+    ):
+        assert main(argv) == EXIT_NOT_FOUND, argv
+        assert capsys.readouterr().err.startswith("错误："), argv  # no registry yet, said in Chinese
+    assert main(["--json", "--config", str(config), "status"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["source"] == "state_files"
+
+
+def test_a_misspelt_option_gets_did_you_mean(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from provisioning.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["residents", "list", "--stat-dir", "/tmp/x", "--config", str(config)])
+    assert e.value.code == EXIT_CONFIG
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("error: unrecognized arguments: --stat-dir /tmp/x (did you mean --state-dir?)")
+    )
+    with pytest.raises(SystemExit):
+        main(["resident", "list"])
+    assert "(did you mean residents?)" in capsys.readouterr().err
+
+
+def test_a_toml_syntax_error_is_printed_once(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "hutgw.toml"
+    config.write_text('gateway_id = "hut-1"\n[api\nlisten = "127.0.0.1:8080"\n')
+    for command in (["config", "validate"], ["status"]):
+        code, _, err = Cli(capsys, config)(*command)
+        assert code == EXIT_CONFIG
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "line 2" in lines[0] and lines[0].count("line 2") == 1, err
+        assert lines[0].startswith(f"error: {config} is not valid TOML: ")
+
+
+def test_validate_names_the_file_it_checked(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = Cli(capsys, config)("config", "validate")
+    assert code == EXIT_OK and out.strip() == f"{config}: the config is valid"
+
+
+def test_watch_hints_agree_with_the_validator_and_the_readme(cli: Cli) -> None:
+    code, _, err = cli("devices", "add", "--watch", "1234", "--profile", "watch.tcp", "--shared")
+    assert code == EXIT_INPUT and "5 to 20 digits" in err and "10 to 15" not in err
+    code, _, err = cli("devices", "add", "--watch", "88000012345", "--profile", "watch.tcp", "--shared")
+    assert code == EXIT_OK, err
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    port = err.split('"')[1].rpartition(":")[2]
+    assert f":{port}" in readme and port == "5093", err

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gateway.registry import Registry
+from provisioning.devicetest import timeout_hint
 from provisioning.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, EXIT_UNREACHABLE
 from tests.provisioning.blesim_world import CUFF, SCALE, STRANGER
-from tests.provisioning.clihelp import Cli, Pty, add_cuff, add_resident, add_scale
+from tests.provisioning.clihelp import Cli, Pty, RunningDaemon, add_cuff, add_resident, add_scale
 from tests.support.serial import tanita_line
 
 SIM = "tests.provisioning.blesim_world"
@@ -226,3 +229,23 @@ def test_a_dead_adapter_is_one_clear_sentence(cli: Cli) -> None:
 def test_bad_backend_spec(cli: Cli) -> None:
     code, _, err = cli("devices", "scan", "--ble-backend", "no.such.module:factory")
     assert code == EXIT_INPUT and "module:factory" in err
+
+
+def test_test_advice_fits_the_transport(
+    capsys: pytest.CaptureFixture[str], daemon: tuple[RunningDaemon, Path]
+) -> None:
+    """Nothing from a Bluetooth cuff or a watch: what is wrong for that link, not serial advice."""
+    _, config = daemon
+    cli = Cli(capsys, config)
+    add_resident(cli)
+    add_cuff(cli, CUFF)
+    cli("devices", "add", "--watch", "8800001234", "--profile", "watch.tcp", "--shared", "--id", "w1")
+    code, _, err = cli("devices", "test", "cuff-1", "--timeout", "0.5")
+    assert code == EXIT_FAILURE, err
+    assert "[ble] enabled = false" in err and "PC output" not in err and "cable" not in err
+    code, _, err = cli("devices", "test", "w1", "--timeout", "0.5")
+    assert code == EXIT_FAILURE, err
+    assert "[watch] listen" in err and "5093" in err and "PC output" not in err
+    assert timeout_hint("watch", False, "192.168.8.1:5093").startswith("the watch must connect to 192")
+    assert "hutgw devices pair" in timeout_hint("ble", True, None)
+    assert "PC output" in timeout_hint("serial", False, None)
