@@ -146,6 +146,16 @@ def test_supervision_settings() -> None:
     assert "time-sync.target" not in unit_deps
 
 
+def test_file_descriptors_cover_the_connection_caps() -> None:
+    """1,030 idle connections used up the default 1024 descriptors and stopped the API and the
+    watch listener (issue 17 item 8); the caps must fit under the unit's limit with room left."""
+    from gateway.config import ApiConfig, WatchConfig
+
+    limit = int(one("LimitNOFILE"))
+    caps = ApiConfig().max_connections + WatchConfig().max_connections
+    assert limit >= caps + 1024
+
+
 def test_identity_and_directories() -> None:
     assert one("User") == "hutgw"
     assert one("SupplementaryGroups").split() == ["dialout", "bluetooth"]
