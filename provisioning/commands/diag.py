@@ -5,6 +5,9 @@ devices), the status without resident ids or alert texts, versions (Python, pack
 the daemon's recent log (``journalctl -u hutgw -p info``, when journalctl exists) and the
 tail of ``quarantine.jsonl`` reduced to time, device, profile and error category -- never the
 raw bytes, which may hold a measurement. ``README.txt`` in the bundle says what was left out.
+
+Watch ids are masked everywhere in the bundle (``******0015``): a watch is identified only by
+its id (no secret in the protocol), so whoever knows an id can pose as that watch.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from drivers.errors import CATEGORIES
+from drivers.watch.server import masked
+from gateway.registry import Registry, registry_path
 from hutgw_errors import HutError
 from provisioning.commands.config import redact
 from provisioning.context import load_context
@@ -163,6 +168,22 @@ def quarantine_tail(path: Path, lines: int) -> list[dict[str, Any]]:
     return out
 
 
+def watch_ids(state_dir: Path) -> list[str]:
+    """The provisioned watches' ids (their addresses in the registry)."""
+    path = registry_path(state_dir)
+    if not path.exists():
+        return []
+    with Registry(path) as reg:
+        return [d.address for d in reg.list_devices() if d.address and d.profile.startswith("watch")]
+
+
+def mask_ids(data: bytes, ids: list[str]) -> bytes:
+    """``data`` with every watch id replaced by its masked form (longest ids first)."""
+    for wid in sorted(set(ids), key=len, reverse=True):
+        data = data.replace(wid.encode(), masked(wid).encode())
+    return data
+
+
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
@@ -226,20 +247,26 @@ def run_bundle(args: argparse.Namespace) -> int:
                 "profiles/         the technician's serial format files",
                 "",
                 "Not included: residents, readings, alerts' contents, keys, certificates.",
+                "Watch ids are masked (only their last four characters are shown).",
                 *(["", "Notes:", *(f"- {n}" for n in notes)] if notes else []),
                 "",
             ]
         )
         tmp = target.with_name(target.name + ".tmp")
+        ids = watch_ids(ctx.state_dir)
         with tarfile.open(tmp, "w:gz") as tar:
             _add(tar, "hutgw-diag/README.txt", readme.encode())
-            _add(tar, "hutgw-diag/config.json", _json(config))
+            _add(tar, "hutgw-diag/config.json", mask_ids(_json(config), ids))
             if status is not None:
-                _add(tar, "hutgw-diag/status.json", _json(status))
+                _add(tar, "hutgw-diag/status.json", mask_ids(_json(status), ids))
             _add(tar, "hutgw-diag/versions.json", _json(versions()))
             if logs is not None:
-                _add(tar, "hutgw-diag/logs/journal.txt", logs)
-            _add(tar, "hutgw-diag/quarantine.jsonl", b"".join(_json_line(r) for r in rejected))
+                _add(tar, "hutgw-diag/logs/journal.txt", mask_ids(logs, ids))
+            _add(
+                tar,
+                "hutgw-diag/quarantine.jsonl",
+                mask_ids(b"".join(_json_line(r) for r in rejected), ids),
+            )
             for f in formats:
                 _add(tar, f"hutgw-diag/profiles/{f.name}", f.read_bytes())
         tmp.replace(target)
