@@ -1,6 +1,10 @@
 """The BTHome v2 object table (bthome.io format, facts only): id -> name, size, sign, scale, unit.
 
 Objects have no length on the wire, so an id missing here stops the walk (the rest is kept raw).
+Table as of bthome.io ``src/format.html`` (2026-04-30: signed speed/acceleration 0x62/0x63,
+light level 0x64, settings revision 0x65, command 0x3B); 0xF0-0xF2 device information.
+``length_prefixed`` objects (text, raw) carry their size in the byte after the id; a
+``command`` object carries its argument count in the low 5 bits of that byte, then an opcode.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ class Obj:
     signed: bool = False
     factor: float = 1.0
     unit: str | None = None
-    kind: str = "number"  # "number", "binary", "event", "length_prefixed"
+    kind: str = "number"  # "number", "binary", "event", "length_prefixed", "command"
 
 
 def _n(name: str, size: int, factor: float = 1.0, unit: str | None = None, signed: bool = False) -> Obj:
@@ -76,6 +80,7 @@ OBJECTS: dict[int, Obj] = {
     0x2E: _n("humidity", 1, unit="%"),
     0x2F: _n("moisture", 1, unit="%"),
     0x3A: Obj("button", 1, kind="event"),
+    0x3B: Obj("command", 0, kind="command"),
     0x3C: Obj("dimmer", 2, kind="event"),
     0x3D: _n("count", 2),
     0x3E: _n("count", 4),
@@ -114,6 +119,10 @@ OBJECTS: dict[int, Obj] = {
     0x5F: _n("precipitation", 2, 0.1, "mm"),
     0x60: _n("channel", 1),
     0x61: _n("rotational_speed", 2, unit="/min"),
+    0x62: _n("speed", 4, 0.000001, "m/s", signed=True),
+    0x63: _n("acceleration", 4, 0.000001, "m/s2", signed=True),
+    0x64: _n("light_level", 1),  # 0 dark, 1 twilight, 2 bright
+    0x65: _n("settings_revision", 1),
     0xF0: _n("device_type_id", 2),
     0xF1: _n("firmware_version", 4),
     0xF2: _n("firmware_version", 3),
@@ -128,6 +137,8 @@ BUTTON_EVENTS = {
     0x05: "long_double_press",
     0x06: "long_triple_press",
     0x80: "hold_press",
-    0xFE: "hold_press",  # sent by some firmware for a held button (Shelly BLU before 1.0.20)
 }
+"""Button event ids (bthome.io, bthome-ble ``BUTTON_EVENTS``); any other value is ``reserved``
+and never an event (bthome-ble fires nothing for it: 0xFE is not a held button)."""
 DIMMER_EVENTS = {0x00: "none", 0x01: "rotate_left", 0x02: "rotate_right"}
+COMMANDS = {0x00: "off", 0x01: "on", 0x02: "toggle", 0x03: "step_up", 0x04: "step_down"}
