@@ -66,6 +66,10 @@ class DoctorAuth:
         self._failures = 0
         self._lockouts = 0
         self._locked_until = 0.0
+        self.failures_total = 0
+        """wrong PINs or tokens since start (for /metrics)"""
+        self.lockouts_total = 0
+        """lock-outs since start (for /metrics)"""
 
     def locked_for(self) -> float:
         return max(0.0, self._locked_until - self._monotonic())
@@ -97,11 +101,13 @@ class DoctorAuth:
 
     def _fail(self) -> Verdict:
         self._failures += 1
+        self.failures_total += 1
         if self._failures < self._max_failures:
             log.warning("wrong doctor PIN or token (%d in a row)", self._failures)
             return Verdict("bad")
         wait = min(self._max_lockout_s, self._lockout_s * 2**self._lockouts)
         self._lockouts += 1
+        self.lockouts_total += 1
         self._failures = 0
         self._locked_until = self._monotonic() + wait
         log.warning("doctor access locked for %.0f s after %d wrong attempts", wait, self._max_failures)
@@ -111,12 +117,21 @@ class DoctorAuth:
 AUTH: web.AppKey[DoctorAuth] = web.AppKey("doctor_auth", DoctorAuth)
 
 
+def _locked(status: int, message: str, wait_s: float) -> web.Response:
+    """A refusal that tells how long the lock-out lasts (``Retry-After`` and ``retry_after_s``),
+    so that the kiosk can show the doctor the remaining time."""
+    wait = math.ceil(wait_s)
+    return web.json_response(
+        {"error": message, "retry_after_s": wait}, status=status, headers={"Retry-After": str(wait)}
+    )
+
+
 def refusal(v: Verdict) -> web.Response | None:
     """The response for a verdict that is not ``doctor``/``none`` (None: nothing to refuse)."""
     if v.outcome == "locked":
-        resp = problem(429, "too many wrong PINs; try again later")
-        resp.headers["Retry-After"] = str(math.ceil(v.retry_after_s))
-        return resp
+        return _locked(429, "too many wrong PINs; try again later", v.retry_after_s)
+    if v.outcome == "bad" and v.retry_after_s > 0:
+        return _locked(401, "wrong doctor PIN or API token; locked after too many", v.retry_after_s)
     if v.outcome == "bad":
         return problem(401, "wrong doctor PIN or API token")
     if v.outcome == "unconfigured":

@@ -3,7 +3,11 @@
 Readings come from the outbox, which keeps delivered readings for ``buffer.retention_days``.
 
 * ``GET /api/v1/residents/{resident_id}/history`` -- the signed-in resident's own readings, or
-  any resident's for the doctor (PIN or token, see :mod:`gateway.api.doctor`).
+  any resident's for the doctor (PIN or token, see :mod:`gateway.api.doctor`). Health readings
+  only (the clinical kinds); a watch's stream of positions and heart rates is summarised for
+  today instead (``today``), so that it cannot push a blood pressure out of view. The trend
+  counts a sitting (readings less than :data:`SITTING_GAP_S` apart, averaged as the guideline
+  does) as one measurement, and has a direction only over :data:`MIN_TREND_SPAN_DAYS`.
 * ``GET /api/v1/readings/unattributed`` -- readings from shared devices taken with nobody
   signed in. The signed-in resident sees the ones from the last :data:`CLAIM_WINDOW_S`
   seconds (to claim the one just measured); the doctor sees all of them.
@@ -19,14 +23,14 @@ import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from buffer.record import Stored
+from buffer.record import Lane, Stored
 from gateway.api.doctor import doctor_check
 from gateway.api.errors import problem, validation_errors
 from gateway.api.kiosk import WATCH
@@ -43,6 +47,16 @@ CLAIM_WINDOW_S = 600.0
 """a resident can claim an unattributed reading at the kiosk for this long after it was taken"""
 DEFAULT_DAYS = 90.0
 MAX_LIMIT = 500
+MAX_HOURS = 24 * 3660
+SITTING_GAP_S = 30 * 60.0
+"""readings of one kind less than this apart are one sitting: one measurement, their mean"""
+MIN_TREND_SPAN_DAYS = 20 / 24
+"""a trend needs sittings at least this far apart (trends are over days, not minutes)"""
+#: Kinds the history lists (health readings); the others are counted in ``today``.
+HEALTH_KINDS: tuple[str, ...] = tuple(sorted(k for k, spec in KINDS.items() if spec.lane != Lane.TELEMETRY))
+SUMMARY_KINDS: tuple[str, ...] = tuple(sorted(k for k in KINDS if k not in HEALTH_KINDS))
+#: Alerts that mean a resident was outside a safe zone (or inside a danger zone).
+FENCE_ALERTS: tuple[str, ...] = ("fence_exit", "fence_enter")
 
 #: Values a trend is computed for, with the change (over the period shown) below which the
 #: direction is ``stable``.
@@ -121,8 +135,9 @@ class Trend:
     """``rising``, ``falling``, ``stable`` or ``unknown`` (fewer than two readings)"""
 
 
-def trend_of(points: Sequence[tuple[float, float]], tolerance: float) -> Trend:
-    """``points``: (time in days, value), any order."""
+def trend_of(points: Sequence[tuple[float, float]], tolerance: float, *, min_span: float = 0.0) -> Trend:
+    """``points``: (time in days, value), any order. Fewer than two points, or points spanning
+    less than ``min_span`` days: direction ``unknown``."""
     pts = sorted(points)
     n = len(pts)
     ys = [y for _, y in pts]
@@ -134,7 +149,7 @@ def trend_of(points: Sequence[tuple[float, float]], tolerance: float) -> Trend:
         sxx = sum((x - mx) ** 2 for x, _ in pts)
         slope = sum((x - mx) * (y - mean) for x, y in pts) / sxx
         change = slope * span
-    if n < 2:
+    if n < 2 or span < min_span:
         direction = "unknown"
     elif abs(change) < tolerance:
         direction = "stable"
@@ -143,8 +158,21 @@ def trend_of(points: Sequence[tuple[float, float]], tolerance: float) -> Trend:
     return Trend(n, ys[-1], round(mean, 2), min(ys), max(ys), round(change, 2), round(span, 3), direction)
 
 
+def sittings(points: Iterable[tuple[float, float]], gap_days: float) -> list[tuple[float, float]]:
+    """(time in days, value) points grouped into sittings -- each point less than ``gap_days``
+    after the previous one joins its sitting -- as (mean time, mean value), oldest first."""
+    groups: list[list[tuple[float, float]]] = []
+    for p in sorted(points):
+        if groups and p[0] - groups[-1][-1][0] < gap_days:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    return [(sum(x for x, _ in g) / len(g), round(sum(y for _, y in g) / len(g), 1)) for g in groups]
+
+
 def trends(readings: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per kind and value, the trend over the readings given (implausible values left out)."""
+    """Per kind and value, the trend over the sittings of the readings given (implausible values
+    left out); ``count`` is the number of sittings, ``readings`` the number of readings."""
     series: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for r in readings:
         wanted = TREND_VALUES.get(r["kind"])
@@ -160,9 +188,11 @@ def trends(readings: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, dict[st
                 series.setdefault((r["kind"], name), []).append((day, float(value)))
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for (kind, name), pts in sorted(series.items()):
-        t = trend_of(pts, TREND_VALUES[kind][name])
+        sat = sittings(pts, SITTING_GAP_S / 86_400)
+        t = trend_of(sat, TREND_VALUES[kind][name], min_span=MIN_TREND_SPAN_DAYS)
         out.setdefault(kind, {})[name] = {
             "count": t.count,
+            "readings": len(pts),
             "last": t.last,
             "mean": t.mean,
             "min": t.min,
@@ -186,8 +216,10 @@ class HistoryQuery(BaseModel):
 
 
 def _query(request: web.Request, model: type[BaseModel]) -> BaseModel | web.Response:
+    # ``token`` is the API token (checked by the app's guard), not a query of this route
+    query = {k: v for k, v in request.query.items() if k != "token"}
     try:
-        q = model.model_validate(dict(request.query))
+        q = model.model_validate(query)
     except ValidationError as e:
         return problem(422, "invalid query", validation_errors(e))
     kind = getattr(q, "kind", None)
@@ -215,7 +247,7 @@ async def get_history(request: web.Request) -> web.Response:
     if resident is None:
         return problem(404, f"no resident {resident_id!r} in the registry")
     since = gw.clock.now().timestamp() - q.days * 86_400
-    kinds = [q.kind] if q.kind else sorted(KINDS)
+    kinds = [q.kind] if q.kind else list(HEALTH_KINDS)
     rows = await gw.outbox.history(resident_id, since=since, limit=q.limit, kinds=kinds)
     readings = [reading_view(d, s) for s, d in readable(rows)]
     return web.json_response(
@@ -224,14 +256,60 @@ async def get_history(request: web.Request) -> web.Response:
             "display_name": resident.name,
             "readings": readings,
             "trend": trends(readings),
+            "today": await today_summary(gw, resident_id),
         }
     )
+
+
+def _fenced(gw: Gateway, resident_id: str) -> bool:
+    return gw.fences is not None and any(z.resident_id == resident_id for z in gw.fences.engine.zones)
+
+
+async def today_summary(gw: Gateway, resident_id: str) -> dict[str, Any]:
+    """Today's (since local midnight) positions and heart rates, counted rather than listed:
+    how many, and for positions how many times the resident was outside a safe zone (or inside
+    a danger zone) by the fence alerts; ``fenced`` says whether any zone is set for her."""
+    local = gw.clock.now().astimezone()
+    midnight = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
+    since = midnight.timestamp()
+    rows = await gw.outbox.history(resident_id, since=since, limit=MAX_LIMIT, kinds=SUMMARY_KINDS)
+    counts = dict.fromkeys(SUMMARY_KINDS, 0)
+    rates: list[float] = []
+    for _, d in readable(rows):
+        counts[d["kind"]] = counts.get(d["kind"], 0) + 1
+        hr = (d.get("values") or {}).get("heart_rate")
+        if d["kind"] == "heart_rate" and isinstance(hr, Mapping) and isinstance(hr.get("value"), int | float):
+            rates.append(float(hr["value"]))
+    alerts = await gw.outbox.history(resident_id, since=since, limit=MAX_LIMIT, kinds=FENCE_ALERTS)
+    outside = 0
+    for s in alerts:
+        if s.stream != "alerts":
+            continue
+        try:
+            a = decode(s.payload)
+        except ValueError:
+            continue
+        if isinstance(a, dict) and a.get("severity") == "critical":
+            outside += 1
+    return {
+        "since": midnight.isoformat(),
+        "position": {
+            "count": counts.get("position", 0),
+            "fenced": _fenced(gw, resident_id),
+            "outside": outside,
+        },
+        "heart_rate": {
+            "count": counts.get("heart_rate", 0),
+            "min": min(rates) if rates else None,
+            "max": max(rates) if rates else None,
+        },
+    }
 
 
 class UnattributedQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    hours: float = Field(24.0 * 30, gt=0, le=24 * 3660)
+    hours: float = Field(24.0 * 30, gt=0, le=MAX_HOURS)
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     claimable: bool = False
 

@@ -4,7 +4,8 @@
 or NFC reader in keyboard-wedge mode "types" it) or QR code text (``hut:resident:<id>``);
 ``DELETE /api/v1/session`` signs out; ``GET /api/v1/session`` tells who is signed in;
 ``POST /api/v1/session/touch`` keeps the session alive while the resident uses the screen.
-``GET /api/v1/kiosk`` is what the page needs on start (session, uplink, keypad letters).
+``GET /api/v1/kiosk`` is what the page needs on start (session, uplink, keypad letters, the
+crisis thresholds, how long a result keeps the session, the doctor lock-out).
 
 A session ends after ``api.session_timeout_s`` without activity. :class:`SessionWatch`
 publishes a ``session`` event on the event bus for every change -- sign-in, sign-out and
@@ -15,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway.api.doctor import AUTH
 from gateway.api.errors import problem, validation_errors
 from gateway.api.ratelimit import Rate, RateLimit
 from gateway.api.readings import GATEWAY
@@ -78,11 +81,20 @@ def session_view(gw: Gateway) -> dict[str, Any] | None:
 
 class SessionWatch:
     """Publishes ``session`` events: right away for the API's own changes, within
-    :data:`WATCH_INTERVAL_S` for expiry and for changes made elsewhere (CLI)."""
+    :data:`WATCH_INTERVAL_S` for expiry and for changes made elsewhere (CLI). Also publishes
+    ``duplicate`` (``{"count": n}``) when a device sent again a reading already stored, so
+    that the kiosk can tell the villager why no new result appears."""
 
     def __init__(self, gw: Gateway) -> None:
         self._gw = gw
         self._last: str | None = None
+        self._duplicates = gw.counters.duplicates
+
+    def check_duplicates(self) -> None:
+        seen = self._gw.counters.duplicates
+        if seen > self._duplicates:
+            self._gw.events.publish("duplicate", {"count": seen - self._duplicates})
+        self._duplicates = seen
 
     def sync(self, reason: SessionReason | None = None) -> None:
         view = session_view(self._gw)
@@ -98,6 +110,7 @@ class SessionWatch:
         while True:
             try:
                 self.sync()
+                self.check_duplicates()
             except Exception:  # a bad registry read must not end the watch
                 log.exception("session watch failed; will retry")
             await asyncio.sleep(interval)
@@ -197,14 +210,18 @@ async def get_kiosk(request: web.Request) -> web.Response:
 
     gw = request.app[GATEWAY]
     cfg = request.app[API_CONFIG]
+    clinical = gw.pipeline.clinical
     request.app[WATCH].sync()
     return web.json_response(
         {
             "gateway_id": gw.gateway_id,
             "session": session_view(gw),
             "session_timeout_s": cfg.session_timeout_s,
+            "result_hold_s": cfg.result_hold_s,
             "uplink": uplink_view(gw),
             "doctor_pin": cfg.doctor_pin is not None,
+            "doctor_locked_s": math.ceil(request.app[AUTH].locked_for()),
+            "crisis": {"systolic": clinical.crisis_systolic, "diastolic": clinical.crisis_diastolic},
             "id_keys": id_keys(gw.snapshot()),
         }
     )

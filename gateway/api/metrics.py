@@ -227,6 +227,25 @@ class GatewayMetrics:
 METRICS: web.AppKey[GatewayMetrics] = web.AppKey("metrics", GatewayMetrics)
 
 
+def _doctor_metrics(app: web.Application) -> None:
+    """Wrong doctor PINs and the lock-outs they caused (a client guessing PINs locks the doctor
+    out for everyone, so the county should see it)."""
+    from gateway.api.doctor import AUTH  # set up before this module (ROUTE_MODULES order)
+
+    auth = app[AUTH]
+    reg = app[METRICS].registry
+    failures = reg.counter("hutgw_doctor_pin_failures_total", "Wrong doctor PINs or tokens since start.")
+    lockouts = reg.counter("hutgw_doctor_lockouts_total", "Doctor lock-outs after too many wrong PINs.")
+    locked = reg.gauge("hutgw_doctor_locked_seconds", "Seconds until the doctor lock-out ends (0: open).")
+
+    def collect() -> None:
+        failures.set_total(auth.failures_total)
+        lockouts.set_total(auth.lockouts_total)
+        locked.set(auth.locked_for())
+
+    reg.on_collect(collect)
+
+
 async def get_metrics(request: web.Request) -> web.Response:
     text = await request.app[METRICS].scrape()
     # aiohttp refuses a charset inside content_type=; the header is set whole instead.
@@ -235,4 +254,5 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app[METRICS] = GatewayMetrics(app[GATEWAY])
+    _doctor_metrics(app)
     app.router.add_get("/metrics", get_metrics)

@@ -19,6 +19,7 @@ FILES = MappingProxyType(
         "index.html": "text/html",
         "kiosk.js": "text/javascript",
         "kiosk.css": "text/css",
+        "favicon.svg": "image/svg+xml",
     }
 )
 

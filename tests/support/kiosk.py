@@ -5,15 +5,20 @@ local API, for the kiosk tests. Everything is real except the clock, which the t
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from buffer.outbox import Outbox
 from buffer.settings import OutboxSettings
+from drivers.frames import RawFrame
 from gateway.alerts import AlertManager
 from gateway.api.app import build_app
 from gateway.clinical import ClinicalSettings
@@ -126,3 +131,110 @@ async def serving(app: web.Application, host: str = "127.0.0.1") -> AsyncIterato
         yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
+
+
+# ---------------------------------------------------------------------------- the page in Chromium
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+#: Screenshots of every state go here, never into the repository.
+SHOTS = Path(os.environ.get("KIOSK_SHOTS", "/tmp/kiosk-shots"))
+#: axe-core, installed by `make test` (npm, not saved in the repository).
+AXE = Path(__file__).resolve().parents[1] / "kiosk" / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
+SIZES = ((1024, 600), (1920, 1080))
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium (and CJK fonts) when missing and we may; never `playwright install`."""
+    if Path(CHROMIUM).exists():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
+        install = ["apt-get", "install", "-y", "-q", "chromium", "fonts-noto-cjk"]
+        subprocess.run(install, check=True, env=env, capture_output=True)
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError("Chromium is missing: run `apt-get install -y chromium fonts-noto-cjk` as root")
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """One headless Debian Chromium driven by Playwright."""
+    ensure_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+def cuff_frame(data: bytes, characteristic: str) -> RawFrame:
+    return RawFrame("ble_gatt", CUFF_ADDRESS, data, datetime.now(UTC), channel=characteristic)
+
+
+async def shot(page: Any, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    path = SHOTS / f"{name}-{size['width']}x{size['height']}.png"
+    await page.screenshot(path=str(path))
+    return path
+
+
+LAYOUT_JS = """() => {
+    const visible = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+    const buttons = [...document.querySelectorAll('button')].filter(visible);
+    const texts = [...document.querySelectorAll('p, li, label, span, button, input, h1, h2')]
+        .filter(visible).filter((el) => !el.closest('.sr-only'));
+    const top = document.getElementById('topbar').getBoundingClientRect();
+    return {
+        minButton: Math.min(...buttons.map((b) => b.getBoundingClientRect().height)),
+        minText: Math.min(...texts.map((t) => parseFloat(getComputedStyle(t).fontSize))),
+        overflowX: document.documentElement.scrollWidth - window.innerWidth,
+        overflowY: document.documentElement.scrollHeight - window.innerHeight,
+        topbarHeight: top.height,
+        offscreen: buttons.filter((b) => b.getBoundingClientRect().bottom > window.innerHeight + 0.5)
+            .map((b) => b.id || b.textContent),
+    };
+}"""
+
+
+async def layout(page: Any) -> dict[str, Any]:
+    result: dict[str, Any] = await page.evaluate(LAYOUT_JS)
+    return result
+
+
+async def check_layout(page: Any) -> dict[str, Any]:
+    """Large type and targets; nothing cut off or scrolled at the screen's own size; one row of top bar."""
+    m = await layout(page)
+    assert m["minButton"] >= 64, m
+    assert m["minText"] >= 28, m
+    assert m["overflowX"] <= 0, m
+    assert m["overflowY"] <= 0, m
+    assert m["offscreen"] == [], m
+    assert m["topbarHeight"] <= 130, m  # one row of buttons (two rows would be ~170 px)
+    return m
+
+
+AXE_JS = """async () => {
+    const r = await axe.run(document, {resultTypes: ['violations']});
+    return r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5)}));
+}"""
+
+
+async def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    found: list[dict[str, Any]] = await page.evaluate(AXE_JS)
+    return [v for v in found if v["impact"] in ("serious", "critical")]
