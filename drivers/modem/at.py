@@ -227,7 +227,8 @@ class AtChannel:
 
     async def _wait(self, p: _Pending, timeout_s: float, *, escape: bool) -> list[str]:
         try:
-            return await asyncio.wait_for(asyncio.shield(p.done), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: 3.11's can swallow a cancellation
+                return await asyncio.shield(p.done)
         except TimeoutError:
             self._timed_out(p, timeout_s, escape=escape)
             raise AtTimeout(p.command, timeout_s) from None

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from drivers.modem.at import AtChannel, Urc
 from drivers.modem.errors import (
@@ -166,8 +166,10 @@ class Modem:
         status_interval_s: float = 30.0,
         reopen_backoff_s: tuple[float, float] = (1.0, 30.0),
         monotonic: Callable[[], float] = time.monotonic,
+        concat_hold_s: float = CONCAT_HOLD_S,
     ) -> None:
         self._port = port
+        self._concat_hold = concat_hold_s
         self._on_sms = on_sms
         self._log = logger or logging.getLogger("hutgw.modem")
         self._open = open_serial
@@ -279,18 +281,20 @@ class Modem:
             try:
                 await asyncio.wait({work, lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for t in (work, lost, stopped):
-                    t.cancel()
-                await asyncio.gather(work, lost, stopped, return_exceptions=True)
+                await _cancel_all({work, lost, stopped})
             initialised = self._connected or self._sms_ready
-            if work.done() and not work.cancelled() and work.exception() is not None:
-                exc = work.exception()
-                self._problem(f"The modem stopped answering: {exc}.")
-            elif port.lost.is_set():
+            exc = work.exception() if work.done() and not work.cancelled() else None
+            if port.lost.is_set():
                 self._problem(f"The modem port {self._port} went away ({port.reason}).")
+            elif isinstance(exc, ModemError):
+                self._problem(f"The modem stopped answering: {exc}.")
+            elif exc is not None:
+                self._log.error("modem %s: the channel failed; reopening", self._port, exc_info=exc)
+                self._problem(f"The modem channel failed unexpectedly: {exc}.")
         finally:
             self._connected = False
             self._channel = None
+            self._sim, self._creg, self._cereg, self._csq, self._operator = "unknown", None, None, None, None
             if port.channel is not None:
                 port.channel.close("closed by the channel")
             transport.close()
@@ -337,13 +341,17 @@ class Modem:
                 await self._initialise(channel)
                 next_status = self._monotonic()
             if self._monotonic() >= next_status:
-                await self._status(channel)
+                try:
+                    await self._status(channel)
+                except (AtError, AtTimeout) as e:
+                    self._problem(f"The modem did not answer a status command: {e}.")
                 next_status = self._monotonic() + self._status_interval
             if self._timeouts_in_row >= TIMEOUTS_BEFORE_REOPEN:
                 raise AtTimeout("status", self._command_timeout)
             wait = max(0.0, next_status - self._monotonic())
             try:
-                urc = await asyncio.wait_for(self._urcs.get(), wait)
+                async with asyncio.timeout(wait):
+                    urc = await self._urcs.get()
             except TimeoutError:
                 continue
             try:
@@ -354,31 +362,32 @@ class Modem:
     # ------------------------------------------------------------------------------- status
 
     async def _status(self, channel: AtChannel) -> None:
+        """One status pass; the state fields change together at its end (a reader never sees a
+        new SIM state with the old registration)."""
         try:
             lines = await self._cmd(channel, "AT+CPIN?")
-            self._sim = next(
-                (ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("+CPIN:")), "unknown"
-            )
+            sim = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("+CPIN:")), "unknown")
         except AtError as e:
-            self._sim = _CPIN_ERRORS.get(e.code or -1, "unknown") if e.kind == "CME" else "unknown"
+            sim = _CPIN_ERRORS.get(e.code or -1, "unknown") if e.kind == "CME" else "unknown"
         except AtTimeout as e:
             self._problem(f"The modem does not answer: {e}.")
             return
-        for command, attr in (("AT+CREG?", "_creg"), ("AT+CEREG?", "_cereg")):
+        stats: list[int | None] = []
+        for command in ("AT+CREG?", "AT+CEREG?"):
             try:
                 lines = await self._cmd(channel, command)
-                stat = next((_stat(ln) for ln in lines if ln.startswith("+C")), None)
+                stats.append(next((_stat(ln) for ln in lines if ln.startswith("+C")), None))
             except AtError:
-                stat = None
-            setattr(self, attr, stat)
+                stats.append(None)
         try:
-            self._csq = _csq(await self._cmd(channel, "AT+CSQ"))
+            csq = _csq(await self._cmd(channel, "AT+CSQ"))
         except AtError:
-            self._csq = None
+            csq = None
         try:
-            self._operator = _operator(await self._cmd(channel, "AT+COPS?"))
+            operator = _operator(await self._cmd(channel, "AT+COPS?"))
         except AtError:
-            self._operator = None
+            operator = None
+        self._sim, self._creg, self._cereg, self._csq, self._operator = sim, stats[0], stats[1], csq, operator
         state = self.state
         if self._sim != "READY":
             self._problem(_sim_sentence(self._sim))
@@ -498,8 +507,9 @@ class Modem:
 
     async def _expire_groups(self, channel: AtChannel) -> None:
         now = self._monotonic()
-        for key in [k for k, g in self._groups.items() if now - g.first_seen >= CONCAT_HOLD_S]:
-            await self._flush(channel, key, f"the rest did not arrive within {CONCAT_HOLD_S:g} s")
+        hold = self._concat_hold
+        for key in [k for k, g in self._groups.items() if now - g.first_seen >= hold]:
+            await self._flush(channel, key, f"the rest did not arrive within {hold:g} s")
 
     async def _deliver(self, channel: AtChannel, sms: IncomingSms, indices: list[int | None]) -> None:
         try:
@@ -580,6 +590,18 @@ class Modem:
                 self._sent += 1
                 refs.append(mr)
             return refs
+
+
+async def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
+    """Cancel until done: a cancellation that meets a result at the same moment can be lost."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+    for t in tasks:
+        if not t.cancelled():
+            t.exception()  # retrieved here, looked at by the caller
 
 
 def _sim_sentence(sim: str) -> str:

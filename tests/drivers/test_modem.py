@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from drivers.modem.at import AtChannel, Urc
 from drivers.modem.errors import AtError, ModemUnavailable, SmsSendError
 from drivers.modem.modem import IncomingSms, Modem, ModemState
-from tests.support.modemsim import ModemSim
+from tests.support.modemsim import ModemSim, encode_deliver
 
 CLINIC = "+8613800000001"
 GUARDIAN = "+8613912345678"
@@ -52,7 +53,12 @@ async def until(pred: Callable[[], object], timeout: float = 5.0) -> None:
 
 @contextlib.asynccontextmanager
 async def running(sim: ModemSim, inbox: Inbox | None = None, **kw: float) -> AsyncIterator[Modem]:
-    opts: dict[str, float] = {"command_timeout_s": 1.0, "send_timeout_s": 3.0, "status_interval_s": 0.2}
+    opts: dict[str, float] = {
+        "command_timeout_s": 1.0,
+        "send_timeout_s": 3.0,
+        "status_interval_s": 0.2,
+        "concat_hold_s": 600.0,
+    }
     opts.update(kw)
     modem = Modem(
         str(sim.path),
@@ -60,6 +66,7 @@ async def running(sim: ModemSim, inbox: Inbox | None = None, **kw: float) -> Asy
         command_timeout_s=opts["command_timeout_s"],
         send_timeout_s=opts["send_timeout_s"],
         status_interval_s=opts["status_interval_s"],
+        concat_hold_s=opts["concat_hold_s"],
         reopen_backoff_s=(0.05, 0.2),
     )
     stop = asyncio.Event()
@@ -332,6 +339,32 @@ async def test_port_vanishes_and_reappears_with_echo_on_on_another_tty(sim: Mode
         assert sim.cnmi == [2, 1, 0, 0, 0]  # set again after the reset
     assert [s.text for s in sim.sent] == ["before", "after"]
     assert sim.commands.count("ATE0") == 2
+
+
+async def test_a_modem_reset_on_the_same_tty_is_initialised_again(sim: ModemSim) -> None:
+    inbox = Inbox()
+    async with running(sim, inbox) as modem:
+        await ready(modem)
+        await until(lambda: sim.cnmi == [2, 1, 0, 0, 0])
+        sim.reset()
+        assert sim.echo and sim.cnmi == [0, 0, 0, 0, 0]
+        await until(lambda: sim.commands.count("ATE0") == 2 and sim.cnmi == [2, 1, 0, 0, 0])
+        assert not sim.echo and sim.cmee == 1
+        sim.deliver(GUARDIAN, "1")
+        await until(lambda: inbox.got)
+        assert await modem.send(GUARDIAN, "已由 张医生 确认") == [1]
+
+
+async def test_incomplete_concatenated_reply_is_delivered_after_the_hold(sim: ModemSim) -> None:
+    part1, _part2 = encode_deliver(GUARDIAN, "收到" * 40, reference=5, when=datetime.now(UTC))
+    sim.store_raw(part1.pdu, indicate=False)
+    inbox = Inbox()
+    async with running(sim, inbox, status_interval_s=0.1, concat_hold_s=0.5):
+        await until(lambda: "AT+CMGL=4" in sim.commands)
+        await asyncio.sleep(0.2)
+        assert inbox.got == [] and len(sim.stored) == 1  # held, still stored
+        await until(lambda: inbox.got and not sim.stored)
+    assert [s.text for s in inbox.got] == ["收到" * 33 + "收"]  # the 67 characters of part 1
 
 
 async def test_a_port_that_never_existed_is_retried_quietly(tmp_path: Path) -> None:

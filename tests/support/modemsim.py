@@ -450,6 +450,19 @@ class ModemSim:
             self._plug()
         self._wake()
 
+    def reset(self) -> None:
+        """The modem restarts on its own on the same tty: power-up defaults (echo on, no
+        indications), input lost, then ``RDY`` as Quectel modems print it."""
+        with self._lock:
+            self._power_up()
+            self._in.clear()
+            self._urcs.clear()
+            self._timers.clear()
+            self._pdu_for = None
+            self._busy_until = 0.0
+            if self._link is not None:
+                self._emit("\r\nRDY\r\n")
+
     def _plug(self) -> None:
         avoid = set(self.tty_names[-1:])
         spare: list[tuple[int, int]] = []
