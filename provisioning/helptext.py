@@ -153,6 +153,20 @@ HELP_ZH: Mapping[str, str] = {
     "county Ed25519 private key (`keygen`): signs every ack": (
         "县级 Ed25519 私钥（`keygen` 生成）：为每个确认签名"
     ),
+    # county (the county service)
+    "county service: receivers on PostgreSQL, shared subscriptions, fleet": (
+        "县级服务：基于 PostgreSQL 的接收端、共享订阅、网关总览"
+    ),
+    "run one receiver instance": "运行一个接收端实例",
+    "every hut at a glance (the fleet view)": "所有卫生室一览（网关总览）",
+    "postgresql://USER@HOST/DB, or a SQLite FILE": "postgresql://用户@主机/数据库，或一个 SQLite 文件",
+    "shared-subscription group: instances with the same group share the load": (
+        "共享订阅组：同组的实例分担负载"
+    ),
+    "county Ed25519 private key: signs every ack": "县级 Ed25519 私钥：为每个确认签名",
+    "HOST:PORT for /api/v1/fleet, /metrics and /health": "/api/v1/fleet、/metrics 和 /health 的 主机:端口",
+    "this instance's name in the counters (default host-pid)": "本实例在计数器中的名称（默认 主机名-进程号）",
+    "the gateways' heartbeat_s": "网关的 heartbeat_s（心跳间隔秒数）",
     # residents
     "register one resident": "登记一位居民",
     "change some fields of a resident": "修改居民的部分信息",

@@ -93,6 +93,7 @@ _MESSAGE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^unknown profile '(?P<name>.+)'$", "err.unknown_profile"),
         (r"^no registry at (?P<path>.+)$", "err.no_registry"),
         (r"^no outbox at (?P<path>.+)$", "err.no_outbox"),
+        (r"^(?P<path>.+): not UTF-8 \(byte (?P<byte>\S+)\)$", "err.not_utf8"),
     )
 )
 
@@ -108,6 +109,7 @@ _HINTS: Mapping[str, str] = {
     "fix the listed rows, or use --skip-bad to import the good ones": "hint.fix_rows",
     "unbind or remove those devices first": "hint.unbind_devices",
     "check the file name": "hint.check_file_name",
+    "save it as 'CSV UTF-8' (Excel and WPS save GBK by default)": "hint.save_utf8",
     "check --state-dir (the daemon creates the outbox)": "hint.outbox_state_dir",
     "check --state-dir; `hutgw residents add` or `hutgw residents import` creates it": (
         "hint.registry_state_dir"
@@ -118,6 +120,11 @@ _HINTS: Mapping[str, str] = {
 def localize_message(message: str) -> str:
     if current() == "en":
         return message
+    refused = re.match(r"^resident (?P<id>\S+) refused: (?P<fields>.+)$", message)
+    if refused:
+        parts = [p.partition(": ") for p in refused.group("fields").split("; ")]
+        fields = "；".join(localize_field(k, v) for k, _, v in parts)
+        return t("err.resident_refused", id=refused.group("id"), fields=fields)
     for pattern, key in _MESSAGE_PATTERNS:
         m = pattern.match(message)
         if m:
@@ -199,6 +206,65 @@ def localize_details(error: HutError) -> list[str]:
         return [localize_problem(p) for p in problems]
     details = getattr(error, "errors", None)
     return [str(x) for x in details] if isinstance(details, list | tuple) else []
+
+
+_FIELD_NAMES: Mapping[str, str] = {
+    "resident_id": "居民编号",
+    "name": "姓名",
+    "sex": "性别",
+    "birth_year": "出生年份",
+    "height_cm": "身高",
+    "guardians": "监护人",
+    "guardian_phone": "监护人电话",
+    "card_number": "卡号",
+    "consent": "同意上传",
+}
+
+#: the registry's English problems with a field -> Chinese (named groups become parameters).
+_ROW_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), z)
+    for p, z in (
+        (r"^.+ is empty$", "为空"),
+        (r"^looks like a national ID number.*$", "看起来是身份证号：请用县居民健康档案编号，不能用身份证号"),
+        (
+            r"^.+ (?P<v>'.*') may only hold letters, digits.*$",
+            "{v} 只能包含字母、数字、'.'、'_' 和 '-'（最多 64 个）",
+        ),
+        (r"^name must be at most 100 printable characters$", "姓名最多 100 个字符"),
+        (r"^(?P<v>'.*') is not one of male, female, other, unknown.*$", "{v} 不是有效的性别（填 男 或 女）"),
+        (r"^(?P<v>'.*') is not a year$", "{v} 不是年份"),
+        (r"^(?P<v>\S+) is not between (?P<a>\S+) and (?P<b>\S+)$", "{v} 不在 {a} 到 {b} 之间"),
+        (r"^(?P<v>\S+) cm is not between (?P<a>\S+) and (?P<b>\S+)$", "{v} 厘米不在 {a} 到 {b} 厘米之间"),
+        (r"^(?P<v>'.*') is not a number$", "{v} 不是数字"),
+        (r"^(?P<v>'.*') is neither a phone number nor a resident id$", "{v} 既不是电话号码也不是居民编号"),
+        (r"^card number must be at most 64 printable characters$", "卡号最多 64 个字符"),
+        (r"^(?P<v>'.*') is not yes/no$", "{v} 不是 是/否"),
+        (r"^duplicate: also on line (?P<n>\d+)$", "重复：第 {n} 行也是它"),
+        (r"^already registered \(use --update.*\)$", "已经登记（如需覆盖已登记的居民请加 --update）"),
+        (r"^already used by resident (?P<id>\S+)$", "已被居民 {id} 使用"),
+    )
+)
+
+
+def localize_field(field: str, problem: str) -> str:
+    """``field: problem`` of a resident or CSV row in the current language."""
+    if current() == "en":
+        return f"{field}: {problem}"
+    name = _FIELD_NAMES.get(field, field)
+    for pattern, text in _ROW_PROBLEMS:
+        m = pattern.match(problem)
+        if m:
+            return f"{name}：{text.format(**m.groupdict())}"
+    return f"{name}：{problem}"
+
+
+def localize_bad_row(line: int, resident_id: str | None, errors: Mapping[str, str]) -> str:
+    """``line N (ID): field: problem; ...`` (``第 N 行（ID）：字段：问题；...``)."""
+    sep = "; " if current() == "en" else "；"
+    fields = sep.join(localize_field(k, v) for k, v in errors.items())
+    if resident_id:
+        return t("csv.row_of", line=line, id=resident_id, fields=fields)
+    return t("csv.row", line=line, fields=fields)
 
 
 def localize_error(error: HutError) -> tuple[str, str | None]:
@@ -327,9 +393,73 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "en": "line 1: missing column(s) {columns}",
         "zh": "第 1 行：缺少列 {columns}",
     },
-    "err.unknown_profile": {"en": "unknown profile '{name}'", "zh": "未知的设备配置文件（profile）'{name}'"},
+    "err.unknown_profile": {"en": "unknown profile '{name}'", "zh": "未知的设备型号（profile）'{name}'"},
     "err.no_registry": {"en": "no registry at {path}", "zh": "{path} 没有登记册"},
     "err.no_outbox": {"en": "no outbox at {path}", "zh": "{path} 没有发件箱数据库"},
+    "err.not_utf8": {
+        "en": "{path}: not UTF-8 (byte {byte})",
+        "zh": "{path}：不是 UTF-8 编码（第 {byte} 字节）",
+    },
+    "err.resident_refused": {"en": "resident {id} refused: {fields}", "zh": "居民 {id} 未登记：{fields}"},
+    "csv.row": {"en": "line {line}: {fields}", "zh": "第 {line} 行：{fields}"},
+    "csv.row_of": {"en": "line {line} ({id}): {fields}", "zh": "第 {line} 行（{id}）：{fields}"},
+    # residents
+    "residents.added": {"en": "added resident {id} ({name})", "zh": "已登记居民 {id}（{name}）"},
+    "residents.updated": {"en": "updated resident {id}", "zh": "已更新居民 {id}"},
+    "residents.removed": {"en": "removed resident {id}", "zh": "已移除居民 {id}"},
+    "residents.none": {"en": "no residents registered", "zh": "尚未登记任何居民"},
+    "residents.imported": {"en": "imported {n} resident(s)", "zh": "已导入 {n} 位居民"},
+    "residents.imported_updated": {"en": ", updated {n}", "zh": "，更新 {n} 位"},
+    "residents.imported_skipped": {"en": ", skipped {n} bad row(s)", "zh": "，跳过 {n} 行错误数据"},
+    "residents.ignored_columns": {"en": " (ignored columns: {columns})", "zh": "（已忽略的列：{columns}）"},
+    "residents.skipped_row": {"en": "skipped {row}", "zh": "已跳过 {row}"},
+    "residents.no_consent": {"en": "(no consent)", "zh": "（未同意上传）"},
+    "residents.col.id": {"en": "ID", "zh": "编号"},
+    "residents.col.name": {"en": "NAME", "zh": "姓名"},
+    "residents.col.sex": {"en": "SEX", "zh": "性别"},
+    "residents.col.born": {"en": "BORN", "zh": "出生年份"},
+    "residents.col.height": {"en": "HEIGHT", "zh": "身高"},
+    "residents.col.card": {"en": "CARD", "zh": "卡号"},
+    "residents.col.guardians": {"en": "GUARDIANS", "zh": "监护人"},
+    "residents.sex.male": {"en": "male", "zh": "男"},
+    "residents.sex.female": {"en": "female", "zh": "女"},
+    "residents.sex.other": {"en": "other", "zh": "其他"},
+    "residents.sex.unknown": {"en": "unknown", "zh": "未知"},
+    "residents.csv_gbk": {
+        "en": "{path} looks like GBK (what Excel and WPS save as CSV by default), not UTF-8 (byte {byte})",
+        "zh": "{path} 看起来是 GBK 编码（Excel 和 WPS 默认保存的 CSV），不是 UTF-8（第 {byte} 字节）",
+    },
+    "residents.csv_gbk_hint": {
+        "en": "in Excel: File > Save As > 'CSV UTF-8 (Comma delimited)'; in WPS: Save As > 'CSV UTF-8'; "
+        "or convert it: iconv -f GBK -t UTF-8 {path} > people-utf8.csv",
+        "zh": "Excel：文件 > 另存为 > “CSV UTF-8（逗号分隔）”；WPS：另存为 > “CSV UTF-8”；"
+        "或转换：iconv -f GBK -t UTF-8 {path} > people-utf8.csv",
+    },
+    # geofence
+    "geofence.circle": {"en": "circle r={radius} m", "zh": "圆形 半径 {radius} 米"},
+    "geofence.polygon": {"en": "polygon {n} vertices", "zh": "多边形 {n} 个顶点"},
+    "geofence.holes": {"en": ", {n} hole(s)", "zh": "，{n} 个镂空"},
+    "geofence.always": {"en": "always", "zh": "全天"},
+    "geofence.daily": {"en": "daily", "zh": "每天"},
+    "geofence.kind.safe": {"en": "safe", "zh": "安全区"},
+    "geofence.kind.danger": {"en": "danger", "zh": "危险区"},
+    "geofence.drawn_in": {"en": "(drawn in {datum})", "zh": "（坐标系 {datum}）"},
+    "geofence.imported": {
+        "en": "imported {n} zone(s) for {id}: {names}",
+        "zh": "已为 {id} 导入 {n} 个区域：{names}",
+    },
+    "geofence.removed": {"en": "removed {n} zone(s) of {id}", "zh": "已移除 {id} 的 {n} 个区域"},
+    "geofence.none": {"en": "no zones stored", "zh": "尚未保存任何区域"},
+    "geofence.no_zones_of": {"en": "resident {id!r} has no zones", "zh": "居民 {id!r} 没有任何区域"},
+    "geofence.no_zones_of_hint": {
+        "en": "import some with `hutgw geofence import`",
+        "zh": "请用 `hutgw geofence import` 导入",
+    },
+    "geofence.no_zone": {
+        "en": "no zone {name!r} of resident {id!r}",
+        "zh": "居民 {id!r} 没有名为 {name!r} 的区域",
+    },
+    "geofence.see_list": {"en": "see `hutgw geofence list`", "zh": "请查看 `hutgw geofence list`"},
     "hint.see_residents": {"en": "see `hutgw residents list`", "zh": "请查看 `hutgw residents list`"},
     "hint.see_devices": {"en": "see `hutgw devices list`", "zh": "请查看 `hutgw devices list`"},
     "hint.check_card": {"en": "check the card number", "zh": "请检查卡号"},
@@ -346,6 +476,10 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     },
     "hint.unbind_devices": {"en": "unbind or remove those devices first", "zh": "请先解绑或移除这些设备"},
     "hint.check_file_name": {"en": "check the file name", "zh": "请检查文件名"},
+    "hint.save_utf8": {
+        "en": "save it as 'CSV UTF-8' (Excel and WPS save GBK by default)",
+        "zh": "请另存为“CSV UTF-8”格式（Excel 和 WPS 默认保存为 GBK）",
+    },
     "hint.outbox_state_dir": {
         "en": "check --state-dir (the daemon creates the outbox)",
         "zh": "请检查 --state-dir（发件箱由守护进程创建）",
@@ -354,7 +488,7 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "en": "check --state-dir; `hutgw residents add` or `hutgw residents import` creates it",
         "zh": "请检查 --state-dir；`hutgw residents add` 或 `hutgw residents import` 会创建它",
     },
-    "hint.known_profiles": {"en": "known profiles: {names}", "zh": "已知的配置文件：{names}"},
+    "hint.known_profiles": {"en": "known profiles: {names}", "zh": "已知的设备型号：{names}"},
     # common words
     "word.yes": {"en": "yes", "zh": "是"},
     "word.no": {"en": "no", "zh": "否"},
@@ -372,7 +506,7 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "zh": "网关编号 {id!r} 只能包含字母、数字、'.'、'_' 和 '-'（1 到 64 个字符）",
     },
     "init.bad_gateway_id_hint": {"en": "e.g. --gateway-id hut-0412", "zh": "例如 --gateway-id hut-0412"},
-    "init.bad_broker": {"en": "broker {url!r}: {reason}", "zh": "代理服务器地址 {url!r}：{reason}"},
+    "init.bad_broker": {"en": "broker {url!r}: {reason}", "zh": "MQTT 服务器地址 {url!r}：{reason}"},
     "init.bad_broker_hint": {
         "en": "give it as mqtts://HOST:PORT, e.g. mqtts://county.example.cn:8883",
         "zh": "格式为 mqtts://主机:端口，例如 mqtts://county.example.cn:8883",
@@ -494,14 +628,14 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "en": "give the id printed on the watch or its box: 5 to 20 digits",
         "zh": "请填写手表或包装盒上的编号：5 到 20 位数字",
     },
-    "devices.unknown_profile": {"en": "unknown profile {name!r}", "zh": "未知的设备配置文件 {name!r}"},
+    "devices.unknown_profile": {"en": "unknown profile {name!r}", "zh": "未知的设备型号 {name!r}"},
     "devices.profile_hint": {
         "en": "profiles for {transport}: {names} (see `hutgw profiles list`)",
-        "zh": "适用于{transport}的配置文件：{names}（见 `hutgw profiles list`）",
+        "zh": "适用于{transport}的设备型号：{names}（见 `hutgw profiles list`）",
     },
     "devices.wrong_transport": {
         "en": "profile {name!r} is for {actual} devices, not {wanted}",
-        "zh": "配置文件 {name!r} 用于{actual}设备，而不是{wanted}",
+        "zh": "设备型号 {name!r} 用于{actual}设备，而不是{wanted}",
     },
     "devices.transport.ble": {"en": "Bluetooth", "zh": "蓝牙"},
     "devices.transport.serial": {"en": "serial", "zh": "串口"},
@@ -559,7 +693,7 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     "devices.none": {"en": "no devices registered", "zh": "尚未登记任何设备"},
     "devices.title": {"en": "Devices", "zh": "设备"},
     "devices.col.id": {"en": "ID", "zh": "编号"},
-    "devices.col.profile": {"en": "PROFILE", "zh": "配置文件"},
+    "devices.col.profile": {"en": "PROFILE", "zh": "设备型号"},
     "devices.col.address": {"en": "ADDRESS", "zh": "地址"},
     "devices.col.owner": {"en": "RESIDENT", "zh": "居民"},
     "devices.col.added": {"en": "ADDED", "zh": "添加时间"},
@@ -584,7 +718,7 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "scan again",
         "zh": "{seconds:g} 秒内未发现蓝牙设备；请唤醒设备（测量一次）后重新搜索",
     },
-    "devices.scan.unsupported": {"en": "(no profile)", "zh": "（无配置文件）"},
+    "devices.scan.unsupported": {"en": "(no profile)", "zh": "（无对应设备型号）"},
     "devices.ble_failed": {"en": "Bluetooth: {detail}", "zh": "蓝牙：{detail}"},
     "devices.ble_failed_hint": {
         "en": "check the adapter: bluetoothctl show, rfkill list, systemctl status bluetooth",
@@ -649,7 +783,7 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     },
     "devices.test.rejected_hint": {
         "en": "check the profile ({profile}) and the device's baud rate and output format",
-        "zh": "请检查配置文件（{profile}）以及设备的波特率和输出格式",
+        "zh": "请检查设备型号（{profile}）以及设备的波特率和输出格式",
     },
     "devices.test.got": {"en": "reading from {id}: {kind}", "zh": "来自 {id} 的测量：{kind}"},
     "devices.test.needs_daemon": {
@@ -691,7 +825,7 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     "status.key.id": {"en": "gateway id", "zh": "网关编号"},
     "status.key.started": {"en": "running since", "zh": "运行起始"},
     "status.key.state_dir": {"en": "state folder", "zh": "状态目录"},
-    "status.key.broker": {"en": "broker", "zh": "代理服务器"},
+    "status.key.broker": {"en": "broker", "zh": "MQTT 服务器"},
     "status.key.connected": {"en": "connected", "zh": "已连接"},
     "status.key.last_error": {"en": "last error", "zh": "最近错误"},
     "status.key.pending": {"en": "readings waiting", "zh": "待上传数据"},
@@ -699,7 +833,7 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     "status.key.disk": {"en": "disk used / quota", "zh": "磁盘占用 / 配额"},
     "status.key.synced": {"en": "synchronised", "zh": "已同步"},
     "status.key.decode_errors": {"en": "rejected frames", "zh": "无法解码的帧"},
-    "status.uplink_off": {"en": "off (no broker configured)", "zh": "关闭（未配置代理服务器）"},
+    "status.uplink_off": {"en": "off (no broker configured)", "zh": "关闭（未配置 MQTT 服务器）"},
     "status.no_outbox": {"en": "no outbox yet (the daemon creates it)", "zh": "尚无发件箱（由守护进程创建）"},
     "status.not_running": {"en": "(daemon not running)", "zh": "（守护进程未运行）"},
     "status.no_alerts": {"en": "no alerts", "zh": "没有告警"},

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
@@ -25,6 +26,35 @@ from provisioning.i18n import t
 
 #: Width used when stdout is not a terminal (pipes, logs): wide enough not to wrap paths.
 PIPE_WIDTH = 160
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: Chinese characters (East Asian wide/full-width)
+    take two."""
+    return sum(
+        2 if unicodedata.east_asian_width(ch) in "WF" else 0 if unicodedata.combining(ch) else 1
+        for ch in text
+    )
+
+
+def aligned(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: frozenset[int] = frozenset()
+) -> list[str]:
+    """Plain-text columns that line up by display width (names in Chinese included), two
+    spaces apart; the last column is not padded; columns in ``right`` are right-aligned."""
+    table = [list(headers), *[list(r) for r in rows]]
+    widths = [max(display_width(r[i]) for r in table) for i in range(len(headers))]
+    lines = []
+    for r in table:
+        cells = []
+        for i, cell in enumerate(r):
+            gap = " " * (widths[i] - display_width(cell))
+            if i == len(r) - 1 and i not in right:
+                cells.append(cell)
+            else:
+                cells.append(gap + cell if i in right else cell + gap)
+        lines.append("  ".join(cells).rstrip())
+    return lines
 
 
 def dumps(obj: Any) -> str:

@@ -17,6 +17,7 @@ from gateway.geofence.replay import FixFileError, event_json, read_fixes, replay
 from gateway.geofence.store import ZoneStore
 from gateway.geofence.zones import Circle, Zone, load_geojson, to_feature
 from provisioning.errors import EXIT_OK, BadInputError, NotFoundError
+from provisioning.i18n import t
 
 
 def register(
@@ -86,17 +87,23 @@ def _load_zones(
 
 
 def _describe(z: Zone) -> str:
+    """One tab-separated line: resident, name, kind, shape, when, datum (in the user's language)."""
     s = z.shape
-    shape = f"circle r={s.radius_m:g} m" if isinstance(s, Circle) else f"polygon {len(s.outer)} vertices"
-    if not isinstance(s, Circle) and s.holes:
-        shape += f", {len(s.holes)} hole(s)"
-    when = "always"
+    if isinstance(s, Circle):
+        shape = t("geofence.circle", radius=f"{s.radius_m:g}")
+    else:
+        shape = t("geofence.polygon", n=len(s.outer))
+        if s.holes:
+            shape += t("geofence.holes", n=len(s.holes))
+    when = t("geofence.always")
     if z.schedule is not None:
         sj = z.schedule.to_json()
-        days = ",".join(sj["days"]) if len(sj["days"]) < 7 else "daily"
+        days = ",".join(sj["days"]) if len(sj["days"]) < 7 else t("geofence.daily")
         hours = f" {sj['from']}-{sj['to']}" if "from" in sj else ""
         when = f"{days}{hours} {sj['tz']}"
-    return f"{z.resident_id}\t{z.name}\t{z.kind}\t{shape}\t{when}\t(drawn in {z.source_datum})"
+    kind = t(f"geofence.kind.{z.kind}") if z.kind in ("safe", "danger") else z.kind
+    drawn = t("geofence.drawn_in", datum=z.source_datum)
+    return f"{z.resident_id}\t{z.name}\t{kind}\t{shape}\t{when}\t{drawn}"
 
 
 def _print_json(obj: Any) -> None:
@@ -125,16 +132,14 @@ def run_import(args: argparse.Namespace) -> int:
             {"resident_id": args.resident, "imported": [z.name for z in zones], "replaced": args.replace}
         )
     else:
-        print(f"imported {count} zone(s) for {args.resident}: {', '.join(z.name for z in zones)}")
+        print(t("geofence.imported", n=count, id=args.resident, names=", ".join(z.name for z in zones)))
     return EXIT_OK
 
 
 def run_list(args: argparse.Namespace) -> int:
     zones = _store(args).load(args.resident)
     if args.resident is not None and not zones:
-        raise NotFoundError(
-            f"resident {args.resident!r} has no zones", hint="import some with `hutgw geofence import`"
-        )
+        raise NotFoundError(t("geofence.no_zones_of", id=args.resident), hint=t("geofence.no_zones_of_hint"))
     if args.json:
         features = []
         for z in zones:
@@ -143,7 +148,7 @@ def run_list(args: argparse.Namespace) -> int:
             features.append(feature)
         _print_json({"type": "FeatureCollection", "features": features})
     elif not zones:
-        print("no zones stored")
+        print(t("geofence.none"))
     else:
         for z in zones:
             print(_describe(z))
@@ -153,16 +158,16 @@ def run_list(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     removed = _store(args).remove(args.resident, args.name)
     if removed == 0:
-        what = (
-            f"zone {args.name!r} of resident {args.resident!r}"
+        message = (
+            t("geofence.no_zone", name=args.name, id=args.resident)
             if args.name
-            else f"zones for {args.resident!r}"
+            else t("geofence.no_zones_of", id=args.resident)
         )
-        raise NotFoundError(f"no {what}", hint="see `hutgw geofence list`")
+        raise NotFoundError(message, hint=t("geofence.see_list"))
     if args.json:
         _print_json({"resident_id": args.resident, "removed": removed})
     else:
-        print(f"removed {removed} zone(s) of {args.resident}")
+        print(t("geofence.removed", n=removed, id=args.resident))
     return EXIT_OK
 
 

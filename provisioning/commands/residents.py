@@ -21,7 +21,8 @@ from gateway.registry import (
 )
 from provisioning import i18n
 from provisioning.context import load_context
-from provisioning.errors import EXIT_INPUT, EXIT_OK, NotFoundError
+from provisioning.errors import EXIT_INPUT, EXIT_OK, BadInputError, NotFoundError
+from provisioning.output import aligned
 
 
 def register(
@@ -135,7 +136,7 @@ def run_add(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"added": resident_json(r)})
     else:
-        print(f"added resident {r.id} ({r.name})")
+        print(i18n.t("residents.added", id=r.id, name=r.name))
     return EXIT_OK
 
 
@@ -160,11 +161,33 @@ def run_update(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"updated": resident_json(r)})
     else:
-        print(f"updated resident {r.id}")
+        print(i18n.t("residents.updated", id=r.id))
     return EXIT_OK
 
 
+def _check_encoding(path: Path) -> None:
+    """A CSV saved by Excel or WPS in their default encoding (GBK) is refused with how to save it
+    as UTF-8, rather than "not UTF-8 (byte N)"."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return  # the registry says it cannot read it
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            return
+        if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+            raise BadInputError(
+                i18n.t("residents.csv_gbk", path=path, byte=e.start),
+                hint=i18n.t("residents.csv_gbk_hint", path=path),
+            ) from None
+
+
 def run_import(args: argparse.Namespace) -> int:
+    _check_encoding(args.file)
     with open_registry(args, create=True) as reg:
         try:
             report = reg.import_residents_csv(args.file, skip_bad=args.skip_bad, update=args.update)
@@ -175,7 +198,7 @@ def run_import(args: argparse.Namespace) -> int:
                 _print_json({"imported": 0, "bad": _bad_rows(e.report), "error": e.message})
             else:
                 for b in e.report.bad:
-                    print(b.describe(), file=sys.stderr)
+                    print(i18n.localize_bad_row(b.line, b.resident_id, b.errors), file=sys.stderr)
                 print(i18n.frame_error(*i18n.localize_error(e)), file=sys.stderr)
             return EXIT_INPUT
     bad = _bad_rows(report)
@@ -192,14 +215,15 @@ def run_import(args: argparse.Namespace) -> int:
         )
     else:
         for b in report.bad:
-            print(f"skipped {b.describe()}", file=sys.stderr)
-        text = f"imported {report.imported} resident(s)"
+            row = i18n.localize_bad_row(b.line, b.resident_id, b.errors)
+            print(i18n.t("residents.skipped_row", row=row), file=sys.stderr)
+        text = i18n.t("residents.imported", n=report.imported)
         if report.updated:
-            text += f", updated {report.updated}"
+            text += i18n.t("residents.imported_updated", n=report.updated)
         if report.skipped:
-            text += f", skipped {report.skipped} bad row(s)"
+            text += i18n.t("residents.imported_skipped", n=report.skipped)
         if report.ignored_columns:
-            text += f" (ignored columns: {', '.join(report.ignored_columns)})"
+            text += i18n.t("residents.ignored_columns", columns=", ".join(report.ignored_columns))
         print(text)
     return EXIT_OK
 
@@ -215,16 +239,27 @@ def run_list(args: argparse.Namespace) -> int:
         _print_json([resident_json(r) for r in residents])
         return EXIT_OK
     if not residents:
-        print("no residents registered")
+        print(i18n.t("residents.none"))
         return EXIT_OK
-    print(f"{'ID':<20} {'NAME':<12} {'SEX':<8} {'BORN':<5} {'HEIGHT':>6}  {'CARD':<12} GUARDIANS")
+    headers = [
+        i18n.t(f"residents.col.{c}") for c in ("id", "name", "sex", "born", "height", "card", "guardians")
+    ]
+    rows = []
     for r in residents:
-        height = f"{r.height_cm:g}" if r.height_cm is not None else "-"
-        consent = "" if r.consent else "  (no consent)"
-        print(
-            f"{r.id:<20} {r.name:<12} {r.sex:<8} {r.birth_year or '-'!s:<5} {height:>6}  "
-            f"{r.card_number or '-':<12} {', '.join(r.guardians) or '-'}{consent}"
+        guardians = ", ".join(r.guardians) or "-"
+        rows.append(
+            [
+                r.id,
+                r.name,
+                i18n.t(f"residents.sex.{r.sex}"),
+                str(r.birth_year or "-"),
+                f"{r.height_cm:g}" if r.height_cm is not None else "-",
+                r.card_number or "-",
+                guardians if r.consent else f"{guardians}  {i18n.t('residents.no_consent')}",
+            ]
         )
+    for line in aligned(headers, rows, right=frozenset({4})):
+        print(line)
     return EXIT_OK
 
 
@@ -234,5 +269,5 @@ def run_remove(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"removed": args.resident_id})
     else:
-        print(f"removed resident {args.resident_id}")
+        print(i18n.t("residents.removed", id=args.resident_id))
     return EXIT_OK

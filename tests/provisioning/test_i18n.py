@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import string
 from pathlib import Path
 
@@ -134,3 +135,117 @@ def test_lang_from_the_environment_in_a_subprocess(cli: Cli, config: Path) -> No
     )
     assert done.returncode == EXIT_NOT_FOUND
     assert done.stderr.startswith("error: no resident 'R404' in the registry")
+
+
+# --------------------------------------------------------------------------- Chinese all the way (issue 19)
+
+
+def test_every_help_text_is_in_chinese() -> None:
+    from provisioning import argv
+    from provisioning.cli import build_parser
+
+    with i18n.using("zh"):
+        assert argv.untranslated(build_parser()) == []
+
+
+def test_help_and_usage_errors_in_chinese(config: Path) -> None:
+    done = hutgw("residents", "add", "--help", env={"LANG": "zh_CN.UTF-8"})
+    assert done.returncode == 0
+    assert done.stdout.startswith("用法：hutgw residents add")
+    assert "县居民健康档案编号（不能用身份证号）" in done.stdout and "显示此帮助信息并退出" in done.stdout
+    assert "show this help" not in done.stdout and "options:" not in done.stdout
+    done = hutgw("--lang", "zh", "residents", "add", "--config", str(config))
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == "hutgw residents add：错误：缺少必需的参数：ID, --name"
+
+
+def test_config_field_errors_in_chinese(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "hutgw.toml"
+    bad.write_text('[ble]\nenable = true\n[api]\nlisten = "x:99999"\n[uplink]\nbroker = "mqtt://h"\n')
+    bad.write_text(bad.read_text() + '[uplink.tls]\nca_file = "/x.pem"\n')
+    cli = Cli(capsys, bad)
+    code, _, err = cli("config", "validate")
+    assert code == 2
+    assert "ble.enable: unknown field (did you mean `enabled`?)" in err
+    assert "Extra inputs are not permitted" not in err
+    code, _, err = cli("config", "validate", "--lang", "zh")
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert lines[0].startswith(f"错误：{bad}：3 个字段无效")
+    assert "  ble.enable：未知的配置项（您是不是要写 `enabled`？）" in lines
+    assert "  api.listen：端口 '99999' 不是 1 到 65535 之间的数字" in lines
+    assert any(line.startswith("  uplink：MQTT 服务器地址是 mqtt://（明文）") for line in lines), lines
+
+
+def test_csv_rows_and_gbk_in_chinese(cli: Cli, tmp_path: Path) -> None:
+    header = "resident_id,name,sex,birth_year,height_cm\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        header + "R002,张三,男,1948,165\nR003,,女,1950,150\nR004,李四,x,1700,999\n", encoding="utf-8"
+    )
+    code, _, err = cli("residents", "import", str(bad), "--lang", "zh")
+    assert code == 3
+    lines = err.strip().splitlines()
+    assert lines[0] == "第 3 行（R003）：姓名：为空"
+    assert (
+        lines[1].startswith("第 4 行（R004）：性别：'x' 不是有效的性别") and "出生年份：1700 不在" in lines[1]
+    )
+    assert lines[2].startswith(f"错误：{bad}：2 行有错误，未导入任何数据（")
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes((header + "R005,王五,男,1950,160\n").encode("gbk"))
+    code, _, err = cli("residents", "import", str(gbk))
+    assert code == 3 and "looks like GBK" in err and "CSV UTF-8" in err and "iconv -f GBK" in err
+    code, _, err = cli("residents", "import", str(gbk), "--lang", "zh")
+    assert code == 3 and "看起来是 GBK 编码" in err and "另存为" in err
+
+
+def display_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def test_residents_list_in_chinese_lines_up(cli: Cli) -> None:
+    for rid, name, sex in (("R001", "王秀英", "女"), ("R002", "欧阳建国", "男"), ("R003", "Li", "unknown")):
+        code, out, err = cli("residents", "add", rid, "--name", name, "--sex", sex, "--lang", "zh")
+        assert code == 0, err
+        assert out.strip() == f"已登记居民 {rid}（{name}）"
+    code, out, _ = cli("residents", "list", "--lang", "zh")
+    header, *rows = out.splitlines()
+    assert header.split() == ["编号", "姓名", "性别", "出生年份", "身高", "卡号", "监护人"]
+    assert [r.split()[2] for r in rows] == ["女", "男", "未知"]
+    # the third and fourth columns start at the same display column on every line
+    for columns in (2, 3):
+        pattern = re.compile(r"^(?:\S+\s+){" + str(columns) + "}")
+        starts = {display_width(m.group(0)) for m in map(pattern.match, [header, *rows]) if m}
+        assert len(starts) == 1, out
+    code, out, _ = cli("residents", "remove", "R003", "--lang", "zh")
+    assert out.strip() == "已移除居民 R003"
+    code, out, _ = cli("residents", "list")
+    assert out.splitlines()[0].split()[:3] == ["ID", "NAME", "SEX"] and "female" in out
+
+
+def test_geofence_list_in_chinese(cli: Cli, tmp_path: Path) -> None:
+    cli("residents", "add", "R001", "--name", "王秀英")
+    fence = tmp_path / "home.geojson"
+    fence.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "家", '
+        '"kind": "safe", "radius_m": 300}, "geometry": {"type": "Point", "coordinates": [116.39, 39.9]}}]}',
+        encoding="utf-8",
+    )
+    code, out, err = cli("geofence", "import", "R001", str(fence), "--lang", "zh")
+    assert code == 0, err
+    assert out.strip() == "已为 R001 导入 1 个区域：家"
+    code, out, _ = cli("geofence", "list", "--lang", "zh")
+    assert out.strip() == "R001\t家\t安全区\t圆形 半径 300 米\t全天\t（坐标系 wgs84）"
+    code, out, _ = cli("geofence", "remove", "R001", "--lang", "zh")
+    assert out.strip() == "已移除 R001 的 1 个区域"
+    code, _, err = cli("geofence", "remove", "R001", "--lang", "zh")
+    assert code == 5 and err.startswith("错误：居民 'R001' 没有任何区域")
+
+
+def test_no_broker_is_a_proxy_and_no_profile_is_a_config_file() -> None:
+    for key, entry in i18n.CATALOG.items():
+        assert "代理服务器" not in entry["zh"], key
+        if "profile" in key or "profile" in entry["en"].lower():
+            assert "配置文件" not in entry["zh"], key
