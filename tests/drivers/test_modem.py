@@ -443,3 +443,75 @@ async def test_at_pdu_prompt_with_echo_and_error_instead_of_prompt() -> None:
     with pytest.raises(AtError):
         await task
     assert w.written[-1] == b"AT+CMGS=5\r"  # the PDU was never written
+
+
+# --------------------------------------------------------------- the simulator, by its own words
+
+
+class Term:
+    """A bare terminal on the simulator's pty: what a technician would type in minicom."""
+
+    def __init__(self, sim: ModemSim) -> None:
+        import serial
+
+        self.port = serial.Serial(str(sim.path), 115200, timeout=0.05)
+
+    def talk(self, data: bytes, until: bytes = b"\r\n", timeout: float = 2.0) -> bytes:
+        self.port.write(data)
+        out = b""
+        deadline = time.monotonic() + timeout
+        while not out.endswith(until) and time.monotonic() < deadline:
+            out += self.port.read(256)
+        return out
+
+
+def test_sim_echo_cmee_modes_and_sim_errors(sim: ModemSim) -> None:
+    t = Term(sim)
+    assert t.talk(b"AT+CSQ\r", b"OK\r\n") == b"AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\nOK\r\n"
+    assert t.talk(b"ATE0\r", b"OK\r\n") == b"ATE0\r\r\nOK\r\n"
+    sim.sim_status = "NOT INSERTED"
+    assert t.talk(b"AT+CPIN?\r", b"ERROR\r\n") == b"\r\nERROR\r\n"
+    t.talk(b"AT+CMEE=1\r", b"OK\r\n")
+    assert t.talk(b"AT+CPIN?\r", b"10\r\n") == b"\r\n+CME ERROR: 10\r\n"
+    t.talk(b"AT+CMEE=2\r", b"OK\r\n")
+    assert t.talk(b"AT+CPIN?\r", b"inserted\r\n") == b"\r\n+CME ERROR: SIM not inserted\r\n"
+    assert t.talk(b"AT+FOO\r", b"ERROR\r\n") == b"\r\nERROR\r\n"
+
+
+def test_sim_checks_the_cmgs_length_and_esc_cancels(sim: ModemSim) -> None:
+    t = Term(sim)
+    t.talk(b"ATE0\r", b"OK\r\n")
+    t.talk(b"AT+CMEE=1\r", b"OK\r\n")
+    assert t.talk(b"AT+CMGS=22\r", b"> ") == b"\r\n> "
+    vector = b"0011000B916407281553F80000AA0AE8329BFD4697D9EC37"  # 23 TPDU octets, not 22
+    assert t.talk(vector + b"\x1a", b"304\r\n") == b"\r\n+CMS ERROR: 304\r\n"
+    t.talk(b"AT+CMGS=23\r", b"> ")
+    assert t.talk(vector[:10] + b"\x1b", b"OK\r\n") == b"\r\nOK\r\n"
+    assert sim.sent == []
+    t.talk(b"AT+CMGS=23\r", b"> ")
+    assert t.talk(vector + b"\x1a", b"OK\r\n", timeout=3) == b"\r\n+CMGS: 1\r\n\r\nOK\r\n"
+    [sent] = sim.wait_sent(1, 1)
+    assert (sent.number, sent.text, sent.parts) == ("+46708251358", "hellohello", 1)
+    assert len(sim.cmgs_issued) == 3
+
+
+def test_sim_storage_list_read_delete(sim: ModemSim) -> None:
+    t = Term(sim)
+    t.talk(b"ATE0\r", b"OK\r\n")
+    t.talk(b"AT+CMEE=1\r", b"OK\r\n")
+    [a] = sim.store_silently(GUARDIAN, "1")
+    [b] = sim.store_silently(CLINIC, "ok")
+    pdu_a = sim.stored[0].pdu.encode()
+    assert t.talk(f"AT+CMGR={a}\r".encode(), b"OK\r\n") == b"\r\n+CMGR: 0,,%d\r\n%s\r\n\r\nOK\r\n" % (
+        sim.stored[0].tpdu_length,
+        pdu_a,
+    )
+    listed = t.talk(b"AT+CMGL=0\r", b"OK\r\n")  # unread only: b
+    assert listed.startswith(b"\r\n+CMGL: %d,0,," % b) and b"+CMGL: %d," % a not in listed
+    assert b"+CMGL: %d,1,," % a in t.talk(b"AT+CMGL=4\r", b"OK\r\n")
+    assert t.talk(b"AT+CMGD=99\r", b"\r\n") == b"\r\n+CMS ERROR: 321\r\n"
+    assert t.talk(f"AT+CMGD={a}\r".encode(), b"OK\r\n") == b"\r\nOK\r\n"
+    assert [s.index for s in sim.stored] == [b]
+    t.talk(b"AT+CNMI=2,1,0,0,0\r", b"OK\r\n")
+    [c] = sim.deliver(GUARDIAN, "好")
+    assert t.talk(b"", b"\r\n", timeout=1) == b'\r\n+CMTI: "SM",%d\r\n' % c

@@ -584,7 +584,9 @@ class ModemSim:
     # ---------------------------------------------------------------------------- responses
 
     def _reply(self, lines: list[str], final: str = "OK") -> None:
-        """Information lines then the final code; queued URCs go inside when the knob says so."""
+        """Information responses (each framed CR LF ... CR LF; a PDU follows its header after a
+        single CR LF) then the final code; queued URCs go inside, after the first response, when
+        the knob says so."""
         out = list(lines)
         if self.urc_inside_replies and self._urcs:
             pos = 1 if out else 0
@@ -845,7 +847,7 @@ class ModemSim:
         stat = sms.stat
         if sms.stat == 0:
             sms.stat = 1
-        self._reply([f"+CMGR: {stat},,{sms.tpdu_length}", sms.pdu])
+        self._reply([f"+CMGR: {stat},,{sms.tpdu_length}\r\n{sms.pdu}"])  # TS 27.005 §3.4.3: one response
 
     def _at_cmgd(self, suffix: str, args: list[str], now: float) -> None:
         if not self._sms_possible():
@@ -882,7 +884,7 @@ class ModemSim:
         for i in sorted(self._store):
             sms = self._store[i]
             if want == 4 or sms.stat == want:
-                lines += [f"+CMGL: {i},{sms.stat},,{sms.tpdu_length}", sms.pdu]
+                lines.append(f"+CMGL: {i},{sms.stat},,{sms.tpdu_length}\r\n{sms.pdu}")
                 if sms.stat == 0:
                     sms.stat = 1
         self._reply(lines)
