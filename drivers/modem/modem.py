@@ -316,6 +316,11 @@ class Modem:
         return lines
 
     async def _initialise(self, channel: AtChannel) -> None:
+        # A previous run may have died between AT+CMGS and its PDU: the modem would take every
+        # command for PDU text. ESC cancels that (and is ignored in command mode); its OK, if
+        # any, arrives with no command pending and is dropped.
+        channel.write_raw(b"\x1b")
+        await asyncio.sleep(0.1)
         for attempt in range(3):  # the first command after a reset may meet boot noise
             try:
                 await self._cmd(channel, "ATE0")

@@ -367,6 +367,17 @@ async def test_incomplete_concatenated_reply_is_delivered_after_the_hold(sim: Mo
     assert [s.text for s in inbox.got] == ["收到" * 33 + "收"]  # the 67 characters of part 1
 
 
+async def test_a_modem_left_waiting_for_a_pdu_by_a_killed_daemon_is_taken_back(sim: ModemSim) -> None:
+    t = Term(sim)
+    assert t.talk(b"AT+CMGS=23\r", b"> ") == b"AT+CMGS=23\r\r\n> "
+    t.talk(b"0011000B91", b"")  # the daemon dies here
+    t.port.close()
+    async with running(sim) as modem:
+        await ready(modem)
+        assert await modem.send(CLINIC, "SOS") == [1]
+    assert [s.text for s in sim.sent] == ["SOS"]
+
+
 async def test_a_port_that_never_existed_is_retried_quietly(tmp_path: Path) -> None:
     modem = Modem(
         str(tmp_path / "usb-none"), on_sms=Inbox(), command_timeout_s=0.5, reopen_backoff_s=(0.01, 0.05)
