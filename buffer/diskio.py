@@ -35,6 +35,15 @@ def database_bytes(path: Path) -> int:
     return total
 
 
+def free_bytes(folder: Path) -> int | None:
+    """Bytes an unprivileged process may still write on ``folder``'s file system (``None``: unknown)."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
 def fsync_wal(db_path: str) -> None:
     """fsync the write-ahead log: every commit written before this call is then durable.
 

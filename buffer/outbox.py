@@ -47,6 +47,9 @@ OverflowCallback = Callable[[Mapping[str, int], str], None]
 
 _LANE_NAMES = {lane: lane.name.lower() for lane in Lane}
 _QUOTA_CHECK_EVERY = 32  # group commits between two looks at the used size
+_DISK_LOOK_S = 1.0  # seconds between two looks at the file system's free space (statvfs)
+_NEAR_FULL_BYTES = 64 * 1024 * 1024  # closer than this to keep_room_bytes: every put checks the room
+_FAILURE_LOG_S = 60.0  # a failing put is logged once, then once a minute with a count
 _PRUNE_CHUNK = 2000
 
 
@@ -111,6 +114,10 @@ class Outbox:
         self._sync_task: asyncio.Task[None] | None = None
         self._seq_mark: marks.SeqHigh | None = None  # outbox.seq_high as last read or written
         self._seq_mark_logged_at: float | None = None
+        self._disk_free: int | None = None
+        self._disk_looked_at: float | None = None
+        self._put_failure_logged_at: float | None = None
+        self._put_failures_unlogged = 0
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -602,6 +609,38 @@ class Outbox:
             return f"outbox syncer stuck: one fsync has not finished for {waited:.0f} s (storage hung?)"
         return None
 
+    def _keep_room(self) -> store.Room | None:
+        """What a put must leave free (``None``: far from full, nothing to check).  The file
+        system's free space is looked at once a second at most."""
+        s = self.settings
+        if not s.keep_room_bytes:
+            return None
+        now = time.monotonic()
+        if self._disk_looked_at is None or now - self._disk_looked_at >= _DISK_LOOK_S:
+            self._disk_looked_at = now
+            self._disk_free = diskio.free_bytes(self.path.parent)
+        free = self._disk_free
+        if s.max_page_count is None and (free is None or free >= s.keep_room_bytes + _NEAR_FULL_BYTES):
+            return None
+        return store.Room(s.keep_room_bytes, free)
+
+    def _log_put_failure(self, rows: int, err: OutboxError) -> None:
+        """One line for the first failed put, then at most one a minute with how many failed since
+        (a full disk fails every put: not a line, nor a traceback, per reading)."""
+        now = time.monotonic()
+        last = self._put_failure_logged_at
+        if last is not None and now - last < _FAILURE_LOG_S:
+            self._put_failures_unlogged += 1
+            return
+        more, self._put_failures_unlogged = self._put_failures_unlogged, 0
+        self._put_failure_logged_at = now
+        self._log.error(
+            "outbox: could not store %d records: %s%s",
+            rows,
+            err,
+            f" (and {more} more failed puts since the last line)" if more else "",
+        )
+
     async def _commit_group(self, group: builtins.list[_Pending]) -> None:
         records = [r for p in group for r in p.records]
         try:
@@ -611,6 +650,7 @@ class Outbox:
                     store.insert_group,
                     st=self._st,
                     hard_limit_bytes=self.settings.hard_limit_bytes,
+                    keep_room=self._keep_room(),
                     records=records,
                     now=self._clock(),
                     measure=self._st.commits % _QUOTA_CHECK_EVERY == 0,
@@ -618,11 +658,18 @@ class Outbox:
             )
         except Exception as exc:
             err = exc if isinstance(exc, OutboxError) else translate(exc, "storing records")
-            self._log.error("outbox: could not store %d records: %s", len(records), err)
+            self._log_put_failure(len(records), err)
             for p in group:
                 if not p.future.done():
                     p.future.set_exception(err)
             return
+        if self._put_failure_logged_at is not None:
+            more, self._put_failures_unlogged = self._put_failures_unlogged, 0
+            self._put_failure_logged_at = None
+            self._log.warning(
+                "outbox: storing records works again%s",
+                f" ({more} more puts had failed since the last line)" if more else "",
+            )
         self._puts += len(records)
         if self.owner and (self._seq_mark is None or self._seq_mark.handed == 0):
             await self._write_seq_mark(retry=False)  # once: this outbox now has numbered records

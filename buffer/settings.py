@@ -38,6 +38,11 @@ class OutboxSettings:
     which are not indexed by key to spare the SD card.
     ``salvage_max_s``: the longest the repair of a damaged file may take on open; rows it has not
     reached by then stay in the file moved aside (the report says so).
+    ``keep_room_bytes``: room a put must leave, in the database file and on its file system, for
+    claims, acks and maintenance: when the disk fills up, puts fail first
+    (:class:`~buffer.errors.DiskFullError`) and the uplink goes on delivering what is stored.  Checked
+    only when the file system has less than ``keep_room_bytes`` + 64 MiB free, or with
+    ``max_page_count`` set.
     ``max_page_count``: optional ceiling on the database's pages (SQLite ``max_page_count``): a
     commit that needs more fails exactly as on a full disk (``SQLITE_FULL``).  Unlike
     ``hard_limit_bytes`` it stops claims and acks too; it caps the file where a partition cannot be
@@ -62,6 +67,7 @@ class OutboxSettings:
     read_chunk_rows: int = 500
     history_telemetry_rows: int = 200_000
     salvage_max_s: float = 600.0
+    keep_room_bytes: int = 8 * 1024 * 1024
     max_page_count: int | None = None
 
     def __post_init__(self) -> None:
@@ -84,6 +90,10 @@ class OutboxSettings:
             raise ValueError("ttl_s_by_kind values must be >= 0")
         if self.page_size not in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536):
             raise ValueError("page_size must be a power of two between 512 and 65536")
+        if self.keep_room_bytes < 0:
+            raise ValueError("keep_room_bytes must be >= 0")
+        if self.max_page_count is not None and self.keep_room_bytes >= self.max_page_count * self.page_size:
+            raise ValueError("keep_room_bytes must be smaller than max_page_count pages")
         if self.salvage_max_s <= 0:
             raise ValueError("salvage_max_s must be > 0")
         if self.max_page_count is not None and self.max_page_count < 16:

@@ -274,6 +274,7 @@ def insert_group(
     now: float,
     measure: bool = False,
     hard_limit_bytes: int | None = None,
+    keep_room: Room | None = None,
 ) -> list[int]:
     """Insert records in one transaction; returns one sequence number per record.
 
@@ -282,9 +283,13 @@ def insert_group(
     ``measure`` also refreshes ``st.used_bytes`` (for the quota check).  Past ``hard_limit_bytes``
     of live pages nothing new is stored (:class:`DiskFullError`); claims, acks and maintenance
     still work, so the outbox can drain and prune its way back under the limit.
+    ``keep_room``: nothing new is stored either when that would leave less room than it keeps for
+    claims, acks and maintenance (:class:`Room`).
     """
     with transaction(con):
         sync_external(con, st)
+        if keep_room is not None:
+            keep_room.check(con)
         if hard_limit_bytes is not None:
             used = used_bytes(con)
             if used >= hard_limit_bytes:
@@ -472,86 +477,99 @@ def ack(
         if all(r[3] == INFLIGHT and r[5] and not r[4] for r in rows) and accepted.issuperset(
             [r[1] for r in rows]
         ):
-            return _ack_whole_batch(con, st, batch_id, rows, accepted, rejected, now)
-        to_done: list[int] = []  # fresh rows answered in flight: a ``done`` row each (see schema)
-        to_delivered: list[int] = []
-        to_rejected: list[tuple[object, ...]] = []
-        to_pending: list[tuple[object, ...]] = []
-        enqueue: list[tuple[int]] = []  # in flight -> pending
-        dequeue: list[tuple[int]] = []  # pending (an expired batch acked late) -> finished
-        delta: Depth = Counter()
-        delta.subtract((lane, state) for _, _, lane, state, _, _ in rows)
-        answered = 0
-        for seq, id_, lane, state, revised, fresh in rows:
-            if id_ in accepted:
-                answered += 1
-                if not revised:
-                    delta[(lane, DELIVERED)] += 1
-                    if state == INFLIGHT and fresh:
-                        to_done.append(seq)
-                    else:
-                        to_delivered.append(seq)
-                        if state == PENDING:
-                            dequeue.append((queue_key(lane, seq),))
-                    continue
-            elif id_ in rejected:
-                answered += 1
-                if not revised:
-                    to_rejected.append((now, str(rejected[id_])[:1000], seq))
-                    delta[(lane, REJECTED)] += 1
-                    if state == PENDING:
-                        dequeue.append((queue_key(lane, seq),))
-                    continue
-            to_pending.append((now, seq))
-            delta[(lane, PENDING)] += 1
-            if state == INFLIGHT:
-                enqueue.append((queue_key(lane, seq),))
-        if to_done:
-            # The bulk of an ack: the records rows (and their payload pages) are not written.
-            b = con.execute(
-                "INSERT INTO acks(batch_id, at, n) VALUES (?, ?, ?) RETURNING b",
-                (batch_id, now, len(to_done)),
-            ).fetchone()[0]
-            con.execute(
-                "INSERT INTO done(seq, b, at) SELECT value, ?, ? FROM json_each(?)",
-                (b, now, _json_ints(to_done)),
-            )
-        # Other finished rows are written once, here.  Rows that were in flight count the claim's
-        # attempt now.
-        if to_delivered:
-            con.execute(
-                f"UPDATE records SET state = 2, batch_id = ?, lease_until = NULL, changed_at = ?, {_ATTEMPT} "
-                f"WHERE seq IN {_JSON_SET}",
-                (batch_id, now, _json_ints(to_delivered)),
-            )
-        con.executemany(
-            f"UPDATE records SET state = 3, batch_id = ?, lease_until = NULL, changed_at = ?, reason = ?, "
-            f"{_ATTEMPT} WHERE seq = ?",
-            [(batch_id, *r) for r in to_rejected],
-        )
-        con.executemany(
-            "UPDATE records SET state = 0, lease_until = NULL, batch_id = NULL, revised = 0, changed_at = ?, "
-            f"{_ATTEMPT} WHERE seq = ?",
-            to_pending,
-        )
-        con.executemany("INSERT INTO queue(k) VALUES (?)", enqueue)
-        con.executemany("DELETE FROM queue WHERE k = ?", dequeue)
-        con.execute(f"DELETE FROM flight WHERE seq IN {_JSON_SET}", (_json_ints(r[0] for r in rows),))
-        con.execute("DELETE FROM leases WHERE batch_id = ?", (batch_id,))
-    _apply(st, delta)
-    unknown = len(accepted) + len(rejected.keys() - accepted) - answered
-    return Acked(len(to_done) + len(to_delivered), len(to_rejected), len(to_pending), unknown, False)
+            got, delta = _ack_whole_batch(con, batch_id, rows, accepted, rejected, now)
+        else:
+            got, delta = _ack_rows(con, batch_id, rows, accepted, rejected, now)
+    _apply(st, delta)  # only once committed: a COMMIT that fails (a full disk) changes no counter
+    return got
 
 
-def _ack_whole_batch(
+def _ack_rows(
     con: sqlite3.Connection,
-    st: StoreState,
     batch_id: str,
     rows: list[tuple[int, str, int, int, int, int]],
     accepted: set[str],
     rejected: Mapping[str, str],
     now: float,
-) -> Acked:
+) -> tuple[Acked, Depth]:
+    """Any other ack (inside ``ack``'s transaction), row by row where it must."""
+    to_done: list[int] = []  # fresh rows answered in flight: a ``done`` row each (see schema)
+    to_delivered: list[int] = []
+    to_rejected: list[tuple[object, ...]] = []
+    to_pending: list[tuple[object, ...]] = []
+    enqueue: list[tuple[int]] = []  # in flight -> pending
+    dequeue: list[tuple[int]] = []  # pending (an expired batch acked late) -> finished
+    delta: Depth = Counter()
+    delta.subtract((lane, state) for _, _, lane, state, _, _ in rows)
+    answered = 0
+    for seq, id_, lane, state, revised, fresh in rows:
+        if id_ in accepted:
+            answered += 1
+            if not revised:
+                delta[(lane, DELIVERED)] += 1
+                if state == INFLIGHT and fresh:
+                    to_done.append(seq)
+                else:
+                    to_delivered.append(seq)
+                    if state == PENDING:
+                        dequeue.append((queue_key(lane, seq),))
+                continue
+        elif id_ in rejected:
+            answered += 1
+            if not revised:
+                to_rejected.append((now, str(rejected[id_])[:1000], seq))
+                delta[(lane, REJECTED)] += 1
+                if state == PENDING:
+                    dequeue.append((queue_key(lane, seq),))
+                continue
+        to_pending.append((now, seq))
+        delta[(lane, PENDING)] += 1
+        if state == INFLIGHT:
+            enqueue.append((queue_key(lane, seq),))
+    if to_done:
+        # The bulk of an ack: the records rows (and their payload pages) are not written.
+        b = con.execute(
+            "INSERT INTO acks(batch_id, at, n) VALUES (?, ?, ?) RETURNING b",
+            (batch_id, now, len(to_done)),
+        ).fetchone()[0]
+        con.execute(
+            "INSERT INTO done(seq, b, at) SELECT value, ?, ? FROM json_each(?)",
+            (b, now, _json_ints(to_done)),
+        )
+    # Other finished rows are written once, here.  Rows that were in flight count the claim's
+    # attempt now.
+    if to_delivered:
+        con.execute(
+            f"UPDATE records SET state = 2, batch_id = ?, lease_until = NULL, changed_at = ?, {_ATTEMPT} "
+            f"WHERE seq IN {_JSON_SET}",
+            (batch_id, now, _json_ints(to_delivered)),
+        )
+    con.executemany(
+        f"UPDATE records SET state = 3, batch_id = ?, lease_until = NULL, changed_at = ?, reason = ?, "
+        f"{_ATTEMPT} WHERE seq = ?",
+        [(batch_id, *r) for r in to_rejected],
+    )
+    con.executemany(
+        "UPDATE records SET state = 0, lease_until = NULL, batch_id = NULL, revised = 0, changed_at = ?, "
+        f"{_ATTEMPT} WHERE seq = ?",
+        to_pending,
+    )
+    con.executemany("INSERT INTO queue(k) VALUES (?)", enqueue)
+    con.executemany("DELETE FROM queue WHERE k = ?", dequeue)
+    con.execute(f"DELETE FROM flight WHERE seq IN {_JSON_SET}", (_json_ints(r[0] for r in rows),))
+    con.execute("DELETE FROM leases WHERE batch_id = ?", (batch_id,))
+    unknown = len(accepted) + len(rejected.keys() - accepted) - answered
+    return Acked(len(to_done) + len(to_delivered), len(to_rejected), len(to_pending), unknown, False), delta
+
+
+def _ack_whole_batch(
+    con: sqlite3.Connection,
+    batch_id: str,
+    rows: list[tuple[int, str, int, int, int, int]],
+    accepted: set[str],
+    rejected: Mapping[str, str],
+    now: float,
+) -> tuple[Acked, Depth]:
     """The common ack (inside ``ack``'s transaction): a fresh batch, in flight, every row accepted,
     none revised.  Everything moves from ``flight`` to ``done`` in SQL, no list of numbers built."""
     b = con.execute(
@@ -568,9 +586,8 @@ def _ack_whole_batch(
     for lane, n in Counter(r[2] for r in rows).items():
         delta[(lane, INFLIGHT)] -= n
         delta[(lane, DELIVERED)] += n
-    _apply(st, delta)
     unknown = len(accepted) - len(rows) + len(rejected.keys() - accepted)
-    return Acked(len(rows), 0, 0, unknown, False)
+    return Acked(len(rows), 0, 0, unknown, False), delta
 
 
 # Terms that let SQLite use the partial ``batch`` index (it cannot infer them from ``state = 1``).
@@ -883,6 +900,33 @@ def inflight_batches(con: sqlite3.Connection) -> list[tuple[str, str, int, int, 
 
 
 # ------------------------------------------------------------------------------------- maintenance
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """Room a put must leave for claims, acks and maintenance (they write a little too: leases,
+    ``flight``, ``done`` rows), so that a full disk stops the intake, not the uplink.
+
+    The room is the free pages inside the file plus the pages the file can still grow by: up to
+    ``max_page_count`` (SQLite's ceiling) and within ``disk_free_bytes`` (the file system's).
+    """
+
+    keep_bytes: int
+    disk_free_bytes: int | None  # None: unknown (only the page ceiling counts)
+
+    def check(self, con: sqlite3.Connection) -> None:
+        page_size = int(con.execute("PRAGMA page_size").fetchone()[0])
+        pages = int(con.execute("PRAGMA page_count").fetchone()[0])
+        free = int(con.execute("PRAGMA freelist_count").fetchone()[0])
+        grow = int(con.execute("PRAGMA max_page_count").fetchone()[0]) - pages
+        if self.disk_free_bytes is not None:
+            grow = min(grow, self.disk_free_bytes // page_size)
+        room = (free + max(0, grow)) * page_size
+        if room < self.keep_bytes:
+            raise DiskFullError(
+                f"the disk holding the outbox is full: {room} bytes of room left, {self.keep_bytes} are "
+                "kept for delivering what is stored; nothing new is stored until space is freed"
+            )
 
 
 def used_bytes(con: sqlite3.Connection) -> int:

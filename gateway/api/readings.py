@@ -22,7 +22,8 @@ import orjson
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.api.errors import problem, validation_errors
+from buffer.errors import OutboxClosedError, StorageError
+from gateway.api.errors import problem, storage_unavailable, validation_errors
 from gateway.core import Gateway
 from gateway.errors import ReadingError
 from gateway.pipeline import Processed
@@ -176,7 +177,10 @@ async def enter_manual(
         )
     except ReadingError as e:
         return _refused(gw, e.errors)
-    await gw.submit(processed, acknowledged=True)  # the caller gets a 201 or 200 for it
+    try:
+        await gw.submit(processed, acknowledged=True)  # the caller gets a 201 or 200 for it
+    except (StorageError, OutboxClosedError) as e:  # nothing stored: 503, the outbox logs it (rate-limited)
+        return storage_unavailable(e)
     return processed
 
 
