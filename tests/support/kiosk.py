@@ -204,7 +204,8 @@ LAYOUT_JS = """() => {
         overflowX: document.documentElement.scrollWidth - window.innerWidth,
         overflowY: document.documentElement.scrollHeight - window.innerHeight,
         topbarHeight: top.height,
-        offscreen: buttons.filter((b) => b.getBoundingClientRect().bottom > window.innerHeight + 0.5)
+        offscreen: buttons.filter((b) => !b.closest('.scroll'))
+            .filter((b) => b.getBoundingClientRect().bottom > window.innerHeight + 0.5)
             .map((b) => b.id || b.textContent),
     };
 }"""

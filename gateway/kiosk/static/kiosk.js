@@ -10,7 +10,7 @@
       step_signin: "1 签到", step_measure: "2 测量", step_result: "3 看结果",
       signin_title: "请签到",
       by_id: "输入居民编号", by_card: "刷身份证或健康卡", card_hint: "把卡放在读卡器上",
-      card_label: "读卡器输入", qr_label: "二维码内容", qr_placeholder: "对准扫码器，自动填入",
+      card_label: "读卡器输入", qr_label: "二维码内容", qr_placeholder: "扫码后自动填入",
       by_qr: "或扫描二维码", ok: "确定", clear: "清除", del: "删除",
       sign_out: "退出", doctor: "村医", speech_on: "语音：开", speech_off: "语音：关",
       measure_title: "请测量血压",
@@ -60,13 +60,13 @@
       },
     },
     en: {
-      title: "Village health hut · self check",
+      title: "Health hut self-check",
       hello: "Hello, {name}",
       steps_label: "Steps",
       step_signin: "1 Sign in", step_measure: "2 Measure", step_result: "3 Result",
       signin_title: "Please sign in",
       by_id: "Type your resident number", by_card: "Tap your ID or health card", card_hint: "Hold the card on the reader",
-      card_label: "Card reader input", qr_label: "QR code text", qr_placeholder: "filled in by the scanner",
+      card_label: "Card reader input", qr_label: "QR code text", qr_placeholder: "filled in by scanner",
       by_qr: "or scan your QR code", ok: "OK", clear: "Clear", del: "Delete",
       sign_out: "Sign out", doctor: "Doctor", speech_on: "Voice: on", speech_off: "Voice: off",
       measure_title: "Measure your blood pressure",
@@ -83,7 +83,7 @@
       positions_plain: "Positions today: {n}",
       heart_today: "Heart rate today: {n} readings ({min}–{max} /min)",
       doctor_title: "Village doctor", pin: "Doctor PIN", pin_label: "Doctor PIN",
-      manual_title: "Enter a blood pressure by hand", resident_id: "Resident number",
+      manual_title: "Enter a blood pressure by hand", resident_id: "Resident no.",
       systolic: "Systolic (upper)", diastolic: "Diastolic (lower)", pulse: "Pulse", save: "Save",
       unattributed_title: "Readings without a resident", assign: "Give to this resident", none: "None.",
       saved: "Saved.", assigned: "Added to your readings.",
@@ -101,7 +101,7 @@
       uplink_ok: ["● Online"], uplink_off: ["○ Offline", "data is saved"],
       uplink_ok_title: "Connected to the county", uplink_off_title: "Not connected to the county (data is saved)",
       pulse_unit: "/min", kg: "kg",
-      guideline: "Guideline: {g}",
+      guideline: "Source: {g}",
       trend_rising: "Last {n}: {what} is rising", trend_falling: "Last {n}: {what} is falling",
       trend_stable: "Last {n}: {what} is steady",
       bp_word: "blood pressure", weight_word: "weight",
@@ -110,8 +110,8 @@
       alert_ok: "OK", alert_ack: "Doctor: confirm",
       alert_told: "{n} people told", alert_nobody: "nobody told yet", alert_acked: "confirmed by {who}", alert_someone: "A resident needs help: village doctor please",
       alert: {
-        sos: "SOS emergency call", bp_crisis: "Blood pressure dangerously high: see the village doctor now!",
-        blood_pressure_crisis: "Blood pressure dangerously high: see the village doctor now!",
+        sos: "SOS emergency call", bp_crisis: "Blood pressure crisis: get the doctor now!",
+        blood_pressure_crisis: "Blood pressure crisis: get the doctor now!",
         fall_down: "Someone has fallen", fence_exit: "A resident left the safe area", fence: "Safe-area alert",
         low_battery: "Device battery low", buffer_overflow: "Storage almost full", buffer_recovered: "Database repaired",
         gateway_fault: "Hut box fault",
@@ -134,6 +134,8 @@
   const IMPLAUSIBLE = { zh: ["这次测量可能不准", "请5分钟后再量一次。"], en: ["This reading may be wrong", "Please measure again in 5 minutes."] };
   /* The gateway names its guidelines "中文名 (English name)" with versions such as "2018 revision". */
   const LOCAL_SUFFIX = " + local thresholds";
+  /* English citations short enough for one line at 1024 px */
+  const SHORT_EN = { "中国高血压防治指南": "Chinese Hypertension Guidelines" };
 
   const TOPBAR_GUARD_MS = 600;   /* taps on the top bar are ignored this long after an alert is dismissed */
   const TOUCH_EVERY_MS = 10000;
@@ -203,8 +205,9 @@
       if (!code && !year && v) s += `（${v}）`;
       return s + (local ? "，本地阈值" : "");
     }
-    const en = enName.charAt(0).toUpperCase() + enName.slice(1);
-    return `${en}${v && !en.includes(v) ? " (" + v + ")" : ""}${local ? ", local thresholds" : ""}`;
+    let en = SHORT_EN[zhName] || enName.charAt(0).toUpperCase() + enName.slice(1);
+    if (v && !en.includes(v)) en += ` (${v})`;
+    return en + (local ? ", local thresholds" : "");
   }
 
   function speak(text) {
