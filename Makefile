@@ -48,7 +48,13 @@ system-deps-demo:
 	  $(MAKE) --no-print-directory apt-install DEBS="$(DEMO_DEBS)" || \
 	  echo "note: no Mosquitto; the demo uses its embedded broker"
 
-test: system-deps venv
+# axe-core for the kiosk's accessibility tests: from npm into tests/kiosk/.axe (ignored by git)
+AXE := tests/kiosk/.axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	@command -v npm >/dev/null 2>&1 || $(MAKE) --no-print-directory apt-install DEBS=npm
+	npm install --no-save --no-audit --no-fund --prefix tests/kiosk/.axe axe-core@4
+
+test: system-deps venv $(AXE)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-fast: venv
