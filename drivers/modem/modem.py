@@ -195,6 +195,7 @@ class Modem:
         self._timeouts_in_row = 0
         self._sms_ready = False  # CNMI/CPMS done in this session
         self._reinit = False
+        self._status_now = False
         self._logged: dict[str, float] = {}
 
     # -------------------------------------------------------------------------------- state
@@ -228,6 +229,8 @@ class Modem:
         self._last_error = sentence
         now = self._monotonic()
         if now - self._logged.get(sentence, -1e9) >= 60.0:
+            if len(self._logged) > 256:
+                self._logged.clear()
             self._logged[sentence] = now
             self._log.log(level, "modem %s: %s", self._port, sentence)
 
@@ -345,7 +348,8 @@ class Modem:
                 self._log.info("modem %s: the modem restarted; initialising again", self._port)
                 await self._initialise(channel)
                 next_status = self._monotonic()
-            if self._monotonic() >= next_status:
+            if self._status_now or self._monotonic() >= next_status:
+                self._status_now = False
                 try:
                     await self._status(channel)
                 except (AtError, AtTimeout) as e:
@@ -432,8 +436,12 @@ class Modem:
         if (m := _REG_URC.match(line)) is not None:
             setattr(self, "_creg" if m.group(1) == "C" else "_cereg", int(m.group(2)))
             return
-        if line in ("RDY", "+CFUN: 1") or line.startswith("+QIND: PB DONE"):
+        if line in ("RDY", "+CFUN: 1"):  # the modem restarted: echo is back on, indications off
             self._reinit = True
+            return
+        if line.startswith("+QIND: SMS DONE") or line.startswith("+CPIN: READY"):  # SMS ready only now
+            self._sms_ready = False
+            self._status_now = True
             return
         self._log.debug("modem %s: unsolicited %s", self._port, line)
 

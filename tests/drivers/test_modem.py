@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.modem.at import AtChannel, Urc
 from drivers.modem.errors import AtError, ModemUnavailable, SmsSendError
@@ -149,6 +151,16 @@ async def test_no_sim_or_no_network_is_unavailable_and_said_in_state(
         await until(lambda: modem.state.last_error is None)
         assert await modem.send(CLINIC, "测试") == [1]
     assert [s.text for s in sim.sent] == ["测试"]
+
+
+async def test_sim_ready_urc_brings_a_status_pass_at_once(sim: ModemSim) -> None:
+    sim.sim_status = "SIM BUSY"
+    async with running(sim, status_interval_s=30.0) as modem:
+        assert (await ready(modem)).sim == "SIM BUSY"
+        sim.sim_status = "READY"
+        sim.urc("+CPIN: READY")
+        await until(lambda: modem.state.sim == "READY" and sim.cnmi == [2, 1, 0, 0, 0], timeout=3)
+        assert modem.state.last_error is None
 
 
 # ---------------------------------------------------------------------------------------- send
@@ -526,3 +538,28 @@ def test_sim_storage_list_read_delete(sim: ModemSim) -> None:
     t.talk(b"AT+CNMI=2,1,0,0,0\r", b"OK\r\n")
     [c] = sim.deliver(GUARDIAN, "好")
     assert t.talk(b"", b"\r\n", timeout=1) == b'\r\n+CMTI: "SM",%d\r\n' % c
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(1, 12), min_size=1, max_size=40), st.booleans())
+def test_at_stream_split_anywhere_gives_the_same_lines_and_urcs(cuts: list[int], echo: bool) -> None:
+    async def scenario() -> tuple[list[str], list[Urc]]:
+        w = Wire()
+        task = asyncio.create_task(w.channel.command("AT+CMGL=4", timeout_s=1))
+        await asyncio.sleep(0)
+        stream = (
+            (b"AT+CMGL=4\r" if echo else b"")
+            + b"\r\n+CMGL: 0,1,,21\r\n0891AA\r\n\r\n+CMTI: \"SM\",2\r\n\r\n+CMGL: 1,0,,30\r\n0891BB\r\n"
+            + b"\r\n^RSSI: 12\r\n\r\nOK\r\n\r\nRING\r\n"
+        )
+        i = 0
+        for n in cuts * (len(stream) // max(1, sum(cuts)) + 1):
+            if i >= len(stream):
+                break
+            w.channel.feed(stream[i : i + n])
+            i += n
+        return await task, w.urcs
+
+    lines, urcs = asyncio.run(scenario())
+    assert lines == ["+CMGL: 0,1,,21", "0891AA", "+CMGL: 1,0,,30", "0891BB"]
+    assert urcs == [Urc('+CMTI: "SM",2'), Urc("^RSSI: 12"), Urc("RING")]
