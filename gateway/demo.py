@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import logging
 import random
+import signal
+import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import orjson
@@ -94,18 +96,50 @@ def summarise(values: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v(k)}" for k in list(values)[:3])
 
 
-async def run_demo(state_dir: Path | None, duration: float | None, quiet: bool) -> dict[str, int]:
+#: How the run is shown: a live table (a terminal), a progress line every few seconds (a pipe,
+#: a log file, `make demo | tee`), or nothing until the summary (``--quiet``).
+Mode = Literal["live", "lines", "quiet"]
+PROGRESS_EVERY_S = 5.0
+
+
+async def run_demo(
+    state_dir: Path | None,
+    duration: float | None,
+    quiet: bool,
+    *,
+    mode: Mode | None = None,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Run until ``duration`` or the first Ctrl-C (SIGINT), then stop in order — the gateway
+    (flushing to the broker), the receiver, the broker — and return the summary; a second Ctrl-C
+    stops at once. ``mode`` defaults to a live table on a terminal, progress lines otherwise;
+    ``say`` prints a progress line (default: stdout)."""
+    if mode is None:
+        mode = "quiet" if quiet else "live" if sys.stdout.isatty() else "lines"
     with contextlib.ExitStack() as stack:
         root = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hutgw-demo-")))
         root.mkdir(parents=True, exist_ok=True)
-        return await _run(root, duration, quiet)
+        return await _run(root, duration, mode, say or _print)
 
 
-async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int]:
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+async def _run(root: Path, duration: float | None, mode: Mode, say: Callable[[str], None]) -> dict[str, int]:
     rng = random.Random(7)
     board = Board()
     stop = asyncio.Event()
     state = root / "state"
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_sigint() -> None:  # the first Ctrl-C stops in order; the next one interrupts
+        interrupted.set()
+        loop.remove_signal_handler(signal.SIGINT)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(private_broker(root))
         store = await stack.enter_async_context(ReceiverStore(root / "county.db"))
@@ -206,50 +240,90 @@ async def _run(root: Path, duration: float | None, quiet: bool) -> dict[str, int
             tasks.create_task(doctor_sim(), name="demo-doctor"),
             tasks.create_task(refresh(), name="demo-refresh"),
         ]
-        view = None if quiet else LiveView(board, daemon.api_url, url)
+
+        async def counts() -> dict[str, int]:
+            return {
+                "county_readings": len(await store.reading_ids()),
+                "gateway_readings": sum(gw.counters.readings.values()),
+                "decode_errors": sum(gw.counters.decode_errors.values()),
+                "garbage_sent": board.garbage_sent,
+            }
+
+        started = loop.time()
+        next_line = started + PROGRESS_EVERY_S
+
+        async def progress() -> None:
+            nonlocal next_line
+            if loop.time() >= next_line:
+                next_line += PROGRESS_EVERY_S
+                say(progress_line(loop.time() - started, await counts()))
+
+        if mode == "lines":
+            say(f"hut-gateway demo: kiosk/API {daemon.api_url}, broker {url} (Ctrl-C stops)")
+        view = LiveView(board, daemon.api_url, url) if mode == "live" else None
         try:
             if view is None:
-                await _wait(duration)
+                await _wait(duration, interrupted, tick=progress if mode == "lines" else None)
             else:
                 with view.live():
-                    await _wait(duration, tick=view.update)
+                    await _wait(duration, interrupted, tick=view.update)
         finally:
             stop.set()
             for t in running:
                 t.cancel()
-        return {
-            "county_readings": len(await store.reading_ids()),
-            "gateway_readings": sum(gw.counters.readings.values()),
-            "decode_errors": sum(gw.counters.decode_errors.values()),
-            "garbage_sent": board.garbage_sent,
-        }
+        return await counts()
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _wait(duration: float | None, tick: Any = None) -> None:
+def progress_line(elapsed_s: float, c: dict[str, int]) -> str:
+    return (
+        f"{elapsed_s:4.0f} s: {c['gateway_readings']} readings made, {c['county_readings']} stored by "
+        f"the county, {c['decode_errors']} garbage lines rejected"
+    )
+
+
+async def _wait(duration: float | None, interrupted: asyncio.Event, tick: Any = None) -> None:
     loop = asyncio.get_running_loop()
     end = None if duration is None else loop.time() + duration
-    while end is None or loop.time() < end:
+    while (end is None or loop.time() < end) and not interrupted.is_set():
         if tick is not None:
-            tick()
-        await asyncio.sleep(0.25)
+            result = tick()
+            if asyncio.iscoroutine(result):
+                await result
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(interrupted.wait(), 0.25)
 
 
 class LiveView:
-    def __init__(self, board: Board, api_url: str, broker_url: str) -> None:
+    def __init__(self, board: Board, api_url: str, broker_url: str, console: Any = None) -> None:
         from rich.console import Console
 
         self.board = board
         self.api_url = api_url
         self.broker_url = broker_url
-        self.console = Console()
+        self.console = console if console is not None else Console()
         self._live: Any = None
 
-    def live(self) -> Any:
+    @contextlib.contextmanager
+    def live(self) -> Iterator[Any]:
+        """The live table; log lines (a rejected garbage line) are printed above it through the
+        live display instead of between two copies of it."""
         from rich.live import Live
 
         self._live = Live(self.render(), console=self.console, refresh_per_second=4)
-        return self._live
+        with self._live:
+            handlers = [
+                h
+                for h in logging.getLogger().handlers
+                if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+            ]
+            old = [h.setStream(sys.stderr) for h in handlers]  # sys.stderr: the live display's proxy
+            try:
+                yield self._live
+            finally:
+                for h, stream in zip(handlers, old, strict=True):
+                    if stream is not None:
+                        h.setStream(stream)
 
     def update(self) -> None:
         if self._live is not None:

@@ -435,6 +435,12 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "zh": "Excel：文件 > 另存为 > “CSV UTF-8（逗号分隔）”；WPS：另存为 > “CSV UTF-8”；"
         "或转换：iconv -f GBK -t UTF-8 {path} > people-utf8.csv",
     },
+    # demo
+    "demo.summary": {
+        "en": "readings made: {made}, stored by the county: {stored}, garbage lines rejected: {garbage}",
+        "zh": "产生的测量数据：{made} 条，县里已保存：{stored} 条，拒收的乱码行：{garbage} 行",
+    },
+    "demo.stopped": {"en": "demo stopped", "zh": "演示已停止"},
     # geofence
     "geofence.circle": {"en": "circle r={radius} m", "zh": "圆形 半径 {radius} 米"},
     "geofence.polygon": {"en": "polygon {n} vertices", "zh": "多边形 {n} 个顶点"},

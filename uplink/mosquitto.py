@@ -94,6 +94,7 @@ class Broker:
             [mosquitto_binary(), "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=open(self.workdir / "stderr.log", "ab"),  # noqa: SIM115
+            start_new_session=True,  # Ctrl-C at the terminal is for its owner, who stops it last
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

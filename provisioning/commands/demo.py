@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import json
 import logging
+import sys
 
 from provisioning.errors import EXIT_FAILURE, EXIT_OK
+from provisioning.i18n import t
 
 
 def register(
@@ -24,20 +26,26 @@ def register(
 def run(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
+    quiet = bool(args.quiet or args.json)
     logging.basicConfig(
-        level=logging.WARNING if not args.verbose else logging.INFO,
+        level=logging.ERROR if quiet else logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        summary = asyncio.run(run_demo(args.state_dir, args.duration, args.quiet or args.json))
-    except KeyboardInterrupt:
-        print("demo stopped")
-        return EXIT_OK
-    print(
-        json.dumps(summary)
-        if args.json
-        else f"readings made: {summary['gateway_readings']}, "
-        f"stored by the county: {summary['county_readings']}, "
-        f"garbage lines rejected: {summary['decode_errors']}"
-    )
+        summary = asyncio.run(run_demo(args.state_dir, args.duration, quiet))
+    except KeyboardInterrupt:  # a second Ctrl-C
+        print(t("demo.stopped"), file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            t(
+                "demo.summary",
+                made=summary["gateway_readings"],
+                stored=summary["county_readings"],
+                garbage=summary["decode_errors"],
+            ),
+            flush=True,
+        )
     return EXIT_OK if summary["county_readings"] > 0 else EXIT_FAILURE
