@@ -14,8 +14,9 @@ Nobody may keep a provisioned watch out (issue 17 item 7):
 - one source address holds at most ``max_unidentified_per_address`` connections that have not
   identified yet (identified ones are not capped per address: many watches share a carrier's
   NAT address, and each id holds one connection);
-- when all ``max_connections`` are taken, the oldest unidentified connection is closed to make
-  room; only when every connection belongs to a provisioned watch is a newcomer refused.
+- when an address holds that many, or all ``max_connections`` are taken, an unidentified
+  connection is closed to make room -- one that sent only junk first, else the oldest; only
+  when every connection belongs to a provisioned watch is a newcomer refused.
 
 A watch is identified only by its id (a protocol limit: no secret in the frames). When the same
 id connects from a second address while its connection from another address is still active
@@ -64,6 +65,7 @@ class _Conn:
     opened: float
     watch_id: str | None = None
     junk_bytes: int = 0
+    sent_junk: bool = False
     last_frame: float = field(default=0.0)
     task: asyncio.Task[None] | None = None
 
@@ -165,7 +167,10 @@ class WatchServer:
         if self._tg is None:
             writer.transport.abort()
             return
-        unidentified = sorted((c for c in self._conns if c.watch_id is None), key=lambda c: c.opened)
+        # who goes first: connections that sent only junk, then the oldest
+        unidentified = sorted(
+            (c for c in self._conns if c.watch_id is None), key=lambda c: (not c.sent_junk, c.opened)
+        )
         same_address = [c for c in unidentified if c.host == host]
         if len(same_address) >= self._per_address:
             # the oldest of this address makes room: an address full of junk keeps nobody out
@@ -238,6 +243,7 @@ class WatchServer:
             before = framer.dropped_bytes
             frames = framer.feed(data)
             self.dropped_bytes += framer.dropped_bytes - before
+            conn.sent_junk = conn.sent_junk or framer.dropped_bytes > before
             if conn.watch_id is None and framer.dropped_bytes + conn.junk_bytes > self._max_frame:
                 self._log.warning("connection from %s sends no watch frames, closing", conn.peer)
                 return
@@ -265,6 +271,7 @@ class WatchServer:
         if conn.watch_id is None:
             if watch_id is None:
                 conn.junk_bytes += len(raw)  # unidentified junk is dropped, within a budget
+                conn.sent_junk = True
                 return conn.junk_bytes <= self._max_frame
             if not self._allowed(watch_id):
                 self.rejected_ids += 1

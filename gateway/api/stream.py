@@ -55,6 +55,7 @@ MAX_UNSENT_BYTES = 64 * 1024
 SEND_BUFFER_BYTES = 16 * 1024
 """SO_SNDBUF of an event-stream socket"""
 DEFAULT_MAX_STREAMS = 16
+ENCODED_KEPT = 2 * QUEUE_SIZE
 
 #: Seconds between heartbeat comments; tests may set a shorter one before the app starts.
 HEARTBEAT: web.AppKey[float] = web.AppKey("sse_heartbeat_s", float)
@@ -69,6 +70,18 @@ class OpenStreams:
     queues: dict[asyncio.Queue[Event], None] = field(default_factory=dict)
     evicted: int = 0
     dropped_slow: int = 0
+    _encoded: dict[int, bytes] = field(default_factory=dict)
+
+    def encode(self, event: Event) -> bytes:
+        """The SSE message of ``event``, encoded once for all the streams it goes to."""
+        if not event.id:
+            return encode_event(event)
+        data = self._encoded.get(event.id)
+        if data is None:
+            data = self._encoded[event.id] = encode_event(event)
+            if len(self._encoded) > ENCODED_KEPT:
+                del self._encoded[next(iter(self._encoded))]
+        return data
 
 
 STREAMS: web.AppKey[OpenStreams] = web.AppKey("sse_streams", OpenStreams)
@@ -148,7 +161,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
                         stalled = True
                         log.info("event stream client fell %d events behind; dropped", QUEUE_SIZE)
                     break
-                await _send(resp, encode_event(event), request)
+                await _send(resp, streams.encode(event), request)
         except ConnectionError:  # includes aiohttp's ClientConnectionResetError
             log.debug("event stream client went away")
         except (TimeoutError, _Slow):
