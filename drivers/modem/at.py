@@ -110,11 +110,10 @@ class AtChannel:
         if len(self._buf) > self._max_line:
             self._log.warning("AT port: dropped %d bytes without a line end", len(self._buf))
             self._buf.clear()
-        p = self._pending
-        waiting = p is not None and p.prompt is not None and not p.prompt.done()
-        if waiting and p is not None and p.prompt is not None and self._buf.lstrip().startswith(b">"):
-            self._buf.clear()
-            p.prompt.set_result(None)
+        prompt = self._pending.prompt if self._pending is not None else None
+        if prompt is not None and not prompt.done() and self._buf.lstrip().startswith(b">"):
+            self._buf.clear()  # "> " has no line end
+            prompt.set_result(None)
 
     def _line(self, line: str) -> None:
         if not line:
@@ -141,7 +140,7 @@ class AtChannel:
         if is_final(line):
             self._finish(p, line)
             return
-        if line.startswith(_PLAIN_URCS) and line.upper() in _PLAIN_URCS:
+        if line in _PLAIN_URCS:
             self._on_urc(Urc(line))
             return
         m = _NAME.match(line)

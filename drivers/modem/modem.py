@@ -265,7 +265,7 @@ class Modem:
         try:
             transport = await asyncio.wait_for(self._open(self._port, lambda: port), self._command_timeout)
         except Exception as e:
-            self._problem(f"Cannot open the modem port {self._port}: {e}.", level=logging.DEBUG)
+            self._problem(f"Cannot open the modem port {self._port}: {e}.")  # once a minute at most
             return False
         initialised = False
         try:
