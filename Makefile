@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian / Raspberry Pi OS packages: what the tests need on the machine itself.
-TEST_DEBS := mosquitto chromium fonts-noto-cjk systemd
+TEST_DEBS := mosquitto chromium fonts-noto-cjk systemd postgresql
 DEMO_DEBS := mosquitto
 
 .PHONY: apt-install all venv system-deps system-deps-demo test test-fast demo lint bench install uninstall clean

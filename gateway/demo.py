@@ -23,12 +23,13 @@ from typing import Any, Literal
 import aiohttp
 import orjson
 
+from county.receiver import BrokerOptions, Receiver
+from county.sqlite import SqliteStore as ReceiverStore
 from gateway.config import parse
 from gateway.daemon import Daemon
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
 from gateway.simulate import PtyDevice, ResidentProfile, manual_bp, sleep_or_stop, tanita_line, varied
 from uplink.mosquitto import Broker, free_port
-from uplink.receiver import BrokerOptions, Receiver, ReceiverStore
 
 log = logging.getLogger("hutgw.demo")
 

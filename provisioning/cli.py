@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(arguments)
         level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
-        if args.command not in ("run", "demo", "receiver"):
+        if args.command not in ("run", "demo", "receiver", "county"):
             logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
         return run_handler(args.func, args)
 

@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from county.errors import CountyError
+from county.receiver import BrokerOptions, ImportResult, Receiver, import_export
+from county.sqlite import SqliteStore
 from provisioning.errors import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -38,7 +41,6 @@ from provisioning.errors import (
 )
 from uplink.commands import COMMAND_NAMES, load_private_key, make_command, private_key_pem, public_key_b64
 from uplink.errors import UplinkError
-from uplink.receiver import BrokerOptions, ImportResult, Receiver, ReceiverStore, import_export
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -153,7 +155,7 @@ def run_receiver(args: argparse.Namespace) -> int:
         assert task is not None
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
-        async with ReceiverStore(db) as store:
+        async with SqliteStore(db) as store:
             receiver = Receiver(store, options, prefix=args.prefix, signing_key=key)
             log.info("receiver: storing into %s, broker %s, prefix %s", db, options.url, args.prefix)
             if key is None:
@@ -181,10 +183,10 @@ def run_import(args: argparse.Namespace) -> int:
                 lines = f.readlines()
         except (OSError, EOFError) as e:
             raise BadInputError(f"cannot read {path}: {e}") from None
-        async with ReceiverStore(db) as store:
+        async with SqliteStore(db) as store:
             try:
                 return await import_export(store, lines)
-            except UplinkError as e:
+            except CountyError as e:
                 raise BadInputError(f"{path}: {e.message}", hint=e.hint) from None
 
     result = asyncio.run(main())

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from buffer.outbox import Outbox
 from buffer.record import State
-from uplink.receiver import BrokerOptions, Receiver, ReceiverStore
+from county.receiver import BrokerOptions, Receiver
+from county.sqlite import SqliteStore as ReceiverStore
 from uplink.settings import UplinkSettings
 
 

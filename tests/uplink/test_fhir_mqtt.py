@@ -72,7 +72,7 @@ async def test_fhir_bundles_over_mqtt_are_stored_and_acked(
 async def test_a_resent_bundle_is_stored_once_and_a_revision_replaces(
     outbox: Outbox, broker: Broker, tmp_path: Path
 ) -> None:
-    from uplink.receiver import ReceiverStore
+    from county.sqlite import SqliteStore as ReceiverStore
 
     r0 = make("blood_pressure")
     encoder = mqtt_encoder(FhirSettings())

@@ -11,9 +11,10 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from county.fhir import Parsed, is_bundle, parse
+from county.receiver import prepare
+from county.sqlite import SqliteStore as ReceiverStore
 from uplink.fhir.bundle import FhirSettings, readings_bundle
-from uplink.fhir.receive import Parsed, is_bundle, parse
-from uplink.receiver import ReceiverStore, prepare
 
 from .fhir_samples import make
 
@@ -63,7 +64,7 @@ async def test_a_rejected_bundle_is_acked_with_reasons(tmp_path: Path) -> None:
 def test_hut_envelopes_are_not_taken_for_bundles() -> None:
     env = b'{"schema":"hut.readings/1","gateway_id":"hut-7","batch_id":"b","sent_at":"x","readings":[]}'
     assert not is_bundle(env)
-    assert prepare("hut-7", "readings", env).fhir_bundle is None
+    assert prepare("hut-7", "readings", env).batch_id == "b"  # taken as a hut envelope
 
 
 @settings(max_examples=200, deadline=None)
@@ -117,5 +118,5 @@ def test_a_damaged_observation_is_rejected_or_kept_never_a_crash(
     assert isinstance(got, Parsed)
     for r in got.readings.values():
         assert isinstance(r.revision, int) and isinstance(r.kind, str)
-        assert r.effective_at is None or isinstance(r.effective_at, str)
+        assert r.effective_at is None or isinstance(r.effective_at, datetime)
         assert r.resident_id is None or isinstance(r.resident_id, str)

@@ -9,10 +9,11 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from county.receiver import import_export
+from county.sqlite import SqliteStore as ReceiverStore
 from uplink import envelope
 from uplink.contract import Ack, Rejection
 from uplink.envelope import Item
-from uplink.receiver import ReceiverStore, import_export
 
 from .helpers import alert, reading
 

@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from buffer.outbox import Outbox
+from county.receiver import BrokerOptions, Receiver
+from county.sqlite import SqliteStore as ReceiverStore
 from tests.support.broker import running_broker
 from uplink.client import Uplink
-from uplink.receiver import BrokerOptions, Receiver, ReceiverStore
 from uplink.settings import TlsSettings
 
 from .conftest import settings, wait_until

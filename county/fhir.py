@@ -1,41 +1,39 @@
-"""The reference receiver's side of ``payload_format = "fhir"``: a Bundle on the readings topic.
+"""The county receiver's side of ``payload_format = "fhir"``: a Bundle on the readings topic.
 
 :func:`parse` checks the Bundle (FHIR R4 models when ``fhir.resources`` is installed, the
 structure the gateway writes in any case) and groups its Observations by the gateway reading
-they carry (the ``urn:hutgw:fhir:StructureDefinition:reading`` extension). :func:`store` keeps
-each reading once in the receiver's ``readings`` table, idempotent by reading id exactly like a
-``hut.readings/1`` envelope (a higher revision replaces, an equal or lower one is a duplicate),
-and returns the ``hut.ack/1`` to publish.
+they carry (the ``urn:hutgw:fhir:StructureDefinition:reading`` extension). The receiver turns
+them into the same items as a ``hut.readings/1`` envelope (:func:`county.receiver.prepare`), so
+every store keeps them once by reading id and revision, and acks them the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 from urllib.parse import unquote
 
 import orjson
 
-from uplink.contract import Ack, Rejection
 from uplink.fhir.bundle import EXT_READING
-
-if TYPE_CHECKING:
-    from uplink.receiver import ReceiverStore, Stored
 
 
 @dataclass(slots=True)
-class _Reading:
+class FhirReading:
+    """One gateway reading carried by a Bundle (its Observations of the highest revision)."""
+
     revision: int
     kind: str
     resident_id: str | None
-    effective_at: str | None
+    effective_at: datetime | None
     observations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
     batch_id: str
-    readings: dict[str, _Reading]
+    readings: dict[str, FhirReading]
     rejected: dict[str, str]  # reading id -> reason
 
 
@@ -91,6 +89,20 @@ def _reading_ext(obs: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def payload(reading: FhirReading) -> bytes:
+    """What the store keeps of a reading that came as FHIR: its Observations."""
+    return orjson.dumps({"format": "fhir", "observations": reading.observations})
+
+
 def parse(raw: bytes) -> Parsed | str:
     """The readings of a Bundle, or why it cannot be taken at all (then it is not acked)."""
     try:
@@ -107,7 +119,7 @@ def parse(raw: bytes) -> Parsed | str:
         None if doc.get("type") == "transaction" else f"Bundle type {doc.get('type')!r} is not transaction"
     )
     problem = problem or _validate_models(doc)
-    readings: dict[str, _Reading] = {}
+    readings: dict[str, FhirReading] = {}
     rejected: dict[str, str] = {}
     for entry in _list(doc.get("entry")):
         res = entry.get("resource") if isinstance(entry, dict) else None
@@ -133,76 +145,9 @@ def parse(raw: bytes) -> Parsed | str:
         cur = readings.get(rid)
         if cur is None or revision > cur.revision:
             effective = res.get("effectiveDateTime")
-            cur = readings[rid] = _Reading(
-                revision, kind, resident, effective if isinstance(effective, str) else None
-            )
+            cur = readings[rid] = FhirReading(revision, kind, resident, _when(effective))
         if revision == cur.revision:
             cur.observations.append(res)
     for rid in rejected:
         readings.pop(rid, None)
     return Parsed(batch_id, readings, rejected)
-
-
-async def store(receiver: ReceiverStore, gateway_id: str, raw: bytes) -> Stored | None:
-    """Store a Bundle's readings once each; ``None`` when it is too broken to ack."""
-    from uplink.receiver import FOREIGN_READING, Stored
-
-    parsed = parse(raw)
-    if isinstance(parsed, str):
-        await receiver._invalid(gateway_id, None, parsed, raw)
-        return None
-    now = receiver._clock()
-    db = receiver.db
-    await db.execute("BEGIN IMMEDIATE")
-    try:
-        existing = await receiver._existing("readings", list(parsed.readings))
-        inserts: list[tuple[Any, ...]] = []
-        updates: list[tuple[Any, ...]] = []
-        dups = 0
-        foreign: list[str] = []  # ids another gateway's readings have: never stored over them
-        for rid, r in parsed.readings.items():
-            payload = orjson.dumps({"format": "fhir", "observations": r.observations})
-            row = (
-                gateway_id,
-                r.revision,
-                r.kind,
-                r.resident_id,
-                r.effective_at,
-                parsed.batch_id,
-                payload,
-                now,
-                rid,
-            )
-            old = existing.get(rid)
-            if old is None:
-                inserts.append(row)
-            elif old[1] != gateway_id:
-                foreign.append(rid)
-            elif r.revision > old[0]:
-                updates.append(row)
-            else:
-                dups += 1
-        if inserts:
-            await db.executemany(
-                "INSERT INTO readings (gateway_id, revision, kind, resident_id, effective_at, batch_id,"
-                " payload, received_at, id) VALUES (?,?,?,?,?,?,?,?,?)",
-                inserts,
-            )
-        if updates:
-            await db.executemany(
-                "UPDATE readings SET gateway_id=?, revision=?, kind=?, resident_id=?, effective_at=?,"
-                " batch_id=?, payload=?, received_at=? WHERE id=?",
-                updates,
-            )
-        rejected = {**parsed.rejected, **dict.fromkeys(foreign, FOREIGN_READING)}
-        await receiver._finish(gateway_id, parsed.batch_id, rejected, {}, dups, len(updates), now)
-    except BaseException:
-        await db.execute("ROLLBACK")
-        raise
-    ack = Ack(
-        batch_id=parsed.batch_id,
-        gateway_id=gateway_id,
-        accepted=[i for i in parsed.readings if i not in rejected],
-        rejected=[Rejection(id=i, reason=r) for i, r in rejected.items()],
-    )
-    return Stored(ack, len(inserts), len(updates), dups)

@@ -1,0 +1,389 @@
+"""The county store on PostgreSQL (asyncpg): several receiver instances, one database.
+
+One transaction per envelope: the rows are copied (``COPY``, binary) into a temporary staging
+table and go into their table with one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``: a
+reading's revision is a new row, the same ``(id, revision)`` twice is one row (two instances
+storing the same re-sent batch at once end with one row, the second counts duplicates), and an
+id another gateway's reading has is rejected, never stored. The ack goes out after the commit.
+
+The schema is versioned: the numbered files in ``county/migrations/`` are applied in order, each
+in one transaction, under an advisory lock (instances starting together apply each once), and
+recorded in ``schema_version``. A lost connection or a restarting server raises
+:class:`county.errors.StoreUnavailable`; the receiver retries (nothing was acked).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from county.errors import CountyError, StoreUnavailable
+from county.fleet import GatewayRow
+from county.receiver import FOREIGN_READING, Prepared, Stored
+
+log = logging.getLogger("hutgw.county.postgres")
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_LOCK_KEY = 0x48555447  # "HUTG": the advisory lock migrations take
+TABLES = ("readings", "alerts", "alert_status", "rejections", "command_results", "gateways", "receipts")
+
+# Errors that mean "the database is not there right now", not "this envelope is wrong".
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,  # includes ConnectionDoesNotExistError
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+)
+
+_STAGE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS stage_readings (
+    id text, revision integer, gateway_id text, kind text, resident_id text,
+    effective_at timestamptz, batch_id text, payload jsonb
+) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS stage_alerts (
+    id text, gateway_id text, kind text, severity text, resident_id text, raised_at timestamptz,
+    batch_id text, payload jsonb
+) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS stage_alert_status (
+    id text, alert_id text, gateway_id text, event text, state text, at timestamptz,
+    batch_id text, payload jsonb
+) ON COMMIT DELETE ROWS;
+"""
+_READING_COLUMNS = (
+    "id",
+    "revision",
+    "gateway_id",
+    "kind",
+    "resident_id",
+    "effective_at",
+    "batch_id",
+    "payload",
+)
+_ALERT_COLUMNS = ("id", "gateway_id", "kind", "severity", "resident_id", "raised_at", "batch_id", "payload")
+_STATUS_COLUMNS = ("id", "alert_id", "gateway_id", "event", "state", "at", "batch_id", "payload")
+
+# One INSERT: ``prior`` (what is stored of the staged ids) is read in the statement's snapshot.
+_INSERT_READINGS = """
+WITH prior AS (
+    SELECT s.id, bool_or(r.gateway_id <> s.gateway_id) AS foreign_
+    FROM stage_readings s JOIN readings r ON r.id = s.id
+    GROUP BY s.id
+), ins AS (
+    INSERT INTO readings (id, revision, gateway_id, kind, resident_id, effective_at, batch_id, payload)
+    SELECT s.id, s.revision, s.gateway_id, s.kind, s.resident_id, s.effective_at, s.batch_id, s.payload
+    FROM stage_readings s LEFT JOIN prior p ON p.id = s.id
+    WHERE p.foreign_ IS NOT TRUE
+    ORDER BY s.id, s.revision
+    ON CONFLICT (id, revision) DO NOTHING
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM ins i LEFT JOIN prior p ON p.id = i.id WHERE p.id IS NULL) AS new,
+       (SELECT count(*) FROM ins i JOIN prior p ON p.id = i.id) AS revised,
+       (SELECT coalesce(array_agg(id), '{}') FROM prior WHERE foreign_) AS foreign_ids
+"""
+_INSERT_ONCE = """
+WITH ins AS (
+    INSERT INTO {table} ({columns}) SELECT {columns} FROM stage_{table} ORDER BY id
+    ON CONFLICT (id) DO NOTHING RETURNING 1
+) SELECT count(*) FROM ins
+"""
+_BUMP = (
+    "INSERT INTO counters (instance, name, value) VALUES ($1, $2, $3)"
+    " ON CONFLICT (instance, name) DO UPDATE SET value = counters.value + excluded.value"
+)
+
+
+def migrations(folder: Path = MIGRATIONS) -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every numbered migration, in order."""
+    found: list[tuple[int, str, str]] = []
+    for path in sorted(folder.iterdir()):
+        m = _MIGRATION_NAME.match(path.name)
+        if m:
+            found.append((int(m.group(1)), path.name, path.read_text(encoding="utf-8")))
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise CountyError(f"migrations in {folder} are not numbered 0001, 0002, ...: {versions}")
+    return found
+
+
+async def migrate(con: asyncpg.Connection, folder: Path = MIGRATIONS) -> list[int]:
+    """Apply the migrations this database lacks, each in one transaction; the versions applied."""
+    applied: list[int] = []
+    async with con.transaction():
+        await con.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+        await con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+    for version, name, sql in migrations(folder):
+        async with con.transaction():
+            await con.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+            if await con.fetchval("SELECT 1 FROM schema_version WHERE version = $1", version):
+                continue
+            await con.execute(sql)
+            await con.execute("INSERT INTO schema_version (version, name) VALUES ($1, $2)", version, name)
+            applied.append(version)
+            log.info("county database: applied migration %s", name)
+    return applied
+
+
+def _jsonb_encode(value: bytes | str) -> bytes:
+    """jsonb's binary form is a version byte (1) and the JSON text: the payload bytes go as they are."""
+    return b"\x01" + (value if isinstance(value, bytes) else value.encode())
+
+
+def _jsonb_decode(data: bytes) -> bytes:
+    return bytes(data[1:])
+
+
+async def _init_connection(con: asyncpg.Connection) -> None:
+    await con.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_jsonb_encode, decoder=_jsonb_decode, format="binary"
+    )
+    await con.execute(_STAGE)
+
+
+def default_instance() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class PostgresStore:
+    """The county database (``async with``): ``dsn`` is a ``postgresql://`` URL."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        instance: str | None = None,
+        clock: Any = time.time,
+        timeout_s: float = 15.0,
+        pool_size: int = 2,
+    ) -> None:
+        self._dsn = dsn
+        self.instance = instance or default_instance()
+        self._clock = clock
+        self._timeout_s = timeout_s
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def __aenter__(self) -> PostgresStore:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=0,  # no background floor-keeping: a connection is made when needed
+                max_size=self._pool_size,
+                init=_init_connection,
+                command_timeout=self._timeout_s,
+                timeout=self._timeout_s,
+            )
+        except UNAVAILABLE as e:
+            raise StoreUnavailable(
+                f"cannot reach the county database: {e}", hint="check --db and that PostgreSQL runs"
+            ) from None
+        except asyncpg.PostgresError as e:
+            raise CountyError(f"the county database refused us: {e}", hint="check --db") from None
+        try:
+            async with self._pool.acquire(timeout=self._timeout_s) as con:
+                await migrate(con)
+        except BaseException as e:
+            await self._pool.close()
+            self._pool = None
+            if isinstance(e, UNAVAILABLE):
+                raise StoreUnavailable(f"the county database went away while migrating: {e}") from None
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def _con(self, what: str) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; a database that is not there raises :class:`StoreUnavailable`."""
+        if self._pool is None:
+            raise CountyError("the county database is not open")
+        try:
+            async with self._pool.acquire(timeout=self._timeout_s) as con:
+                yield con
+        except UNAVAILABLE as e:
+            raise StoreUnavailable(f"{what}: {type(e).__name__}: {e}") from None
+
+    async def commit(self, p: Prepared) -> Stored | None:
+        """Store what :func:`county.receiver.prepare` made of one envelope, in one transaction."""
+        async with self._con("storing an envelope") as con, con.transaction():
+            for batch_id, reason, raw in p.invalid:
+                log.warning(
+                    "receiver: invalid message from %s (batch %s): %s", p.gateway_id, batch_id, reason
+                )
+                await con.execute(
+                    "INSERT INTO rejections (gateway_id, batch_id, id, reason, payload)"
+                    " VALUES ($1,$2,NULL,$3,$4)",
+                    p.gateway_id,
+                    batch_id,
+                    reason,
+                    raw[:65536],
+                )
+            if p.invalid:
+                await con.execute(_BUMP, self.instance, "invalid", len(p.invalid))
+            if p.batch_id is None:
+                return None
+            if p.stream == "readings":
+                new, revised, foreign = await self._readings(con, p)
+            else:
+                new, revised, foreign = await self._once(con, p), 0, []
+            dups = len(p.good) - new - revised - len(foreign)
+            rejections = [
+                (p.gateway_id, p.batch_id, i, r, p.rejected_payloads.get(i)) for i, r in p.rejected.items()
+            ]
+            rejections += [(p.gateway_id, p.batch_id, i, FOREIGN_READING, None) for i in foreign]
+            if rejections:
+                await con.executemany(
+                    "INSERT INTO rejections (gateway_id, batch_id, id, reason, payload)"
+                    " VALUES ($1,$2,$3,$4,$5)",
+                    rejections,
+                )
+            await con.executemany(
+                _BUMP,
+                [
+                    (self.instance, "envelopes", 1),
+                    (self.instance, "rows", new + revised),
+                    (self.instance, "duplicates", dups),
+                    (self.instance, "revisions", revised),
+                    (self.instance, "rejected", len(rejections)),
+                ],
+            )
+            await con.execute(
+                "INSERT INTO receipts (gateway_id, stream, batch_id, accepted, rejected, instance)"
+                " VALUES ($1,$2,$3,$4,$5,$6)",
+                p.gateway_id,
+                p.stream,
+                p.batch_id,
+                len(p.good) - len(foreign),
+                len(rejections),
+                self.instance,
+            )
+        if foreign:
+            log.warning(
+                "receiver: %s sent %d reading id(s) another gateway owns (batch %s); rejected",
+                p.gateway_id,
+                len(foreign),
+                p.batch_id,
+            )
+        return Stored(p.ack(foreign), new, revised, dups)
+
+    async def _readings(self, con: asyncpg.Connection, p: Prepared) -> tuple[int, int, list[str]]:
+        records = rows_for_copy(p)
+        if not records:
+            return 0, 0, []
+        await con.copy_records_to_table("stage_readings", records=records, columns=_READING_COLUMNS)
+        row = await con.fetchrow(_INSERT_READINGS)
+        assert row is not None
+        return int(row["new"]), int(row["revised"]), list(row["foreign_ids"])
+
+    async def _once(self, con: asyncpg.Connection, p: Prepared) -> int:
+        gw, batch = p.gateway_id, p.batch_id
+        if p.stream == "alerts":
+            columns = _ALERT_COLUMNS
+            records: list[tuple[Any, ...]] = [
+                (aid, gw, a.kind, a.severity, a.resident_id, a.raised_at, batch, payload)
+                for aid, (a, payload) in p.good.items()
+            ]
+        else:
+            columns = _STATUS_COLUMNS
+            records = [
+                (eid, e.alert_id, gw, e.event, e.state, e.at, batch, payload)
+                for eid, (e, payload) in p.good.items()
+            ]
+        if not records:
+            return 0
+        await con.copy_records_to_table(f"stage_{p.stream}", records=records, columns=columns)
+        sql = _INSERT_ONCE.format(table=p.stream, columns=", ".join(columns))
+        return int(await con.fetchval(sql))
+
+    async def store_status(self, gateway_id: str, raw: bytes) -> None:
+        try:
+            obj = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
+            obj = {}
+        state = obj.get("state") if isinstance(obj, dict) else None
+        async with self._con("storing a status") as con:
+            await con.execute(
+                "INSERT INTO gateways (gateway_id, state, status, updated_at) VALUES ($1,$2,$3,$4)"
+                " ON CONFLICT (gateway_id) DO UPDATE SET state=excluded.state, status=excluded.status,"
+                " updated_at=excluded.updated_at",
+                gateway_id,
+                state,
+                raw,
+                datetime.fromtimestamp(self._clock(), UTC),
+            )
+
+    async def store_command_result(self, gateway_id: str, raw: bytes) -> None:
+        try:
+            obj = orjson.loads(raw)
+            cid = obj.get("command_id") if isinstance(obj, dict) else None
+        except orjson.JSONDecodeError:
+            cid = None
+        async with self._con("storing a command result") as con:
+            await con.execute(
+                "INSERT INTO command_results (command_id, gateway_id, payload) VALUES ($1,$2,$3)",
+                cid if isinstance(cid, str) else None,
+                gateway_id,
+                raw,
+            )
+
+    async def counters(self) -> dict[str, int]:
+        """Every instance's counters, summed by name."""
+        async with self._con("reading counters") as con:
+            rows = await con.fetch("SELECT name, sum(value) FROM counters GROUP BY name")
+        return {name: int(value) for name, value in rows}
+
+    async def reading_ids(self) -> set[str]:
+        async with self._con("reading ids") as con:
+            return {r[0] for r in await con.fetch("SELECT DISTINCT id FROM readings")}
+
+    async def count(self, table: str) -> int:
+        if table not in TABLES:
+            raise ValueError(table)
+        async with self._con("counting") as con:
+            return int(await con.fetchval(f"SELECT count(*) FROM {table}"))
+
+    async def fleet_rows(self) -> list[GatewayRow]:
+        sql = """
+            SELECT g.gateway_id, g.state, g.status, extract(epoch FROM g.updated_at)::float8,
+                   (SELECT count(*) FROM (SELECT DISTINCT ON (alert_id) state FROM alert_status s
+                                          WHERE s.gateway_id = g.gateway_id
+                                          ORDER BY alert_id, at DESC, received_at DESC) last
+                     WHERE last.state = 'unanswered')
+            FROM gateways g ORDER BY g.gateway_id
+        """
+        async with self._con("reading the fleet") as con:
+            rows = await con.fetch(sql)
+        return [GatewayRow(r[0], r[1], bytes(r[2] or b""), float(r[3]), int(r[4])) for r in rows]
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def rows_for_copy(p: Prepared) -> Sequence[tuple[Any, ...]]:
+    """The staging rows of a readings envelope (what the benchmark's raw COPY writes too)."""
+    return [
+        (rid, r.revision, p.gateway_id, r.kind, r.resident_id, r.effective_at, p.batch_id, payload)
+        for rid, (r, payload) in p.good.items()
+    ]

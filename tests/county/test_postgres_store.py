@@ -1,0 +1,180 @@
+"""The county's PostgreSQL store on a real server: COPY + one INSERT ... ON CONFLICT, revisions as
+rows, ownership of reading ids, migrations, concurrent instances, an absent server."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+
+from county.errors import StoreUnavailable
+from county.fleet import fleet
+from county.postgres import PostgresStore, migrate, migrations
+from county.receiver import FOREIGN_READING, import_export, prepare
+from tests.support.broker import free_port
+from tests.uplink.helpers import alert, reading
+from uplink import envelope
+from uplink.envelope import Item
+from uplink.ids import uuid7
+
+NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+
+def env(
+    objs: list[dict[str, Any]], batch_id: str = "b-1", stream: str = "readings", gw: str = "hut-7"
+) -> bytes:
+    items = [Item(str(o["id"]), n, orjson.dumps(o)) for n, o in enumerate(objs)]
+    return envelope.encode(stream, gw, batch_id, NOW, items).payload
+
+
+def alert_status(alert_id: str, event: str, state: str, at: str) -> dict[str, Any]:
+    return {
+        "id": uuid7(),
+        "alert_id": alert_id,
+        "kind": "sos",
+        "resident_id": "r-001",
+        "event": event,
+        "state": state,
+        "round": 1,
+        "at": at,
+    }
+
+
+async def test_readings_once_per_revision_and_counted(pg_url: str) -> None:
+    objs = [reading(i) for i in range(50)]
+    async with PostgresStore(pg_url, instance="a") as store:
+        first = await store.commit(prepare("hut-7", "readings", env(objs)))
+        again = await store.commit(prepare("hut-7", "readings", env(objs)))
+        assert first is not None and again is not None
+        assert first.ack.accepted == again.ack.accepted == [o["id"] for o in objs]
+        assert (first.new, first.duplicates, again.new, again.duplicates) == (50, 0, 0, 50)
+        revised = {**objs[0], "revision": 1, "resident_id": "r-9", "attribution": "assigned"}
+        up = await store.commit(prepare("hut-7", "readings", env([revised], "b-2")))
+        same = await store.commit(prepare("hut-7", "readings", env([revised], "b-3")))
+        assert up is not None and (up.new, up.revised, up.duplicates) == (0, 1, 0)
+        assert same is not None and same.duplicates == 1
+        assert await store.count("readings") == 51  # a revision is a new row
+        assert len(await store.reading_ids()) == 50
+        counters = await store.counters()
+        assert (counters["envelopes"], counters["rows"], counters["duplicates"], counters["revisions"]) == (
+            4,
+            51,
+            51,
+            1,
+        )
+        assert await store.count("receipts") == 4
+        con = await asyncpg.connect(pg_url)
+        try:
+            row = await con.fetchrow(
+                "SELECT revision, resident_id, payload FROM readings_current WHERE id=$1", objs[0]["id"]
+            )
+            assert row is not None and (row["revision"], row["resident_id"]) == (1, "r-9")
+            assert orjson.loads(row["payload"])["attribution"] == "assigned"
+        finally:
+            await con.close()
+
+
+async def test_another_gateway_cannot_claim_or_revise_a_reading(pg_url: str) -> None:
+    mine = reading()
+    forged = {**mine, "revision": 3, "resident_id": "r-666", "attribution": "assigned"}
+    async with PostgresStore(pg_url, instance="a") as store:
+        await store.commit(prepare("hut-7", "readings", env([mine])))
+        other = await store.commit(prepare("hut-8", "readings", env([forged], "b-9", gw="hut-8")))
+        assert other is not None and other.ack.accepted == []
+        assert [(r.id, r.reason) for r in other.ack.rejected] == [(mine["id"], FOREIGN_READING)]
+        assert await store.count("readings") == 1
+        assert await store.count("rejections") == 1
+
+
+async def test_alerts_and_alert_status_once_invalid_counted(pg_url: str) -> None:
+    a = alert()
+    events = [
+        alert_status(a["id"], "round_started", "notifying", "2026-11-29T08:00:01Z"),
+        alert_status(a["id"], "unanswered", "unanswered", "2026-11-29T08:30:00Z"),
+    ]
+    async with PostgresStore(pg_url, instance="a") as store:
+        for _ in range(2):
+            await store.commit(prepare("hut-7", "alerts", env([a], "a-1", "alerts")))
+            stored = await store.commit(prepare("hut-7", "alert_status", env(events, "s-1", "alert_status")))
+            assert stored is not None and stored.ack.accepted == [e["id"] for e in events]
+        assert (await store.count("alerts"), await store.count("alert_status")) == (1, 2)
+        assert await store.commit(prepare("hut-7", "readings", b"{oops")) is None
+        assert (await store.counters())["invalid"] == 1
+        await store.store_status(
+            "hut-7",
+            b'{"schema":"hut.status/1","gateway_id":"hut-7","state":"online",'
+            b'"counters":{"outbox":{"depth":{"clinical":{"pending":3,"inflight":2}},'
+            b'"oldest_pending_age_s":42.0},"gateway":{"clock_synced":false}}}',
+        )
+        rows = await store.fleet_rows()
+        [entry] = fleet(rows, rows[0].updated_at + 1)
+        assert (entry.gateway_id, entry.state, entry.outbox_pending, entry.oldest_pending_age_s) == (
+            "hut-7",
+            "online",
+            5,
+            42.0,
+        )
+        assert entry.clock_synced is False and entry.unanswered_alerts == 1
+
+
+async def test_two_instances_storing_the_same_batch_at_once_keep_one_row_each(pg_url: str) -> None:
+    objs = [reading(i) for i in range(300)]
+    raw = env(objs)
+    async with PostgresStore(pg_url, instance="a") as a, PostgresStore(pg_url, instance="b") as b:
+        results = await asyncio.gather(*(s.commit(prepare("hut-7", "readings", raw)) for s in (a, b, a, b)))
+        assert all(r is not None and len(r.ack.accepted) == 300 for r in results)
+        assert sum(r.new for r in results if r) == 300
+        assert sum(r.duplicates for r in results if r) == 900
+        assert await a.count("readings") == 300
+
+
+async def test_migrations_upgrade_an_existing_database_once(pg_url: str, tmp_path: Path) -> None:
+    async with PostgresStore(pg_url, instance="a") as store:
+        await store.commit(prepare("hut-7", "readings", env([reading()])))
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for _version, name, sql in migrations():
+        (folder / name).write_text(sql)
+    (folder / f"{len(migrations()) + 1:04d}_retention_index.sql").write_text(
+        "CREATE INDEX readings_received ON readings (received_at);"
+    )
+    con = await asyncpg.connect(pg_url)
+    try:
+        assert await migrate(con) == []  # already at the shipped version
+        assert await migrate(con, folder) == [len(migrations()) + 1]
+        assert await migrate(con, folder) == []
+        versions = [r[0] for r in await con.fetch("SELECT version FROM schema_version ORDER BY version")]
+        assert versions == list(range(1, len(migrations()) + 2))
+        assert await con.fetchval("SELECT count(*) FROM readings") == 1
+    finally:
+        await con.close()
+
+
+async def test_instances_starting_together_apply_each_migration_once(pg_url: str) -> None:
+    stores = [PostgresStore(pg_url, instance=str(i)) for i in range(3)]
+    await asyncio.gather(*(s.__aenter__() for s in stores))
+    try:
+        assert await stores[0].count("readings") == 0
+    finally:
+        await asyncio.gather(*(s.__aexit__(None, None, None) for s in stores))
+
+
+async def test_an_absent_server_is_unavailable_not_a_crash() -> None:
+    with pytest.raises(StoreUnavailable):
+        async with PostgresStore(f"postgresql://postgres@127.0.0.1:{free_port()}/x", timeout_s=2):
+            pass
+
+
+async def test_offline_export_import_into_postgres(pg_url: str) -> None:
+    objs = [reading(i) for i in range(4)]
+    lines = [env(objs[:2], "b-1"), env(objs[2:], "b-2"), env([alert()], "b-3", "alerts")]
+    async with PostgresStore(pg_url) as store:
+        first = await import_export(store, lines)
+        again = await import_export(store, lines)
+        assert len(first.accepted) == 5 and sorted(again.accepted) == sorted(first.accepted)
+        assert await store.count("readings") == 4
