@@ -12,6 +12,17 @@ import os
 from pathlib import Path
 
 
+def _copy_owner(fd: int, old: os.stat_result) -> None:
+    """The old file's owner and group (as root; otherwise at least the group when we are in it)."""
+    if (old.st_uid, old.st_gid) == (os.geteuid(), os.getegid()):
+        return
+    try:
+        os.fchown(fd, old.st_uid, old.st_gid)
+    except PermissionError:
+        with contextlib.suppress(PermissionError):
+            os.fchown(fd, -1, old.st_gid)
+
+
 def write_atomic(path: Path, data: bytes, mode: int) -> None:
     """Write ``data`` to ``path``: a synced temporary file beside it, then renamed over the old one.
 
@@ -26,13 +37,8 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
     try:
         try:
-            if old is not None and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
-                try:
-                    os.fchown(fd, old.st_uid, old.st_gid)
-                except PermissionError:
-                    # not root: keep at least the group when we belong to it
-                    with contextlib.suppress(PermissionError):
-                        os.fchown(fd, -1, old.st_gid)
+            if old is not None:
+                _copy_owner(fd, old)
             os.fchmod(fd, final_mode)
             os.write(fd, data)
             os.fsync(fd)
@@ -49,3 +55,21 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def replace_keeping(tmp: Path, target: Path) -> None:
+    """Rename a finished ``tmp`` over ``target``; when ``target`` exists, ``tmp`` first gets its
+    owner, group and mode (for writers that stream into their temporary file: an export, a
+    support bundle with ``--force``)."""
+    try:
+        old = target.stat()
+    except FileNotFoundError:
+        os.replace(tmp, target)
+        return
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        _copy_owner(fd, old)
+        os.fchmod(fd, old.st_mode & 0o7777)
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)

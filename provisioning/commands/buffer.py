@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import gzip
 import json
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ import orjson
 
 from buffer.outbox import Outbox
 from buffer.record import State, Stored
+from provisioning.atomicfile import replace_keeping
 from provisioning.context import load_context
 from provisioning.errors import EXIT_OK, BadInputError, NotFoundError
 from uplink import envelope
@@ -129,7 +129,7 @@ def run_export(args: argparse.Namespace) -> int:
                         f.write(line + b"\n")
                         lines += 1
                         records += n
-        os.replace(tmp, out)
+        replace_keeping(tmp, out)
         return lines, records, len(bad)
 
     lines, records, skipped = asyncio.run(main())

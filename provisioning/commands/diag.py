@@ -30,6 +30,7 @@ from drivers.errors import CATEGORIES
 from drivers.watch.server import masked
 from gateway.registry import Registry, registry_path
 from hutgw_errors import HutError
+from provisioning.atomicfile import replace_keeping
 from provisioning.commands.config import redact
 from provisioning.context import load_context
 from provisioning.errors import EXIT_OK, BadInputError, ConflictError, NotFoundError
@@ -269,7 +270,7 @@ def run_bundle(args: argparse.Namespace) -> int:
             )
             for f in formats:
                 _add(tar, f"hutgw-diag/profiles/{f.name}", f.read_bytes())
-        tmp.replace(target)
+        replace_keeping(tmp, target)
         ticker.advance()
     size = target.stat().st_size
     result = {"out": str(target), "bytes": size, "logs": logs is not None, "notes": notes}

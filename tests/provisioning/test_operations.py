@@ -192,3 +192,21 @@ def test_config_rewrite_keeps_the_service_group(tmp_path: Path, state_dir: Path)
     st = config.stat()
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 65534, 0o640)
     assert "ca_file" in config.read_text()
+
+
+def test_streamed_outputs_keep_owner_group_and_mode(tmp_path: Path) -> None:
+    """An export or a support bundle written over an existing file (``--force``) keeps what the
+    old file had."""
+    from provisioning.atomicfile import replace_keeping
+
+    target = tmp_path / "export.jsonl.gz"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o640)
+    group = 65534 if os.geteuid() == 0 else os.getegid()
+    os.chown(target, os.geteuid(), group)
+    tmp = tmp_path / "export.jsonl.gz.part"
+    tmp.write_bytes(b"new")
+    os.chmod(tmp, 0o600)
+    replace_keeping(tmp, target)
+    st = target.stat()
+    assert (target.read_bytes(), stat.S_IMODE(st.st_mode), st.st_gid) == (b"new", 0o640, group)
