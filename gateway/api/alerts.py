@@ -88,8 +88,8 @@ async def post_test(request: web.Request) -> web.Response:
         return problem(422, "invalid test request", validation_errors(e))
     if engine.channel is None:
         return problem(503, "SMS is off: set [notify] modem to the modem's AT port")
-    await engine.send_test(body.phone)
-    return _json({"queued": True, "channel": engine.channel.status()}, 202)
+    seq = engine.queue_test(body.phone)
+    return _json({"queued": seq, "channel": engine.channel.status()}, 202)
 
 
 def setup(app: web.Application) -> None:

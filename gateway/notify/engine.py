@@ -103,12 +103,16 @@ class Escalation:
         announce: Announce | None = None,
         logger: logging.Logger | None = None,
         rng: random.Random | None = None,
+        texting: bool | None = None,
     ) -> None:
+        """``texting``: queue SMS for people (default: when there is a channel). The CLI, which
+        acts on the daemon's store without a channel of its own, passes whether the daemon has one."""
         self.store = store
         self.cfg = cfg
         self.clock = clock
         self._resident = resident
         self.channel = channel
+        self.texting = channel is not None if texting is None else texting
         self._emit = emit
         self._announce = announce
         self.log = logger or log
@@ -246,7 +250,7 @@ class Escalation:
                 if phone_key(phone) not in seen:
                     seen.add(phone_key(phone))
                     recipients.append((phone, role))
-            if self.channel is not None:
+            if self.texting:
                 messages = [self._ladder_message(row, p, r, 1, first=True) for p, r in recipients]
             if not messages:  # nobody to text: the timer starts now
                 row = replace(row, next_at=now + self.cfg.escalate_after_s)
@@ -325,10 +329,10 @@ class Escalation:
     def _acknowledge(self, a: AlertRow, *, by: str, role: str | None, via: str, now: float) -> bool:
         label = acker_label(role, by if via == "sms" else None, via, by)
         notices: list[NewMessage] = []
-        if self.cfg.notify_others_on_ack and self.channel is not None:
+        if self.cfg.notify_others_on_ack and self.texting:
             told: dict[str, tuple[str, str]] = {}
             for m in self.store.messages(a.id):
-                if m.status == "sent" and m.purpose in ("urgent", "reminder", "unanswered"):
+                if m.status in ("sent", "sending") and m.purpose in ("urgent", "reminder", "unanswered"):
                     told.setdefault(m.phone_key, (m.phone, m.role))
             told.pop(phone_key(by), None)
             text = msg.acknowledged_text(self.cfg.templates, self._facts(a), by=label)
@@ -357,14 +361,15 @@ class Escalation:
             self._announce_alert(a.id)
         return ok
 
-    async def send_test(self, phone: str) -> None:
-        """``hutgw notify test``: one message through the channel now (queued first, like any other)."""
+    def queue_test(self, phone: str) -> int:
+        """``hutgw notify test``: one message, queued like any other (its ``seq``)."""
         now = self._now()
         text = msg.render(
             self.cfg.templates["test"], time=msg.local_time(self.clock.now(), self.cfg.timezone)
         )
-        self.store.queue_messages([NewMessage(phone, "other", "test", PRIORITY_TEST, text)], now)
+        (seq,) = self.store.queue_messages([NewMessage(phone, "other", "test", PRIORITY_TEST, text)], now)
         self._send_wake.set()
+        return seq
 
     # ------------------------------------------------------------------ the ladder
 
@@ -396,7 +401,7 @@ class Escalation:
                     for p, r in everyone
                     if phone_key(p) not in waiting
                 ]
-                if self.channel is not None
+                if self.texting
                 else []
             )
             next_at = None if messages else now + cfg.escalate_after_s
@@ -445,7 +450,7 @@ class Escalation:
                 )
                 for p, r in targets
             ]
-            if self.channel is not None
+            if self.texting
             else []
         )
         event = self._event(
@@ -487,7 +492,7 @@ class Escalation:
         )
         messages = (
             [NewMessage(p, "digest", "digest", PRIORITY_DIGEST, text) for p in to]
-            if self.channel is not None
+            if self.texting
             else []
         )
         self.store.digested([a.id for a in pending], messages, day=day, now=now)
@@ -526,7 +531,8 @@ class Escalation:
             and a.state not in ("notifying", "unanswered")
             and m.purpose in ("urgent", "reminder", "unanswered")
         ):
-            return True  # acknowledged meanwhile (the store cancels these; a race with the CLI)
+            self.store.cancel(m.seq, "acknowledged")  # cut off mid-send, then acknowledged
+            return True
         self.store.mark_sending(m.seq)
         round_done = (
             (a.id, m.round, self._now() + self.cfg.escalate_after_s)
@@ -696,7 +702,7 @@ class Escalation:
                 r["status"], r["sent_at"] = "sent", _iso(m.sent_at or 0.0)
             elif m.status == "failed" and r["status"] != "sent":
                 r["status"] = "failed"
-        if self.channel is None:
+        if not self.texting:
             for r in by_key.values():
                 if r["status"] == "queued":
                     r["status"] = "no_channel"

@@ -283,6 +283,10 @@ class NotifyStore:
         rows = self._db.execute("SELECT * FROM messages WHERE alert_id = ? ORDER BY seq", (alert_id,))
         return [_message(r) for r in rows]
 
+    def message(self, seq: int) -> MessageRow | None:
+        row = self._db.execute("SELECT * FROM messages WHERE seq = ?", (seq,)).fetchone()
+        return _message(row) if row is not None else None
+
     def queue(self, now: float, limit: int = 64) -> list[MessageRow]:
         """Messages that may go now, most urgent first (``sending`` ones were cut off by a restart)."""
         rows = self._db.execute(
@@ -455,7 +459,7 @@ class NotifyStore:
                 return False
             db.execute(
                 "UPDATE messages SET status = 'cancelled', error = 'acknowledged' WHERE alert_id = ? "
-                "AND status IN ('queued', 'sending') AND purpose IN ('urgent', 'reminder', 'unanswered')",
+                "AND status = 'queued' AND purpose IN ('urgent', 'reminder', 'unanswered')",
                 (alert_id,),
             )
             self._queue(db, notices, now)
@@ -507,23 +511,28 @@ class NotifyStore:
                 self._start_timer_if_round_sent(db, *round_done)
             self._events(db, events)
 
+    def cancel(self, seq: int, reason: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE messages SET status = 'cancelled', error = ? WHERE seq = ?", (reason, seq))
+
     def defer(self, seq: int, until: float) -> None:
         with self._tx() as db:
             db.execute("UPDATE messages SET next_try_at = ? WHERE seq = ?", (until, seq))
 
     def queue_messages(
         self, messages: Sequence[NewMessage], now: float, *, answered: str | None = None
-    ) -> None:
-        """Messages not tied to a step of an alert; ``answered``: remember that this number got its
-        one polite answer for the hour."""
+    ) -> list[int]:
+        """Messages not tied to a step of an alert (their ``seq``); ``answered``: remember that this
+        number got its one polite answer for the hour."""
         with self._tx() as db:
-            self._queue(db, messages, now)
+            seqs = self._queue(db, messages, now)
             if answered is not None:
                 db.execute(
                     "INSERT INTO replies (phone_key, last_answer_at) VALUES (?, ?) "
                     "ON CONFLICT (phone_key) DO UPDATE SET last_answer_at = excluded.last_answer_at",
                     (answered, now),
                 )
+        return seqs
 
     def digested(
         self, alert_ids: Sequence[str], messages: Sequence[NewMessage], *, day: str, now: float
@@ -593,11 +602,12 @@ class NotifyStore:
         )
 
     @staticmethod
-    def _queue(db: sqlite3.Connection, messages: Sequence[NewMessage], now: float) -> None:
-        db.executemany(
-            "INSERT INTO messages (alert_id, round, phone, phone_key, role, purpose, priority, exempt, text, "
-            "next_try_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [
+    def _queue(db: sqlite3.Connection, messages: Sequence[NewMessage], now: float) -> list[int]:
+        seqs = []
+        for m in messages:
+            cur = db.execute(
+                "INSERT INTO messages (alert_id, round, phone, phone_key, role, purpose, priority, exempt, "
+                "text, next_try_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     m.alert_id,
                     m.round,
@@ -610,10 +620,10 @@ class NotifyStore:
                     m.text,
                     now,
                     now,
-                )
-                for m in messages
-            ],
-        )
+                ),
+            )
+            seqs.append(int(cur.lastrowid or 0))
+        return seqs
 
     @staticmethod
     def _events(db: sqlite3.Connection, events: Sequence[tuple[str, bytes]]) -> None:

@@ -382,3 +382,18 @@ async def test_a_hut_fault_does_not_ring_a_family(rig: Rig) -> None:
     await rig.drain()
     assert sent_to(rig) == []
     assert rig.store.counts()["digest"] == 1
+
+
+async def test_an_ack_while_a_message_is_with_the_modem(rig: Rig) -> None:
+    a = rig.alert()
+    first = rig.store.queue(rig.clock.now().timestamp())[0]
+    rig.store.mark_sending(first.seq)  # G1's SMS is with the modem right now
+    rig.engine.acknowledge(a.id, by="doctor", via="kiosk")
+    # it cannot be called back: G1 will have it, so G1 is told who took the alert
+    notices = [m for m in rig.store.messages(a.id) if m.purpose == "ack_notice"]
+    assert [m.phone for m in notices] == [G1]
+    rig.restart()  # the power went before the modem answered: the SMS is not sent again
+    await rig.drain()
+    assert sent_to(rig) == [G1]
+    assert rig.store.message(first.seq).status == "cancelled"  # type: ignore[union-attr]
+    assert rig.store.queued_count() == 0
