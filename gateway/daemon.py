@@ -509,13 +509,18 @@ class Daemon:
 
 
 async def serve(config: Config, *, on_ready: Callable[[Daemon], None] | None = None) -> int:
-    """Run until SIGTERM/SIGINT; a second signal exits at once."""
+    """Run until SIGTERM/SIGINT; a second signal exits at once.  A signal during start-up (a long
+    repair of a damaged outbox) cancels the start-up: the outbox's repair thread stops at its next
+    step, and the repair starts over on the next start."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = 0
+    task = asyncio.current_task()
+    starting = True
+    start_cancelled = False
 
     def on_signal() -> None:
-        nonlocal signals
+        nonlocal signals, start_cancelled
         signals += 1
         if signals > 1:
             log.warning("second stop signal: exiting now")
@@ -523,27 +528,21 @@ async def serve(config: Config, *, on_ready: Callable[[Daemon], None] | None = N
 
             os._exit(1)
         stop.set()
+        if starting and task is not None:
+            start_cancelled = True
+            task.cancel()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
-    # A stop signal during start-up (a long repair of a damaged outbox) cancels the start-up: the
-    # outbox's repair thread stops at its next step and starts over on the next start.
-    daemon = Daemon(config)
-    starting = asyncio.ensure_future(daemon.__aenter__())
-    stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
-    if not starting.done():
-        log.warning("stop signal during start-up: stopping")
-        starting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await starting
-        return 0
-    stopping.cancel()
-    await starting  # raises what made the start-up fail
     try:
-        if on_ready is not None:
-            on_ready(daemon)
-        await stop.wait()
-    finally:
-        await daemon.__aexit__(None, None, None)
+        async with Daemon(config) as daemon:
+            starting = False
+            if on_ready is not None:
+                on_ready(daemon)
+            await stop.wait()
+    except asyncio.CancelledError:
+        if not start_cancelled or task is None:
+            raise
+        task.uncancel()
+        log.warning("stop signal during start-up: stopped")
     return 0

@@ -84,7 +84,7 @@ async def test_sigterm_during_the_repair_stops_the_daemon_and_the_next_start_rep
     assert time.monotonic() - t0 < 5.0, log.read_text()
     got = marks.read_recovery(db)
     assert got is not None and got.phase == marks.SALVAGING, log.read_text()  # stopped half-way
-    assert "stop signal during start-up" in log.read_text()
+    assert "stop signal during start-up: stopped" in log.read_text()
 
     proc, url = start(state, log)
     try:
