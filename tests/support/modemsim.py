@@ -2,7 +2,7 @@
 
 Written from the standards (TS 27.005 / 27.007 / 23.040 / 23.038), not from ``drivers.modem``: it
 has its own GSM 7-bit tables, its own SMS-DELIVER encoder and SMS-SUBMIT decoder (checked against
-the public vectors in docs/protocols SMS.md by tests/drivers/test_sms_pdu.py).
+the public vectors of the SMS brief (protocols/SMS.md) in tests/drivers/test_sms_pdu.py).
 
 ``ModemSim`` runs one background thread around ``os.openpty()``; the client opens the pty slave
 through ``sim.path``, a symlink like ``/dev/serial/by-id/usb-Quectel_EC25-if02-port0``. Every
@@ -37,7 +37,6 @@ import select
 import threading
 import time
 import tty
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -979,13 +978,6 @@ class ModemSim:
     def snapshot(self) -> dict[str, object]:
         with self._lock:
             return {"sent": list(self.sent), "commands": list(self.commands), "stored": self.stored}
-
-
-@contextlib.contextmanager
-def running_sim(folder: Path, **kw: object) -> Iterator[ModemSim]:
-    sim = ModemSim(folder, **kw)  # type: ignore[arg-type]
-    with sim:
-        yield sim
 
 
 def main(argv: list[str] | None = None) -> int:
