@@ -137,6 +137,7 @@ def main() -> int:
                 raise SystemExit(f"SOS {i}: no AT+CMGS within 10 s\n{gw.log()[-3000:]}")
             to_cmgs.append(sim.cmgs_issued[before_cmgs] - t)
             sim.wait_sent(before_sent + 2, timeout=10)
+            time.sleep(args.cmgs_delay + 0.1)  # the round is out: the modem answered its last +CMGS
             t = time.monotonic()
             sim.deliver(GUARDIAN, "1")
             while state_of(db, i) != "acknowledged":

@@ -80,6 +80,22 @@ class DaemonApi:
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
             raise self._unreachable(_reason(e)) from None
 
+    async def get(self, path: str) -> dict[str, Any]:
+        """``GET <path>`` of the local API as JSON; raises :class:`UnreachableError`."""
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(f"{self.url}{path}", headers=_headers(self.api)) as resp,
+            ):
+                self._check(resp)
+                data: dict[str, Any] = await resp.json(content_type=None)
+                return data
+        except UnreachableError:
+            raise
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
+            raise self._unreachable(_reason(e)) from None
+
     async def running(self) -> dict[str, Any] | None:
         """The health view, or None when the daemon does not answer (a refused token still raises)."""
         try:

@@ -441,6 +441,14 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "zh": "产生的测量数据：{made} 条，县里已保存：{stored} 条，拒收的乱码行：{garbage} 行",
     },
     "demo.stopped": {"en": "demo stopped", "zh": "演示已停止"},
+    "demo.started": {
+        "en": "hut-gateway demo: kiosk/API {api}, broker {broker} (Ctrl-C stops)",
+        "zh": "hut-gateway 演示：自助终端/API {api}，MQTT 服务器 {broker}（按 Ctrl-C 停止）",
+    },
+    "demo.progress": {
+        "en": "{s} s: {made} readings made, {stored} stored by the county, {garbage} garbage lines rejected",
+        "zh": "{s} 秒：产生 {made} 条测量数据，县里已保存 {stored} 条，拒收乱码 {garbage} 行",
+    },
     # geofence
     "geofence.circle": {"en": "circle r={radius} m", "zh": "圆形 半径 {radius} 米"},
     "geofence.polygon": {"en": "polygon {n} vertices", "zh": "多边形 {n} 个顶点"},
@@ -937,6 +945,7 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
         "zh": "把 [notify] modem 设为4G模块的 /dev/serial/by-id/... 路径，然后重启",
     },
     "notify.modem": {"en": "4G modem", "zh": "4G模块"},
+    "status.notify": {"en": "SMS and urgent alerts", "zh": "短信与紧急提醒"},
     "notify.key.port": {"en": "port", "zh": "串口"},
     "notify.key.connected": {"en": "connected", "zh": "已连接"},
     "notify.key.sim": {"en": "SIM", "zh": "SIM卡"},

@@ -9,6 +9,7 @@ daemon runs).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,7 +159,33 @@ def collect(
         "decode_errors": health.get("decode_errors") if health else None,
         "quarantined_frames": health.get("quarantined_frames") if health else None,
         "alerts": recent,
+        "notify": _notify(ctx, api if health is not None else None),
     }
+
+
+def _notify(ctx: Context, api: DaemonApi | None) -> dict[str, Any]:
+    """SMS on or off, the modem's state (from the running daemon), and the urgent alerts still
+    open, unanswered first (from ``notify.db``)."""
+    from gateway.notify.store import NotifyStore
+
+    out: dict[str, Any] = {"sms": bool(ctx.config.notify.modem), "modem": None, "open": []}
+    if api is not None:
+        with contextlib.suppress(UnreachableError):
+            out["modem"] = asyncio.run(api.get("/api/v1/notify")).get("channel")
+    path = ctx.state_dir / "notify.db"
+    if path.exists():
+        store = NotifyStore(path, readonly=True)
+        try:
+            rows = store.alerts(states=("unanswered", "notifying"))
+        finally:
+            store.close()
+        out["open"] = [
+            {"id": a.id, "kind": a.kind, "resident_id": a.resident_id, "resident_name": a.resident_name,
+             "state": a.state, "round": a.round,
+             "raised_at": datetime.fromtimestamp(a.raised_at, UTC).isoformat()}
+            for a in sorted(rows, key=lambda a: (a.state != "unanswered", -a.raised_at))
+        ]
+    return out
 
 
 def without_personal_data(status: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,8 @@ def render(o: Output, s: dict[str, Any]) -> None:
         clock_rows.append((t("status.key.decode_errors"), sum(s["decode_errors"].values())))
     o.pairs(t("status.clock"), clock_rows)
     o.line()
+    render_notify(o, s.get("notify") or {}, now)
+    o.line()
     if s["devices"]:
         o.table(
             [
@@ -152,6 +154,31 @@ def render(o: Output, s: dict[str, Any]) -> None:
         )
     else:
         o.line(t("status.no_alerts"))
+
+
+def render_notify(o: Output, n: dict[str, Any], now: datetime) -> None:
+    """SMS and the urgent alerts nobody has acknowledged yet (docs/alerts.md)."""
+    modem = n.get("modem")
+    if not n.get("sms"):
+        rows: list[tuple[str, Any]] = [(t("notify.modem"), t("notify.off"))]
+    elif modem is None:
+        rows = [(t("notify.modem"), t("status.not_running"))]
+    else:
+        signal = f"CSQ {modem.get('signal_csq')}" if modem.get("signal_csq") is not None else "-"
+        rows = [
+            (t("notify.key.sim"), modem.get("sim")),
+            (t("notify.key.operator"), modem.get("operator") or "-"),
+            (t("notify.key.registration"), modem.get("registration")),
+            (t("notify.key.signal"), signal),
+        ]
+        if modem.get("last_error"):
+            rows.append((t("notify.key.last_error"), modem.get("last_error")))
+    for a in n.get("open", []):
+        who = a["resident_name"] or a["resident_id"] or ""
+        rows.append(
+            (t(f"alerts.state.{a['state']}"), f"{a['kind']} {who} {since(a['raised_at'], now)} ({a['id']})")
+        )
+    o.pairs(t("status.notify"), rows)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -213,6 +213,11 @@ def test_a_restart_mid_escalation_resumes_it(hut: tuple[GatewayProc, Path, int],
     r = cli(gw.state_dir, config, "alerts", "list", "--json")
     (alert,) = json.loads(r.stdout)
     assert alert["state"] == "unanswered"
+    st = json.loads(cli(gw.state_dir, config, "status", "--json").stdout)
+    assert st["notify"]["open"][0]["id"] == alert["id"] and st["notify"]["open"][0]["state"] == "unanswered"
+    assert st["notify"]["modem"]["sim"] == "READY" and st["notify"]["modem"]["registered"] is True
+    human = cli(gw.state_dir, config, "--lang", "zh", "status").stdout
+    assert "无人应答" in human and "SIM卡" in human
     r = cli(gw.state_dir, config, "alerts", "ack", alert["id"], "--by", "王医生")
     assert r.returncode == 0, r.stderr
     notices = sim.wait_sent(12, timeout=15)[8:]
