@@ -109,12 +109,13 @@ async def run_demo(
     quiet: bool,
     *,
     mode: Mode | None = None,
-    say: Callable[[str], None] | None = None,
+    say: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> dict[str, int]:
     """Run until ``duration`` or the first Ctrl-C (SIGINT), then stop in order — the gateway
     (flushing to the broker), the receiver, the broker — and return the summary; a second Ctrl-C
     stops at once. ``mode`` defaults to a live table on a terminal, progress lines otherwise;
-    ``say`` prints a progress line (default: stdout)."""
+    ``say(event, data)`` prints a progress line ("started": ``api_url``, ``broker``; "progress":
+    ``elapsed_s`` and the summary's counts; default: English on stdout)."""
     if mode is None:
         mode = "quiet" if quiet else "live" if sys.stdout.isatty() else "lines"
     with contextlib.ExitStack() as stack:
@@ -123,15 +124,22 @@ async def run_demo(
         return await _run(root, duration, mode, say or _print)
 
 
-def _print(line: str) -> None:
-    print(line, flush=True)
+def _print(event: str, data: dict[str, Any]) -> None:
+    if event == "started":
+        print(
+            f"hut-gateway demo: kiosk/API {data['api_url']}, broker {data['broker']} (Ctrl-C stops)",
+            flush=True,
+        )
+    else:
+        print(progress_line(data["elapsed_s"], data), flush=True)
 
 
-async def _run(root: Path, duration: float | None, mode: Mode, say: Callable[[str], None]) -> dict[str, int]:
+async def _run(
+    root: Path, duration: float | None, mode: Mode, say: Callable[[str, dict[str, Any]], None]
+) -> dict[str, int]:
     rng = random.Random(7)
     board = Board()
     stop = asyncio.Event()
-    state = root / "state"
     interrupted = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -141,6 +149,7 @@ async def _run(root: Path, duration: float | None, mode: Mode, say: Callable[[st
 
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, on_sigint)
+    state = root / "state"
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(private_broker(root))
         store = await stack.enter_async_context(ReceiverStore(root / "county.db"))
@@ -257,10 +266,10 @@ async def _run(root: Path, duration: float | None, mode: Mode, say: Callable[[st
             nonlocal next_line
             if loop.time() >= next_line:
                 next_line += PROGRESS_EVERY_S
-                say(progress_line(loop.time() - started, await counts()))
+                say("progress", {"elapsed_s": loop.time() - started, **await counts()})
 
         if mode == "lines":
-            say(f"hut-gateway demo: kiosk/API {daemon.api_url}, broker {url} (Ctrl-C stops)")
+            say("started", {"api_url": daemon.api_url, "broker": url})
         view = LiveView(board, daemon.api_url, url) if mode == "live" else None
         try:
             if view is None:
@@ -276,7 +285,7 @@ async def _run(root: Path, duration: float | None, mode: Mode, say: Callable[[st
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def progress_line(elapsed_s: float, c: dict[str, int]) -> str:
+def progress_line(elapsed_s: float, c: dict[str, Any]) -> str:
     return (
         f"{elapsed_s:4.0f} s: {c['gateway_readings']} readings made, {c['county_readings']} stored by "
         f"the county, {c['decode_errors']} garbage lines rejected"

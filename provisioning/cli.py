@@ -8,7 +8,9 @@ returning an exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import logging
 import os
@@ -81,9 +83,10 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
         return 130
     except BrokenPipeError:
         # the reader went away (`hutgw residents list | head -3`): what it wanted was printed
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush at exit
+            os.close(devnull)
         return EXIT_OK
     except OSError as e:
         error = os_error(e)

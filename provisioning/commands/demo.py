@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from typing import Any
 
 from provisioning.errors import EXIT_FAILURE, EXIT_OK
 from provisioning.i18n import t
@@ -23,6 +24,21 @@ def register(
     p.set_defaults(func=run)
 
 
+def _say(event: str, data: dict[str, Any]) -> None:
+    """A progress line of the demo (stdout not a terminal) in the user's language."""
+    if event == "started":
+        print(t("demo.started", api=data["api_url"], broker=data["broker"]), flush=True)
+    else:
+        line = t(
+            "demo.progress",
+            s=f"{data['elapsed_s']:4.0f}",
+            made=data["gateway_readings"],
+            stored=data["county_readings"],
+            garbage=data["decode_errors"],
+        )
+        print(line, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
@@ -32,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        summary = asyncio.run(run_demo(args.state_dir, args.duration, quiet))
+        summary = asyncio.run(run_demo(args.state_dir, args.duration, quiet, say=_say))
     except KeyboardInterrupt:  # a second Ctrl-C
         print(t("demo.stopped"), file=sys.stderr)
         return 130

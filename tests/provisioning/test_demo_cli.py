@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from provisioning.errors import EXIT_OK
 from tests.provisioning.clihelp import REPO
 
@@ -86,3 +88,18 @@ def test_log_lines_go_above_the_live_table_not_between_copies_of_it() -> None:
         assert handler.stream is elsewhere  # given back afterwards
     finally:
         root.removeHandler(handler)
+
+
+def test_progress_lines_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    from provisioning import i18n
+    from provisioning.commands.demo import _say
+
+    counts = {"gateway_readings": 7, "county_readings": 6, "decode_errors": 1, "garbage_sent": 1}
+    with i18n.using("zh"):
+        _say("started", {"api_url": "http://127.0.0.1:8080", "broker": "mqtt://127.0.0.1:1883"})
+        _say("progress", {"elapsed_s": 10.0, **counts})
+    assert capsys.readouterr().out.splitlines() == [
+        "hut-gateway 演示：自助终端/API http://127.0.0.1:8080，"
+        "MQTT 服务器 mqtt://127.0.0.1:1883（按 Ctrl-C 停止）",
+        "  10 秒：产生 7 条测量数据，县里已保存 6 条，拒收乱码 1 行",
+    ]
