@@ -246,6 +246,44 @@ def _doctor_metrics(app: web.Application) -> None:
     reg.on_collect(collect)
 
 
+def _notify_metrics(app: web.Application) -> None:
+    """The SMS channel and the escalation ladder (docs/alerts.md)."""
+    from gateway.api.alerts import NOTIFY
+
+    if NOTIFY not in app:
+        return
+    engine = app[NOTIFY]
+    reg = app[METRICS].registry
+    queued = reg.gauge("hutgw_notify_queued_messages", "SMS waiting to be sent (never dropped).")
+    open_alerts = reg.gauge(
+        "hutgw_notify_open_alerts", "Urgent alerts not yet acknowledged, by state.", ("state",)
+    )
+    events = reg.counter(
+        "hutgw_notify_events_total",
+        "Notification events since start: alerts, sent, send_failures, acknowledged, unanswered, "
+        "replies, replies_unmatched, rate_limited, repeats_merged.",
+        ("event",),
+    )
+    modem_up = reg.gauge("hutgw_modem_ready", "1 when the modem has a SIM and a network (SMS can go).")
+    modem_csq = reg.gauge("hutgw_modem_signal_csq", "The modem's signal quality (AT+CSQ, 0-31).")
+    sms_enabled = reg.gauge("hutgw_notify_sms_enabled", "1 when [notify] modem is set.")
+
+    def collect() -> None:
+        st = engine.status()
+        queued.set(st["queued_messages"])
+        open_alerts.labels(state="notifying").set(st["open"])
+        open_alerts.labels(state="unanswered").set(st["unanswered"])
+        for k, v in engine.counters.items():
+            events.labels(event=k).set_total(v)
+        sms_enabled.set(1 if engine.channel is not None else 0)
+        modem_up.set(1 if engine.channel is not None and engine.channel.ready else 0)
+        ch = st["channel"] or {}
+        if ch.get("signal_csq") is not None:
+            modem_csq.set(ch["signal_csq"])
+
+    reg.on_collect(collect)
+
+
 async def get_metrics(request: web.Request) -> web.Response:
     text = await request.app[METRICS].scrape()
     # aiohttp refuses a charset inside content_type=; the header is set whole instead.
@@ -255,4 +293,5 @@ async def get_metrics(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app[METRICS] = GatewayMetrics(app[GATEWAY])
     _doctor_metrics(app)
+    _notify_metrics(app)
     app.router.add_get("/metrics", get_metrics)

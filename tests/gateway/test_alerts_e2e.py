@@ -218,6 +218,11 @@ def test_a_restart_mid_escalation_resumes_it(hut: tuple[GatewayProc, Path, int],
     assert st["notify"]["modem"]["sim"] == "READY" and st["notify"]["modem"]["registered"] is True
     human = cli(gw.state_dir, config, "--lang", "zh", "status").stdout
     assert "无人应答" in human and "SIM卡" in human
+    with urllib.request.urlopen(gw.url + "/metrics", timeout=5) as m:
+        metrics = m.read().decode()
+    assert 'hutgw_notify_open_alerts{state="unanswered"} 1' in metrics
+    assert "hutgw_modem_ready 1" in metrics and "hutgw_modem_signal_csq 20" in metrics
+    assert 'hutgw_notify_events_total{event="unanswered"} 1' in metrics
     r = cli(gw.state_dir, config, "alerts", "ack", alert["id"], "--by", "王医生")
     assert r.returncode == 0, r.stderr
     notices = sim.wait_sent(12, timeout=15)[8:]
