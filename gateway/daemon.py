@@ -357,7 +357,9 @@ class Daemon:
             clock=self.clock,
             resident=resident,
             channel=channel,
-            emit=lambda batch: self.gateway.submit_alert_status(batch),
+            emit=None  # FHIR over HTTP maps alerts, not their notification steps (docs/alerts.md)
+            if self.config.uplink.transport == "http"
+            else lambda batch: self.gateway.submit_alert_status(batch),
             announce=lambda view: events.publish("alert_status", view),
             logger=logging.getLogger("hutgw.notify"),
         )

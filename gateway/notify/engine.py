@@ -601,12 +601,13 @@ class Escalation:
     # ------------------------------------------------------------------ events
 
     async def emit_pending(self) -> int:
-        if self._emit is None:
-            return 0
+        """Owed status events to the uplink; without an uplink that carries them (FHIR over HTTP
+        maps alerts only) they are dropped here, the state itself stays in notify.db."""
         batch = self.store.pending_events()
         if not batch:
             return 0
-        await self._emit([(eid, payload) for _, eid, payload in batch])
+        if self._emit is not None:
+            await self._emit([(eid, payload) for _, eid, payload in batch])
         self.store.events_emitted([seq for seq, _, _ in batch])
         return len(batch)
 
