@@ -17,12 +17,14 @@ DEBUG is for diagnosis on site; turn it back off afterwards.
 
 Repeated lines
 --------------
-:class:`RateLimit`, also installed by :func:`setup_logging`, writes one line per *kind* (logger,
-level and message template -- or the first line of a message without arguments, which is how
-asyncio reports ``socket.send() raised exception.`` and failed ``accept()`` calls) per
-:data:`RATE_LIMIT_S` seconds. The next line of a kind after its quiet interval says how many
-were left out (``[41 more like this in the last 10 s not logged]``). A flood of one failure
-(a full disk, a thousand broken connections) costs a few lines, not a hundred megabytes.
+:class:`RateLimit`, also installed by :func:`setup_logging`, writes at most
+:data:`RATE_LIMIT_BURST` lines per *kind* (logger, level and message template -- or the first
+line of a message without arguments, which is how asyncio reports ``socket.send() raised
+exception.`` and failed ``accept()`` calls) per :data:`RATE_LIMIT_S` seconds: a few, so that
+two devices failing alike both show. The first line of a kind after a quiet interval says how
+many were left out (``[41 more like this in the last 10 s not logged]``). A flood of one
+failure (a full disk, a thousand broken connections) costs a few lines, not a hundred
+megabytes.
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ HEALTH_TYPES: tuple[type, ...] = (Value, Measurement, Decoded, RawFrame, Record,
 _PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
 
 RATE_LIMIT_S = 10.0
-"""Seconds between two lines of the same kind (see :class:`RateLimit`)."""
+"""The interval of :class:`RateLimit`."""
+
+RATE_LIMIT_BURST = 5
+"""Lines of one kind written per interval; the rest are counted."""
 
 MAX_KINDS = 2048
 """Kinds :class:`RateLimit` remembers; beyond this, kinds whose interval ended are forgotten."""
@@ -113,21 +118,23 @@ def _kind(record: logging.LogRecord) -> tuple[str, int, str]:
 
 
 class RateLimit(logging.Filter):
-    """One line per kind (logger, level, message template) per ``interval_s`` seconds; the
-    next line of a kind after a quiet interval carries the count of lines left out."""
+    """At most ``burst`` lines per kind (logger, level, message template) per ``interval_s``
+    seconds; the first line of a kind after that carries the count of lines left out."""
 
     def __init__(
         self,
         interval_s: float = RATE_LIMIT_S,
         *,
+        burst: int = RATE_LIMIT_BURST,
         clock: Callable[[], float] = time.monotonic,
         max_kinds: int = MAX_KINDS,
     ) -> None:
         super().__init__()
         self._interval = interval_s
+        self._burst = burst
         self._clock = clock
         self._max_kinds = max_kinds
-        # kind -> [time the last line was written, lines left out since]
+        # kind -> [start of its interval, lines written in it, lines left out]
         self._kinds: dict[tuple[str, int, str], list[float]] = {}
         self.suppressed = 0
 
@@ -136,20 +143,23 @@ class RateLimit(logging.Filter):
         kind = _kind(record)
         seen = self._kinds.get(kind)
         if seen is not None and now - seen[0] < self._interval:
-            seen[1] += 1
+            if seen[1] < self._burst:
+                seen[1] += 1
+                return True
+            seen[2] += 1
             self.suppressed += 1
             return False
-        if seen is not None and seen[1]:
+        if seen is not None and seen[2]:
             record.msg = (
-                f"{record.msg} [{int(seen[1])} more like this in the last {now - seen[0]:.0f} s not logged]"
+                f"{record.msg} [{int(seen[2])} more like this in the last {now - seen[0]:.0f} s not logged]"
             )
         if seen is None and len(self._kinds) >= self._max_kinds:
             self._forget(now)
-        self._kinds[kind] = [now, 0]
+        self._kinds[kind] = [now, 1, 0]
         return True
 
     def _forget(self, now: float) -> None:
-        expired = [k for k, (t, _) in self._kinds.items() if now - t >= self._interval]
+        expired = [k for k, (t, _, _) in self._kinds.items() if now - t >= self._interval]
         for k in expired or list(self._kinds)[: self._max_kinds // 2]:
             del self._kinds[k]
 
@@ -205,8 +215,8 @@ def setup_logging(
     """Send all logging to ``stream`` (stdout) at ``level``; returns the handler.
 
     ``journal=None`` detects journald from ``$JOURNAL_STREAM``. Calling it again replaces the
-    earlier handler (a config reload changing the level). ``rate_limit_s``: one line per kind
-    per this many seconds (:class:`RateLimit`); None writes every line.
+    earlier handler (a config reload changing the level). ``rate_limit_s``: the interval of
+    :class:`RateLimit` (a few lines per kind per interval); None writes every line.
     """
     out = sys.stdout if stream is None else stream
     use_journal = journal_connected(out, environ) if journal is None else journal

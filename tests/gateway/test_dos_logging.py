@@ -27,7 +27,7 @@ def limited() -> Iterator[tuple[logging.Logger, io.StringIO, Clock]]:
     buf = io.StringIO()
     clock = Clock()
     handler = logging.StreamHandler(buf)
-    handler.addFilter(RateLimit(10.0, clock=clock))
+    handler.addFilter(RateLimit(10.0, burst=3, clock=clock))
     logger = logging.getLogger(f"test.dos.logging.{id(buf)}")
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
@@ -52,7 +52,7 @@ def root_restored() -> Iterator[None]:
             logging.getLogger(n).setLevel(lv)
 
 
-def test_one_line_per_kind_per_interval_with_a_count(
+def test_a_few_lines_per_kind_per_interval_with_a_count(
     limited: tuple[logging.Logger, io.StringIO, Clock],
 ) -> None:
     log, buf, clock = limited
@@ -60,14 +60,19 @@ def test_one_line_per_kind_per_interval_with_a_count(
         log.warning("connection from %s failed", f"10.0.0.{i % 250}")
         clock.t += 0.001
     log.warning("another kind %s", 1)
-    assert buf.getvalue().splitlines() == ["connection from 10.0.0.0 failed", "another kind 1"]
+    assert buf.getvalue().splitlines() == [
+        "connection from 10.0.0.0 failed",
+        "connection from 10.0.0.1 failed",
+        "connection from 10.0.0.2 failed",
+        "another kind 1",
+    ]
     clock.t += 10.0
     log.warning("connection from %s failed", "10.0.0.9")
     assert buf.getvalue().splitlines()[-1].startswith(
-        "connection from 10.0.0.9 failed [999 more like this in the last 1"
+        "connection from 10.0.0.9 failed [997 more like this in the last 1"
     )
-    log.warning("connection from %s failed", "10.0.0.9")  # the count starts over
-    assert len(buf.getvalue().splitlines()) == 3
+    log.warning("connection from %s failed", "10.0.0.9")  # a new interval: the count starts over
+    assert buf.getvalue().splitlines()[-1] == "connection from 10.0.0.9 failed"
 
 
 def test_levels_are_different_kinds_and_tracebacks_go_with_their_line(
@@ -81,8 +86,8 @@ def test_levels_are_different_kinds_and_tracebacks_go_with_their_line(
             log.exception("accept failed")
         log.info("accept failed")
     text = buf.getvalue()
-    assert text.count("Traceback") == 1
-    assert text.count("accept failed") == 2
+    assert text.count("Traceback") == 3
+    assert text.count("accept failed") == 6
 
 
 def test_messages_without_arguments_are_keyed_on_their_first_line(
@@ -92,7 +97,7 @@ def test_messages_without_arguments_are_keyed_on_their_first_line(
     for i in range(100):  # how asyncio's exception handler writes: context lines vary
         message = "socket.accept() out of system resource\nsocket: <socket fd=" + str(i) + ">"
         log.error(message)
-    assert buf.getvalue().count("out of system resource") == 1
+    assert buf.getvalue().count("out of system resource") == 3
 
 
 def test_remembered_kinds_are_bounded() -> None:
@@ -127,4 +132,4 @@ async def test_asyncio_send_errors_are_rate_limited_by_setup_logging(root_restor
     server.close()
     await server.wait_closed()
     text = buf.getvalue()
-    assert 1 <= text.count("socket.send() raised exception") <= 2, text
+    assert 1 <= text.count("socket.send() raised exception") <= 5, text
