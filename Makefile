@@ -68,7 +68,7 @@ lint: venv
 	$(BIN)/mypy
 
 bench: venv system-deps
-	@for b in outbox drain geofence footprint ble_decode serial_watch; do \
+	@for b in outbox drain geofence footprint ble_decode serial_watch alerts; do \
 	  echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 
 install:
