@@ -397,3 +397,44 @@ async def test_an_ack_while_a_message_is_with_the_modem(rig: Rig) -> None:
     assert sent_to(rig) == [G1]
     assert rig.store.message(first.seq).status == "cancelled"  # type: ignore[union-attr]
     assert rig.store.queued_count() == 0
+
+
+async def test_the_county_acknowledges_with_a_signed_alert_ack_command(rig: Rig, tmp_path: Path) -> None:
+    from gateway.commands import CommandHandler
+    from gateway.geofence.store import ZoneStore
+    from gateway.registry import Registry
+    from uplink.contract import Command
+
+    a = rig.alert()
+    await rig.drain()
+    registry = Registry(tmp_path / "registry.db")
+    handler = CommandHandler(
+        registry, ZoneStore.in_state_dir(tmp_path), gateway_id="hut-1", clock=rig.clock, alerts=rig.engine
+    )
+
+    def cmd(alert_id: str) -> Command:
+        now = rig.clock.now()
+        return Command.model_validate(
+            {
+                "schema": "hut.command/1",
+                "id": f"c-{alert_id}",
+                "gateway_id": "hut-1",
+                "name": "alert.ack",
+                "args": {"alert_id": alert_id, "by": "县急救中心"},
+                "issued_at": now,
+                "expires_at": now,
+                "signature": "x",
+            }
+        )
+
+    res = await handler(cmd(a.id))
+    assert (
+        res.status == "done" and res.result["outcome"] == "acknowledged" and res.result["ack_via"] == "county"
+    )
+    await rig.drain()
+    assert {t for _, t in rig.channel.sent[3:]} == {"张桂英的紧急呼叫已由县平台(县急救中心)确认，谢谢。"}  # type: ignore[union-attr]
+    again = await handler(cmd(a.id))
+    assert again.status == "done" and again.result["outcome"] == "already"
+    unknown = await handler(cmd("no-such-alert"))
+    assert unknown.status == "failed" and "no alert" in (unknown.reason or "")
+    registry.close()
