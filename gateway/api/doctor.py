@@ -19,13 +19,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from gateway.api.errors import problem
-from gateway.api.readings import GATEWAY, enter_manual
+from gateway.api.readings import GATEWAY, MAX_VALUES, STRICT_INPUT, Text, enter_manual
 from gateway.readings import to_wire_dict
 
 log = logging.getLogger("hutgw.api.doctor")
@@ -161,11 +161,11 @@ def require_doctor(request: web.Request) -> web.Response | None:
 class ManualReadingIn(BaseModel):
     """A reading the village doctor measured by hand."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT_INPUT
 
-    kind: str = Field(description="blood_pressure, weight, body_composition, heart_rate, ...")
-    resident_id: str = Field(min_length=1, max_length=64)
-    values: dict[str, float]
+    kind: Text = Field(max_length=64, description="blood_pressure, weight, body_composition, heart_rate, ...")
+    resident_id: Text = Field(min_length=1, max_length=64)
+    values: dict[Annotated[Text, Field(max_length=64)], float] = Field(max_length=MAX_VALUES)
     measured_at: datetime | None = None
 
     @property

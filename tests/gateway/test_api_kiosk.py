@@ -591,11 +591,12 @@ def test_openapi_document_is_valid_and_lists_every_route(rig: KioskRig) -> None:
     doc = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
     validate(doc)
     assert doc["openapi"].startswith("3.1")
+    # the alerts routes need the notify engine (a daemon's app; tests/kiosk/test_openapi_fuzz.py)
     documented = {
         (path, method.upper())
         for path, ops in doc["paths"].items()
         for method in ops
-        if method in ("get", "post", "put", "delete", "patch")
+        if method in ("get", "post", "put", "delete", "patch") and "alerts" not in ops[method].get("tags", ())
     }
     routes = set()
     for route in build_app(rig.gateway, ApiConfig()).router.routes():
