@@ -34,17 +34,17 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> No
         return value if defaults else argparse.SUPPRESS
 
     group = parser.add_argument_group(t("argparse.global_options"))
-    group.add_argument(
-        "--config", type=Path, default=d(None), help="config file (default /etc/hutgw/hutgw.toml)"
-    )
-    group.add_argument(
-        "--state-dir", type=Path, default=d(None), help="state folder (default /var/lib/hutgw)"
-    )
-    group.add_argument("--json", action="store_true", default=d(False), help="machine-readable output")
-    group.add_argument(
-        "--lang", choices=["en", "zh"], default=d(None), help="message language (default from LANG)"
-    )
-    group.add_argument("-v", "--verbose", action="count", default=d(0), help="more log output")
+    taken = set(parser._option_string_actions)
+
+    def add(*names: str, **kwargs: Any) -> None:
+        if not taken.intersection(names):  # a command may define one itself
+            group.add_argument(*names, **kwargs)
+
+    add("--config", type=Path, default=d(None), help="config file (default /etc/hutgw/hutgw.toml)")
+    add("--state-dir", type=Path, default=d(None), help="state folder (default /var/lib/hutgw)")
+    add("--json", action="store_true", default=d(False), help="machine-readable output")
+    add("--lang", choices=["en", "zh"], default=d(None), help="message language (default from LANG)")
+    add("-v", "--verbose", action="count", default=d(0), help="more log output")
 
 
 def scan_lang(argv: Sequence[str]) -> str | None:

@@ -50,7 +50,9 @@ def validate(args: argparse.Namespace) -> int:
     path = _path(args, args.file)
     config = _load(args, args.file)
     check(config, source=str(path) if path is not None else "defaults")
-    if path is None:
+    if args.json:
+        print(json.dumps({"valid": True, "file": str(path) if path is not None else None}))
+    elif path is None:
         print(i18n.t("config.valid_defaults", path=DEFAULT_CONFIG))
     else:
         print(i18n.t("config.valid", path=path))

@@ -416,6 +416,7 @@ def run_test(args: argparse.Namespace) -> int:
     api = DaemonApi(ctx.config.api)
     clock = SystemClock(sync_source=ctx.config.clock.sync_source)
     timeout = float(args.timeout)
+    # through the daemon: what the daemon is set to listen to (it holds the radio and the port)
     hint = devicetest.timeout_hint(link, ctx.config.ble.enabled, ctx.config.watch.listen)
 
     async def go() -> LiveReading:
@@ -430,7 +431,7 @@ def run_test(args: argparse.Namespace) -> int:
             if link == "ble":
                 async with ble_backend(backend_spec(args)) as backend:
                     return await _ticking(
-                        ticker, devicetest.via_ble(device, profile, timeout, clock, backend, hint=hint)
+                        ticker, devicetest.via_ble(device, profile, timeout, clock, backend)
                     )
             raise UnreachableError(
                 t(

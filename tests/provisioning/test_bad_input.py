@@ -615,6 +615,8 @@ def test_a_toml_syntax_error_is_printed_once(capsys: pytest.CaptureFixture[str],
 def test_validate_names_the_file_it_checked(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = Cli(capsys, config)("config", "validate")
     assert code == EXIT_OK and out.strip() == f"{config}: the config is valid"
+    code, out, _ = Cli(capsys, config)("config", "validate", "--json")
+    assert code == EXIT_OK and json.loads(out) == {"valid": True, "file": str(config)}
 
 
 def test_watch_hints_agree_with_the_validator_and_the_readme(cli: Cli) -> None:
