@@ -71,6 +71,12 @@ class HelpFormatter(argparse.HelpFormatter):
     ) -> None:
         super().add_usage(usage, actions, groups, t("argparse.usage") if prefix is None else prefix)
 
+    def format_help(self) -> str:
+        text = super().format_help()
+        if i18n.current() == "zh":  # argparse puts an ASCII colon after each heading
+            text = re.sub(r"(?m)^(\s*\S[^\n]*?[\u4e00-\u9fff）]):$", r"\1：", text)
+        return text
+
 
 #: argparse's own messages (Python 3.11) -> catalog key; the named groups become parameters.
 _ARGPARSE_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -162,10 +168,17 @@ class HutParser(argparse.ArgumentParser):
 
 
 def everywhere(parser: argparse.ArgumentParser) -> None:
-    """Give the global options to the intermediate parsers too (``hutgw residents --lang zh list``)."""
+    """Give the global options to the intermediate parsers too (``hutgw residents --lang zh list``)
+    and each command its summary as the description of its ``--help``."""
     for p in _walk(parser):
         if "--lang" not in p._option_string_actions:
             add_global_options(p, defaults=False)
+        for action in p._actions:  # `hutgw X --help` says what X does (its summary)
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    sp = action.choices.get(choice.dest)
+                    if sp is not None and sp.description is None and choice.help:
+                        sp.description = choice.help
 
 
 def localize(parser: argparse.ArgumentParser) -> None:

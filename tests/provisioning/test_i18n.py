@@ -154,6 +154,7 @@ def test_help_and_usage_errors_in_chinese(config: Path) -> None:
     assert done.stdout.startswith("用法：hutgw residents add")
     assert "县居民健康档案编号（不能用身份证号）" in done.stdout and "显示此帮助信息并退出" in done.stdout
     assert "show this help" not in done.stdout and "options:" not in done.stdout
+    assert "\n选项：\n" in done.stdout and "\n登记一位居民\n" in done.stdout  # heading, what it does
     done = hutgw("--lang", "zh", "residents", "add", "--config", str(config))
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == "hutgw residents add：错误：缺少必需的参数：ID, --name"
