@@ -172,7 +172,7 @@ class PostgresStore:
         instance: str | None = None,
         clock: Any = time.time,
         timeout_s: float = 15.0,
-        pool_size: int = 2,
+        pool_size: int = 3,
     ) -> None:
         self._dsn = dsn
         self.instance = instance or default_instance()
@@ -180,6 +180,7 @@ class PostgresStore:
         self._timeout_s = timeout_s
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        self.concurrency = pool_size  # envelopes the receiver may store at once (one per connection)
 
     async def __aenter__(self) -> PostgresStore:
         try:

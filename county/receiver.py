@@ -375,11 +375,19 @@ class Receiver:
         self.connected.set()
         self.stats.connected = True
         # Two stages: parsing/validating the next envelope (CPU, this thread) overlaps storing
-        # the previous one (the database). Acks go out after the commit.
-        queue: asyncio.Queue[Prepared | tuple[str, str, bytes]] = asyncio.Queue(maxsize=4)
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._read(client, queue), name="receiver-read")
-            tg.create_task(self._write(client, queue), name="receiver-write")
+        # the previous ones (the database; as many writers as the store has connections, each
+        # envelope in its own transaction). Each ack goes out after its envelope's commit.
+        writers = max(1, int(getattr(self._store, "concurrency", 1)))
+        queue: asyncio.Queue[Prepared | tuple[str, str, bytes]] = asyncio.Queue(maxsize=2 + 2 * writers)
+        pending: set[asyncio.Task[None]] = set()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._read(client, queue), name="receiver-read")
+                for i in range(writers):
+                    tg.create_task(self._write(client, queue, pending), name=f"receiver-write-{i}")
+        finally:
+            for t in pending:
+                t.cancel()
 
     async def _read(
         self, client: aiomqtt.Client, queue: asyncio.Queue[Prepared | tuple[str, str, bytes]]
@@ -413,46 +421,44 @@ class Receiver:
                 delay = min(delay * 2, 5.0)
 
     async def _write(
-        self, client: aiomqtt.Client, queue: asyncio.Queue[Prepared | tuple[str, str, bytes]]
+        self,
+        client: aiomqtt.Client,
+        queue: asyncio.Queue[Prepared | tuple[str, str, bytes]],
+        pending: set[asyncio.Task[None]],
     ) -> None:
-        pending: set[asyncio.Task[None]] = set()
         st = self.stats
-        try:
-            while True:
-                item = await queue.get()
-                if isinstance(item, tuple):
-                    gateway_id, leaf, raw = item
-                    if leaf == "status":
-                        await self._retrying("a status", self._store.store_status, gateway_id, raw)
-                    else:
-                        await self._retrying(
-                            "a command result", self._store.store_command_result, gateway_id, raw
-                        )
-                    continue
-                stored: Stored | None = await self._retrying("an envelope", self._store.commit, item)
-                st.envelopes += 1
-                st.invalid += len(item.invalid)
-                if stored is None:
-                    continue
-                now = self._clock()
-                st.rows_new += stored.new
-                st.rows_revised += stored.revised
-                st.duplicates += stored.duplicates
-                st.rejected += len(stored.ack.rejected)
-                st.last_commit_at = now
-                if item.sent_at is not None:
-                    st.lag_s = max(0.0, now - item.sent_at)
-                body = ack_bytes(stored.ack, item.gateway_id, self._key)
-                task = asyncio.create_task(
-                    client.publish(f"{self._prefix}/{item.gateway_id}/ack", body, qos=1, timeout=15)
-                )
-                pending.add(task)
-                task.add_done_callback(lambda t: self._ack_sent(t, pending))
-                while len(pending) > 50:
-                    await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in pending:
-                t.cancel()
+        while True:
+            item = await queue.get()
+            if isinstance(item, tuple):
+                gateway_id, leaf, raw = item
+                if leaf == "status":
+                    await self._retrying("a status", self._store.store_status, gateway_id, raw)
+                else:
+                    await self._retrying(
+                        "a command result", self._store.store_command_result, gateway_id, raw
+                    )
+                continue
+            stored: Stored | None = await self._retrying("an envelope", self._store.commit, item)
+            st.envelopes += 1
+            st.invalid += len(item.invalid)
+            if stored is None:
+                continue
+            now = self._clock()
+            st.rows_new += stored.new
+            st.rows_revised += stored.revised
+            st.duplicates += stored.duplicates
+            st.rejected += len(stored.ack.rejected)
+            st.last_commit_at = now
+            if item.sent_at is not None:
+                st.lag_s = max(0.0, now - item.sent_at)
+            body = ack_bytes(stored.ack, item.gateway_id, self._key)
+            task = asyncio.create_task(
+                client.publish(f"{self._prefix}/{item.gateway_id}/ack", body, qos=1, timeout=15)
+            )
+            pending.add(task)
+            task.add_done_callback(lambda t: self._ack_sent(t, pending))
+            while len(pending) > 50:
+                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
 
     def _ack_sent(self, task: asyncio.Task[None], pending: set[asyncio.Task[None]]) -> None:
         pending.discard(task)

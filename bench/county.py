@@ -1,0 +1,349 @@
+"""County benchmark: readings/s stored in PostgreSQL by 1, 2 and 3 receiver instances sharing one
+MQTT subscription, next to raw asyncpg ``COPY`` of the same rows into the same table (same run),
+and a gateway backlog drained end to end in ``county`` ack mode next to raw batched aiosqlite.
+
+Run: ``.venv/bin/python bench/county.py [--n 100000] [--backlog 30000]``. PostgreSQL: the server at
+127.0.0.1:5432 when it answers (a throw-away database is created and dropped), else a private
+cluster in a temporary folder. Mosquitto is started privately. Readings look like what the kiosk
+API stores (blood pressure with its classification in English and Chinese, weights, flags).
+
+Goals (issue 18): best instance count >= 0.3 of raw COPY; end-to-end county drain >= 0.25 of raw
+batched aiosqlite. Each process's peak RSS is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import asyncpg
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+# This file's folder must not shadow the ``county`` package (run as a script it is sys.path[0]).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+
+def _load_drain() -> Any:
+    """bench/drain.py (the raw aiosqlite reference and the gateway child process), by its path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_drain", ROOT / "bench" / "drain.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+drain = _load_drain()
+
+from buffer.record import Lane, Record  # noqa: E402
+from county.postgres import PostgresStore, _init_connection, rows_for_copy  # noqa: E402
+from county.receiver import prepare  # noqa: E402
+from tests.county.pg import (  # noqa: E402
+    SHARED_HOST,
+    SHARED_PORT,
+    answers,
+    create_database,
+    drop_database,
+    private_cluster,
+)
+from uplink import envelope  # noqa: E402
+from uplink.ids import uuid7  # noqa: E402
+from uplink.mosquitto import running_broker  # noqa: E402
+
+RESIDENTS = [f"r-{i:04d}" for i in range(600)]
+BP_CLASS = {
+    "guideline": "china-htn-2018",
+    "version": "2018",
+    "category": "grade1",
+    "label": "Grade 1 hypertension",
+    "advice": "Measure again within a week and see the village doctor.",
+    "label_zh": "1级高血压",
+    "advice_zh": "请在一周内复测，并请村医查看。",
+}
+
+
+def kiosk_readings(n: int) -> list[Record]:
+    """Readings as the kiosk API stores them (the gateway's WireReading JSON, without seq)."""
+    out = []
+    for i in range(n):
+        rid = uuid7()
+        resident = RESIDENTS[i % len(RESIDENTS)]
+        obj: dict[str, Any] = {
+            "id": rid,
+            "revision": 0,
+            "kind": "blood_pressure",
+            "resident_id": resident,
+            "attribution": "session",
+            "device": {"id": "cuff-1", "profile": "omron.bp.ble", "address": "F4:5E:AB:12:34:56"},
+            "measured_at": "2026-11-29T16:00:00",
+            "received_at": "2026-11-29T08:00:01.231000+00:00",
+            "effective_at": "2026-11-29T08:00:00+00:00",
+            "time_source": "device",
+            "gateway_clock_synced": True,
+            "values": {
+                "systolic": {"value": 130 + i % 40, "unit": "mm[Hg]"},
+                "diastolic": {"value": 80 + i % 20, "unit": "mm[Hg]"},
+                "pulse": {"value": 60 + i % 40, "unit": "/min"},
+            },
+            "flags": ["irregular_pulse"] if i % 7 == 0 else [],
+            "classification": BP_CLASS,
+            "extras": {"session": f"s-{i // 3}", "cuff_fit": True},
+        }
+        if i % 3 == 1:
+            obj["kind"] = "body_composition"
+            obj["device"] = {"id": "tanita-1", "profile": "tanita.bc.serial"}
+            obj["values"] = {
+                "weight": {"value": 40 + (i % 600) / 10, "unit": "kg"},
+                "fat_percent": {"value": 20 + (i % 150) / 10, "unit": "%"},
+                "bmi": {"value": 18 + (i % 120) / 10, "unit": "kg/m2"},
+            }
+            obj["classification"] = None
+        out.append(Record(rid, "readings", Lane.CLINICAL, str(obj["kind"]), orjson.dumps(obj), resident))
+    return out
+
+
+def envelopes(records: list[Record], gateways: int, batch: int) -> list[tuple[str, bytes]]:
+    """(gateway id, envelope bytes), the records spread over ``gateways`` gateways."""
+    now = datetime.now(UTC)
+    out = []
+    for i in range(0, len(records), batch):
+        gw = f"bench-{(i // batch) % gateways:03d}"
+        items = [envelope.Item(r.id, i + n, r.payload) for n, r in enumerate(records[i : i + batch])]
+        out.append((gw, envelope.encode("readings", gw, uuid7(), now, items).payload))
+    return out
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+async def raw_copy(url: str, envs: list[tuple[str, bytes]]) -> float:
+    """asyncpg COPY of the same rows into the same table, one transaction per envelope."""
+    batches = [rows_for_copy(prepare(gw, "readings", raw)) for gw, raw in envs]
+    n = sum(len(b) for b in batches)
+    con = await asyncpg.connect(url)
+    try:
+        await _init_connection(con)
+        await con.execute("TRUNCATE readings")
+        columns = [
+            "id",
+            "revision",
+            "gateway_id",
+            "kind",
+            "resident_id",
+            "effective_at",
+            "batch_id",
+            "payload",
+        ]
+        t0 = time.perf_counter()
+        for rows in batches:
+            async with con.transaction():
+                await con.copy_records_to_table("readings", records=rows, columns=columns)
+        rate = n / (time.perf_counter() - t0)
+        await con.execute("TRUNCATE readings, receipts, counters, rejections")
+        return rate
+    finally:
+        await con.close()
+
+
+async def count_rows(url: str) -> int:
+    con = await asyncpg.connect(url)
+    try:
+        return int(await con.fetchval("SELECT count(*) FROM readings"))
+    finally:
+        await con.close()
+
+
+async def truncate(url: str) -> None:
+    con = await asyncpg.connect(url)
+    try:
+        await con.execute("TRUNCATE readings, receipts, counters, rejections, gateways")
+    finally:
+        await con.close()
+
+
+class Instances:
+    """``hutgw county serve`` processes on one shared subscription."""
+
+    def __init__(self, k: int, broker: str, db: str, key: Path, work: Path) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+        if k == 0:  # the embedded store: `hutgw receiver --db FILE` (SQLite), as `make demo` runs it
+            log = work / "receiver.log"
+            self.logs.append(log)
+            argv = ["receiver", "--broker", broker, "--db", db, "--key", str(key)]
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "provisioning.cli", *argv],
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(log, "wb"),  # noqa: SIM115 - the child owns it
+                )
+            )
+        for i in range(k):
+            log = work / f"county-{k}-{i}.log"
+            self.logs.append(log)
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable, "-m", "provisioning.cli", "county", "serve", "--broker", broker,
+                        "--db", db, "--group", "bench", "--key", str(key), "--instance", f"bench-{i}",
+                    ],
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(log, "wb"),  # noqa: SIM115 - the child owns it
+                )
+            )  # fmt: skip
+
+    def wait_subscribed(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        for log in self.logs:
+            while "subscribed" not in log.read_text(errors="replace"):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"county instance did not subscribe:\n{log.read_text()[-2000:]}")
+                time.sleep(0.05)
+
+    def stop(self) -> list[float]:
+        rss = [peak_rss_mb(p.pid) for p in self.procs]
+        for p in self.procs:
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            p.wait(20)
+        return rss
+
+
+async def publish_and_wait(port: int, envs: list[tuple[str, bytes]], url: str, n: int) -> float:
+    async with aiomqtt.Client("127.0.0.1", port, identifier="bench-gateways", max_inflight_messages=100) as c:
+        c.pending_calls_threshold = 10_000
+        sem = asyncio.Semaphore(40)
+
+        async def one(gw: str, body: bytes) -> None:
+            async with sem:
+                await c.publish(f"hut/v1/{gw}/readings", body, qos=1, timeout=60)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(gw, b) for gw, b in envs))
+        while (await count_rows(url)) < n:
+            await asyncio.sleep(0.05)
+            if time.perf_counter() - t0 > 600:
+                raise SystemExit("county instances did not store everything within 10 minutes")
+        return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=100_000, help="readings for the COPY / instances comparison")
+    p.add_argument("--backlog", type=int, default=30_000, help="readings drained end to end from a gateway")
+    p.add_argument("--gateways", type=int, default=20, help="gateway topics the envelopes spread over")
+    p.add_argument("--batch", type=int, default=500)
+    args = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="hutgw-county-bench-"))
+    work.chmod(0o755)
+    cluster = None
+    try:
+        if answers(SHARED_HOST, SHARED_PORT):
+            admin, where = f"postgresql://postgres@{SHARED_HOST}:{SHARED_PORT}/test", "127.0.0.1:5432"
+        else:
+            cluster = private_cluster()
+            admin, where = cluster.__enter__().url, "a private cluster"
+        url, dbname = asyncio.run(create_database(admin))
+        keygen = ["receiver", "keygen", "--out", str(work / "county.key")]
+        subprocess.run(
+            [sys.executable, "-m", "provisioning.cli", *keygen], cwd=ROOT, check=True, capture_output=True
+        )
+
+        async def migrate() -> None:
+            async with PostgresStore(url, instance="bench"):
+                pass
+
+        asyncio.run(migrate())
+        records = kiosk_readings(args.n)
+        avg = sum(len(r.payload) for r in records) / len(records)
+        envs = envelopes(records, args.gateways, args.batch)
+        print(
+            f"PostgreSQL: {where}; {args.n} readings ({avg:.0f} bytes of JSON each, as the kiosk API "
+            f"stores them) in {len(envs)} envelopes of {args.batch} from {args.gateways} gateways"
+        )
+        copy_rate = asyncio.run(raw_copy(url, envs))
+        print(
+            f"raw asyncpg COPY, one transaction per {args.batch} rows (reference): {copy_rate:10,.0f} rows/s"
+        )
+        results: dict[int, tuple[float, list[float]]] = {}
+        with running_broker(work / "mosquitto") as broker:
+            for k in (1, 2, 3):
+                asyncio.run(truncate(url))
+                inst = Instances(k, broker.url, url, work / "county.key", work)
+                try:
+                    inst.wait_subscribed()
+                    rate = asyncio.run(publish_and_wait(broker.port, envs, url, args.n))
+                finally:
+                    rss = inst.stop()
+                results[k] = (rate, rss)
+                print(
+                    f"county serve x{k} (shared subscription, signed acks): {rate:10,.0f} readings/s stored"
+                    f" = {rate / copy_rate:.2f} of raw COPY; peak RSS {', '.join(f'{r:.0f}' for r in rss)} MB"
+                )
+            best_k = max(results, key=lambda k: results[k][0])
+            best = results[best_k][0]
+            print(f"best: x{best_k}, {best / copy_rate:.2f} of raw COPY (goal >= 0.30)")
+
+            # End to end: a gateway's backlog drained in county mode, next to raw batched aiosqlite.
+            backlog = kiosk_readings(args.backlog)
+            ref = asyncio.run(drain.raw_sqlite(backlog, work / "raw.db", 100))
+            print(
+                f"\nbacklog {args.backlog} readings; raw aiosqlite executemany, 100 rows per commit "
+                f"(reference): {ref:10,.0f} rows/s"
+            )
+            for k in sorted({0, 1, best_k}):
+                asyncio.run(truncate(url))
+                outbox = work / f"outbox-{k}.db"
+                asyncio.run(drain.fill(outbox, backlog))
+                lite = work / "county.db"
+                inst = Instances(k, broker.url, str(lite) if k == 0 else url, work / "county.key", work)
+                try:
+                    inst.wait_subscribed()
+                    g = drain.run_gateway(outbox, broker.url, "county", args.batch, 4)
+                    stored = drain.receiver_count(lite) if k == 0 else asyncio.run(count_rows(url))
+                finally:
+                    rss = inst.stop()
+                what = "hutgw receiver (SQLite)" if k == 0 else f"county serve x{k} (PostgreSQL)"
+                print(
+                    f"gateway -> broker -> {what}, county ack mode: {g['rate']:8,.0f} readings/s"
+                    f" = {g['rate'] / ref:.2f} of the reference (goal >= 0.25);"
+                    f" stored {stored}/{args.backlog},"
+                    f" re-sent {g['resent']:.0f}, left {g['left']:.0f};"
+                    f" peak RSS gateway {g['rss_mb']:.0f} MB,"
+                    f" county {', '.join(f'{r:.0f}' for r in rss)} MB"
+                )
+        print(f"benchmark process peak RSS {drain.rss_mb():.0f} MB")
+        asyncio.run(drop_database(admin, dbname))
+    finally:
+        if cluster is not None:
+            cluster.__exit__(None, None, None)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
