@@ -524,19 +524,25 @@ def read_file(path: Path) -> dict[str, Any]:
         ) from None
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (``127.0.0.1``, ``[::1]``): not reachable from other
+    machines."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def check(config: Config, *, source: str = "config") -> None:
     """What the file alone cannot show: an API reachable from other machines without a token,
     certificate files that do not exist. ``hutgw run`` and ``hutgw config validate`` both call
     it, so that validate passes exactly what run starts with."""
-    import ipaddress
-
     problems: list[FieldProblem] = []
-    host = config.api.host.strip("[]")
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not config.api.token:
+    if not is_loopback(config.api.host) and not config.api.token:
         problems.append(
             FieldProblem(
                 "api.token",

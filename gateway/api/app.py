@@ -34,7 +34,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import alerts, doctor, history, kiosk, metrics, page, readings, stream
 from gateway.api.errors import problem
-from gateway.config import ApiConfig
+from gateway.config import ApiConfig, is_loopback
 from gateway.core import Gateway
 from gateway.errors import ConfigError
 from gateway.notify.engine import Escalation
@@ -54,15 +54,6 @@ WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "*"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON_TYPES = frozenset({"application/json"})
 SHUTDOWN_TIMEOUT_S = 2.0
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(cfg: ApiConfig) -> None:
