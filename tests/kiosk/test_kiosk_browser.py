@@ -405,6 +405,60 @@ async def test_a_residents_alert_leaves_with_her_session(browser: Any, daemon: D
     await ctx.close()
 
 
+async def test_an_open_alert_survives_a_reload_and_the_doctor_acknowledges_it(
+    browser: Any, daemon: Daemon
+) -> None:
+    from playwright.async_api import expect
+
+    ctx, page = await open_kiosk(browser, daemon, 1024, 600)
+    await sign_in_card(page, "NFC04A1B2C3", "王秀英")
+    await measure(page, daemon, 194, 120, 96)
+    alert = page.locator("#alerts .alert[data-kind=bp_crisis]")
+    await expect(alert).to_contain_text("王秀英", timeout=3000)
+    await expect(alert).to_contain_text("还没有通知到人")  # who has been told: nobody (no SMS here)
+
+    # a reload while the alert is open: it is still there (GET /api/v1/alerts)
+    await page.reload()
+    await expect(alert).to_contain_text("血压危急", timeout=5000)
+    await expect(alert).to_contain_text("王秀英")
+    # and it changes language with the page
+    await page.locator("#btn-lang").click()
+    await expect(alert).to_contain_text("Blood pressure crisis")
+    await page.locator("#btn-lang").click()
+
+    # the doctor acknowledges with the PIN, from the banner
+    await alert.locator("button.ack").click()
+    await expect(page.locator("#view-doctor")).to_be_visible()
+    for key in PIN:
+        await page.locator("#pin-keypad button", has_text=key).first.click()
+    await page.locator("#form-pin button[type=submit]").click()
+    await expect(page.locator("#message")).to_have_text("已确认，谢谢。")
+    await expect(alert).to_contain_text("已由村医（小屋）确认")
+    await expect(alert.locator("button.ack")).to_have_count(0)
+    views = (await get_json(daemon.api_url + "/api/v1/alerts"))["alerts"]
+    assert [(a["state"], a["ack_via"]) for a in views if a["kind"] == "bp_crisis"] == [
+        ("acknowledged", "kiosk")
+    ]
+    await shot(page, "4-crisis-acknowledged")
+
+    # an SOS from another resident's watch: a hut-wide banner, without her name
+    await page.locator("#btn-doctor-exit").click()
+    sos = daemon.gateway.alerts.raise_alert("sos", "critical", "R0003", "SOS button pressed")
+    assert sos is not None
+    await daemon.gateway.submit_alerts([sos])
+    banner = page.locator("#alerts .alert[data-kind=sos]")
+    await expect(banner).to_contain_text("紧急呼救", timeout=3000)
+    await expect(banner).to_contain_text("有居民需要帮助")
+    await expect(banner).not_to_contain_text("张桂兰")
+    await expect(banner).not_to_contain_text("R0003")
+    await expect(banner).to_contain_text("另有 1 条提醒")  # the acknowledged one waits its turn
+    await shot(page, "4-sos-two-alerts")
+    await check_layout(page)
+    await banner.locator("button.dismiss").click()
+    await expect(alert).to_contain_text("已由村医（小屋）确认")
+    await ctx.close()
+
+
 # ---------------------------------------------------------------------------- time, speech, keyboard
 
 

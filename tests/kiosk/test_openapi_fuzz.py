@@ -126,7 +126,9 @@ class Stream:
         try:
             return await asyncio.wait_for(read(), within)
         except TimeoutError:
-            raise AssertionError(f"no {event} event within {within} s; seen {[k for k, _ in self.seen]}") from None
+            raise AssertionError(
+                f"no {event} event within {within} s; seen {[k for k, _ in self.seen]}"
+            ) from None
 
 
 async def test_the_event_stream_matches_the_documented_events(daemon: Daemon) -> None:

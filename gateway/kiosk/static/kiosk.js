@@ -51,8 +51,8 @@
       bp_word: "血压", weight_word: "体重",
       say_bp: "高压{s}，低压{d}", say_pulse: "，脉搏{p}",
       seconds: "{n}秒", minutes: "{n}分钟",
-      alert_ok: "知道了", alert_ack: "村医确认",
-      alert_told: "已通知 {n} 人", alert_nobody: "还没有通知到人", alert_acked: "已由{who}确认", alert_someone: "有居民需要帮助，请村医处理",
+      alert_ok: "知道了", alert_ack: "村医确认", ack_kiosk: "村医（小屋）", ack_county: "县平台",
+      alert_told: "已通知 {n} 人", alert_nobody: "还没有通知到人", alert_more: "另有 {n} 条提醒", alert_acked: "已由{who}确认", alert_someone: "有居民需要帮助，请村医处理",
       alert: {
         sos: "紧急呼救", bp_crisis: "血压危急，请马上找村医！", blood_pressure_crisis: "血压危急，请马上找村医！",
         fall_down: "有人摔倒了", fence_exit: "有老人离开了安全范围", fence: "电子围栏提醒", low_battery: "设备电量低",
@@ -107,8 +107,8 @@
       bp_word: "blood pressure", weight_word: "weight",
       say_bp: "upper {s}, lower {d}", say_pulse: ", pulse {p}",
       seconds: "{n} s", minutes: "{n} min",
-      alert_ok: "OK", alert_ack: "Doctor: confirm",
-      alert_told: "{n} people told", alert_nobody: "nobody told yet", alert_acked: "confirmed by {who}", alert_someone: "A resident needs help: village doctor please",
+      alert_ok: "OK", alert_ack: "Doctor: confirm", ack_kiosk: "the doctor (hut)", ack_county: "the county",
+      alert_told: "{n} people told", alert_nobody: "nobody told yet", alert_more: "{n} more", alert_acked: "confirmed by {who}", alert_someone: "A resident needs help: village doctor please",
       alert: {
         sos: "SOS emergency call", bp_crisis: "Blood pressure crisis: get the doctor now!",
         blood_pressure_crisis: "Blood pressure crisis: get the doctor now!",
@@ -832,18 +832,32 @@
   }
 
   function alertStatus(a) {
-    const parts = [];
-    const told = (a.recipients || []).filter((r) => r.status === "sent" || r.status === "acknowledged").length;
-    if (a.recipients) parts.push(told ? t("alert_told", { n: told }) : t("alert_nobody"));
-    if (a.acknowledged_by) parts.push(t("alert_acked", { who: a.acknowledged_by }));
-    return parts.join(state.lang === "zh" ? "，" : ", ");
+    if (a.acknowledged_by || a.acknowledged_label) return t("alert_acked", { who: ackWho(a) });
+    if (!a.recipients) return "";
+    const told = a.recipients.filter((r) => r.status === "sent" || r.status === "acknowledged").length;
+    return told ? t("alert_told", { n: told }) : t("alert_nobody");
+  }
+
+  /* Who acknowledged, in the page's language: the gateway words it in Chinese ("村医(小屋)"). */
+  const ROLE_EN = { guardian: "family", clinic: "clinic", escalation: "village doctor" };
+  function ackWho(a) {
+    if (state.lang === "zh" && a.acknowledged_label) return zhPunct(a.acknowledged_label);
+    if (a.ack_via === "kiosk") return t("ack_kiosk");
+    if (a.ack_via === "county") return t("ack_county");
+    const who = (a.recipients || []).find((r) => r.status === "acknowledged");
+    return who ? `${ROLE_EN[who.role] || ""} ${who.who}`.trim() : a.acknowledged_by || "";
   }
 
   function renderAlerts() {
     const box = $("alerts");
     box.textContent = "";
-    const shown = [...state.alerts.values()].filter(visibleAlert).sort((x, y) => String(y.raised_at).localeCompare(String(x.raised_at)));
-    for (const a of shown.slice(0, 2)) {
+    /* open ones first, then the newest; at the kiosk's own size one at a time (the next shows
+       when it is dismissed), so that the screen below still fits */
+    const open = (a) => (a.state === "acknowledged" ? 1 : 0);
+    const shown = [...state.alerts.values()].filter(visibleAlert)
+      .sort((x, y) => open(x) - open(y) || String(y.raised_at).localeCompare(String(x.raised_at)));
+    const room = window.innerHeight <= 700 ? 1 : 2;
+    for (const [i, a] of shown.slice(0, room).entries()) {
       const el = document.createElement("div");
       const critical = a.severity === "critical" || a.kind === "sos";
       el.className = "alert " + (critical ? "critical" : a.severity || "");
@@ -852,6 +866,8 @@
       const text = span("text", alertWords(a));
       const status = alertStatus(a);
       if (status) text.appendChild(span("status", status));
+      const more = shown.length - room;
+      if (i === room - 1 && more > 0) text.appendChild(span("status", t("alert_more", { n: more })));
       el.append(text);
       if (a.state && a.state !== "acknowledged" && a.resident_id) {
         const ack = keyButton(t("alert_ack"), () => startAck(a.id), "ack");
