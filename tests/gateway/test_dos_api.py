@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,49 @@ async def test_a_page_of_another_origin_cannot_open_event_streams(api: tuple[Kio
     me = f"127.0.0.1:{server.port}"
     reply = await raw(server.port, get("/api/v1/events", me, "Origin: https://ads.example\r\n"))
     assert status(reply) == 403
+
+
+def lan_address() -> str | None:
+    """This machine's address on its network (not loopback), if it has one."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("10.255.255.255", 1))
+        addr = str(s.getsockname()[0])
+    except OSError:
+        return None
+    finally:
+        s.close()
+    return None if addr.startswith("127.") else addr
+
+
+async def test_the_lan_listener_with_a_token_closes_silent_connections_too(state_dir: Path) -> None:
+    addr = lan_address()
+    if addr is None:
+        pytest.skip("no network address besides loopback")
+    cfg = ApiConfig(listen=f"{addr}:8080", token="t0ken-for-the-lan", idle_timeout_s=0.3, max_connections=8)
+    async with kiosk_gateway(state_dir, cfg) as rig:
+        server = await start_api(rig.app, cfg, port=0)
+        try:
+            idle = [await asyncio.open_connection(addr, server.port) for _ in range(20)]
+            await asyncio.sleep(0.05)
+            assert server.connections.open <= 8
+            for r, _ in idle[-8:]:
+                async with asyncio.timeout(5):
+                    assert await r.read(100) == b""
+            assert server.connections.timed_out >= 1
+            reply = await raw_to(addr, server.port, get("/api/v1/session", f"{addr}:{server.port}"))
+            assert status(reply) == 401  # the token still guards the API
+            for _, w in idle:
+                w.close()
+        finally:
+            await server.aclose()
+
+
+async def raw_to(host: str, port: int, data: bytes) -> bytes:
+    r, w = await asyncio.open_connection(host, port)
+    w.write(data)
+    try:
+        async with asyncio.timeout(5):
+            return await r.read(65536)
+    finally:
+        w.close()
