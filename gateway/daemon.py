@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import errno
 import fcntl
-import json
 import logging
 import os
 import signal
@@ -44,6 +43,9 @@ from gateway.notify.store import NotifyStore
 from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
 from gateway.registry import Registry, ResidentEntry
+from gateway.runtime import RUNTIME_FILE as RUNTIME_FILE  # re-exported
+from gateway.runtime import read_runtime as read_runtime  # re-exported (light: gateway.runtime)
+from gateway.runtime import write_runtime
 from gateway.sdnotify import HealthCheck, Notifier, Watchdog, watchdog_interval
 from gateway.sessions import KioskSessions
 from gateway.settings import outbox_settings, uplink_settings
@@ -56,29 +58,12 @@ TICK_INTERVAL_S = 1.0
 TRIM_EVERY_TICKS = 60
 STALE_AFTER_S = 30.0  # periodic work, device supervision or one outbox commit stuck this long = unhealthy
 LOCK_FILE = "hutgw.lock"  # held (flock) for the daemon's life: one daemon per state folder
-RUNTIME_FILE = "runtime.json"  # where the running daemon listens, for `hutgw status`
 
 
 class StartError(GatewayError):
     """The daemon cannot start for an everyday reason (exit 4: something else holds what it needs)."""
 
     exit_code = 4
-
-
-def read_runtime(state_dir: Path) -> dict[str, Any] | None:
-    """``<state>/runtime.json`` of a daemon that is still running (its pid alive), else None."""
-    try:
-        data = json.loads((state_dir / RUNTIME_FILE).read_text(encoding="utf-8"))
-        pid = int(data["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except PermissionError:
-        pass  # alive: another user's process (the service user's)
-    except OSError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _lock_state_dir(state_dir: Path) -> int:
@@ -327,10 +312,7 @@ class Daemon:
             "gateway_id": cfg.gateway_id,
             "started_at": self.clock.now().isoformat(),
         }
-        path = self.state_dir / RUNTIME_FILE
-        tmp = path.with_name(f".{RUNTIME_FILE}.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        path = write_runtime(self.state_dir, data)
         self._stack.callback(lambda: path.unlink(missing_ok=True))
 
     def _make_notify(

@@ -22,6 +22,7 @@ from buffer.outbox import Outbox
 from gateway.clock import SystemClock
 from gateway.config import ApiConfig
 from gateway.registry import Registry, registry_path
+from gateway.runtime import read_runtime
 from gateway.settings import outbox_settings
 from provisioning.context import Context
 from provisioning.daemon_api import DaemonApi
@@ -112,8 +113,6 @@ def collect(
     The daemon is asked at ``api_listen`` (``--api``), else where the running daemon says it
     listens (``<state>/runtime.json``: it may have been started with ``--api``), else at the
     config's ``api.listen``; the broker shown is the one it was started with."""
-    from gateway.daemon import read_runtime
-
     runtime = read_runtime(ctx.state_dir)
     listen = api_listen or (runtime or {}).get("api")
     api_config = ctx.config.api
