@@ -123,10 +123,10 @@
   const CATEGORY = {
     normal: { cls: "cat-ok", zh: ["正常", "继续保持，下次来小屋再量。"], en: ["Normal", "Keep it up. Measure again on your next visit."] },
     high_normal: { cls: "cat-warn", zh: ["正常高值", "少吃盐，多走动，下次来小屋再量。"], en: ["High-normal", "Less salt, more walking. Measure again on your next visit."] },
-    grade_1: { cls: "cat-high", zh: ["1级高血压（轻度）", "请静坐休息，5分钟后再量一次。"], en: ["Grade 1 hypertension (mild)", "Rest quietly and measure again in 5 minutes."] },
-    grade_2: { cls: "cat-danger", zh: ["2级高血压（中度）", "5分钟后再量一次；今天请找村医看看。"], en: ["Grade 2 hypertension (moderate)", "Measure again in 5 minutes, and see the village doctor today."] },
+    grade_1: { cls: "cat-high", wait: true, zh: ["1级高血压（轻度）", "请静坐休息，5分钟后再量一次。"], en: ["Grade 1 hypertension (mild)", "Rest quietly and measure again in 5 minutes."] },
+    grade_2: { cls: "cat-danger", wait: true, zh: ["2级高血压（中度）", "5分钟后再量一次；今天请找村医看看。"], en: ["Grade 2 hypertension (moderate)", "Measure again in 5 minutes, and see the village doctor today."] },
     grade_3: { cls: "cat-danger", zh: ["3级高血压（重度）", "请马上找村医！"], en: ["Grade 3 hypertension (severe)", "See the village doctor now!"], urgent: true },
-    isolated_systolic: { cls: "cat-high", zh: ["单纯收缩期高血压", "5分钟后再量一次；今天请找村医看看。"], en: ["Isolated systolic hypertension", "Measure again in 5 minutes, and see the village doctor today."] },
+    isolated_systolic: { cls: "cat-high", wait: true, zh: ["单纯收缩期高血压", "5分钟后再量一次；今天请找村医看看。"], en: ["Isolated systolic hypertension", "Measure again in 5 minutes, and see the village doctor today."] },
     underweight: { cls: "cat-warn", zh: ["体重过低", "多吃些有营养的饭菜，下次来小屋再量。"], en: ["Underweight", "Eat well and weigh again on your next visit."] },
     overweight: { cls: "cat-warn", zh: ["超重", "少油少盐，多走动。"], en: ["Overweight", "Less oil and salt, more walking."] },
     obese: { cls: "cat-high", zh: ["肥胖", "少油少盐，多走动；请找村医聊聊。"], en: ["Obese", "Less oil and salt, more walking; talk to the village doctor."] },
@@ -389,9 +389,9 @@
     const c = r.classification;
     if ((r.flags || []).some((f) => f.includes("implausible"))) {
       const [label, advice] = IMPLAUSIBLE[state.lang];
-      return { cls: "cat-warn", label, advice, guideline: "", urgent: false, crisis: false };
+      return { cls: "cat-warn", label, advice, guideline: "", urgent: false, crisis: false, wait: true };
     }
-    if (!c) return { cls: "cat-none", label: t("result_title"), advice: "", guideline: "", urgent: false, crisis: false };
+    if (!c) return { cls: "cat-none", label: t("result_title"), advice: "", guideline: "", urgent: false, crisis: false, wait: false };
     const known = CATEGORY[c.category];
     const crisis = isCrisis(r);
     /* The gateway's words (configurable thresholds, crisis advice) first; ours as a fallback. */
@@ -404,6 +404,8 @@
       guideline: t("guideline", { g: guidelineText(c) }),
       urgent: crisis || !!(known && known.urgent),
       crisis,
+      /* the advice asks her to stay or to measure again shortly: the session is kept meanwhile */
+      wait: crisis || !!(known && (known.wait || known.urgent)),
     };
   }
 
@@ -437,7 +439,7 @@
      hidden while its text is written is never read out. */
   function showResult(r) {
     state.lastReading = r;
-    state.resultAt = Date.now();
+    state.resultAt = describe(r).wait ? Date.now() : 0;
     $("result-label").textContent = "";
     show("result");
     requestAnimationFrame(() => {
@@ -563,6 +565,7 @@
     }
     const warnMs = Math.min(WARN_BEFORE_MS, state.timeoutMs / 2);
     const remaining = state.deadline - now;
+    /* only while a result that asks her to wait is on screen */
     const holding = state.view === "result" && state.resultAt && now - state.resultAt < state.holdMs;
     if (holding) {
       if (remaining < warnMs + 2000) touch(true);
