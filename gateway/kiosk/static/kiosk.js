@@ -357,11 +357,11 @@
   function num(v) { return Math.round(v * 10) / 10; }
   function val(r, name) { const v = (r.values || {})[name]; return v ? num(v.value) : null; }
 
-  function valuesText(r) {
+  function valuesText(r, short) {
     const v = r.values || {};
     if (r.kind === "blood_pressure" && v.systolic && v.diastolic) {
       let s = `${val(r, "systolic")}/${val(r, "diastolic")} mmHg`;
-      if (v.pulse_rate) s += ` · ${t("pulse")} ${val(r, "pulse_rate")} ${t("pulse_unit")}`;
+      if (v.pulse_rate && !short) s += ` · ${t("pulse")} ${val(r, "pulse_rate")} ${t("pulse_unit")}`;
       return s;
     }
     if (v.weight) return `${val(r, "weight")} ${t("kg")}` + (v.bmi ? ` · BMI ${val(r, "bmi")}` : "");
@@ -676,7 +676,7 @@
     for (const r of data.readings) {
       const li = document.createElement("li");
       const d = describe(r);
-      li.append(span("when", fmtTime(r.effective_at)), span("what", valuesText(r)), span("", d.label));
+      li.append(span("when", fmtTime(r.effective_at)), span("what", valuesText(r, true)), span("", d.label));
       li.className = d.cls;
       list.appendChild(li);
     }
