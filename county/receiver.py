@@ -278,10 +278,14 @@ class ReceiverStats:
 
 
 def ack_bytes(ack: Ack, gateway_id: str, key: Ed25519PrivateKey | None) -> bytes:
-    """What goes out on ``<prefix>/<gateway_id>/ack``: signed by the county key when there is one."""
+    """What goes out on ``<prefix>/<gateway_id>/ack``: signed by the county key when there is one.
+
+    An unsigned ack carries only the fields of the first ``hut.ack/1`` (no ``gateway_id``, no
+    ``signature``), so gateways older than signed acks still take it (their model forbids extras).
+    """
     if key is not None:
         return sign_ack(key, ack, gateway_id=gateway_id)
-    return ack.model_dump_json(by_alias=True, exclude_none=True).encode()
+    return ack.model_dump_json(by_alias=True, exclude_none=True, exclude={"gateway_id"}).encode()
 
 
 def subscriptions(prefix: str, group: str | None) -> list[str]:

@@ -171,3 +171,20 @@ def test_the_documented_ack_examples_carry_valid_signatures() -> None:
     v = verifier(COUNTY, "hut-0042")  # the examples are signed with the example key bytes(range(32))
     for example in EXAMPLES["Ack"]:
         assert v.check(orjson.dumps(example)).signature == example["signature"]
+
+
+def test_an_unsigned_ack_is_the_ack_of_before_so_older_gateways_take_it() -> None:
+    from county.receiver import ack_bytes
+
+    ack = ACK.model_copy(update={"gateway_id": "hut-7"})
+    assert orjson.loads(ack_bytes(ack, "hut-7", None)) == {
+        "schema": "hut.ack/1",
+        "batch_id": "b-1",
+        "accepted": ["id-1", "id-2"],
+        "rejected": [{"id": "id-3", "reason": "schema: x"}],
+    }
+    signed = orjson.loads(ack_bytes(ack, "hut-7", COUNTY))
+    assert signed["gateway_id"] == "hut-7" and verifier().check(orjson.dumps(signed)).accepted == [
+        "id-1",
+        "id-2",
+    ]

@@ -1,0 +1,33 @@
+"""The embedded store: alert-status events once by id, receipts, the fleet rows it gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from county.fleet import fleet
+from county.sqlite import SqliteStore
+from tests.county.test_postgres_store import alert_status, env
+from tests.uplink.helpers import alert
+
+
+async def test_alert_status_once_and_unanswered_alerts_in_the_fleet(tmp_path: Path) -> None:
+    a, b = alert(), alert()
+    events = [
+        alert_status(a["id"], "round_started", "notifying", "2026-11-29T08:00:01Z"),
+        alert_status(a["id"], "unanswered", "unanswered", "2026-11-29T08:30:00Z"),
+        alert_status(b["id"], "unanswered", "unanswered", "2026-11-29T08:30:00Z"),
+        alert_status(b["id"], "acknowledged", "acknowledged", "2026-11-29T08:40:00Z"),
+    ]
+    async with SqliteStore(tmp_path / "county.db") as store:
+        for _ in range(2):
+            stored = await store.store("hut-7", "alert_status", env(events, "s-1", "alert_status"))
+            assert stored is not None and stored.ack.accepted == [e["id"] for e in events]
+        assert await store.count("alert_status") == 4
+        assert await store.count("receipts") == 2
+        assert (await store.counters())["duplicates"] == 4
+        await store.store_status("hut-7", b'{"schema":"hut.status/1","gateway_id":"hut-7","state":"online"}')
+        rows = await store.fleet_rows()
+        [entry] = fleet(rows, rows[0].updated_at + 600)
+        assert entry.unanswered_alerts == 1  # b was acknowledged after
+        assert entry.state == "silent"  # no heartbeat for three periods (60 s each)
+        assert entry.outbox_pending is None and entry.clock_synced is None
