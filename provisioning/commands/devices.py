@@ -25,7 +25,7 @@ from drivers.errors import TransportError
 from gateway.clock import SystemClock
 from gateway.registry import DeviceEntry, DuplicateError, Registry, registry_path
 from provisioning import devicecheck
-from provisioning.context import Context, load_context
+from provisioning.context import Context, load_context, open_registry_file
 from provisioning.devicecheck import Link
 from provisioning.errors import EXIT_OK, BadInputError, ConflictError, NotFoundError, UnreachableError
 from provisioning.i18n import t
@@ -103,7 +103,7 @@ def open_registry(ctx: Context, *, create: bool) -> Registry:
     path = registry_path(ctx.state_dir)
     if not create and not path.exists():
         raise NotFoundError(t("err.no_registry", path=path), hint=t("hint.registry_state_dir"))
-    return Registry(path)
+    return open_registry_file(path)
 
 
 def device_json(d: DeviceEntry) -> dict[str, Any]:
@@ -243,7 +243,7 @@ def run_list(args: argparse.Namespace) -> int:
     path = registry_path(ctx.state_dir)
     devices: list[DeviceEntry] = []
     if path.exists():
-        with Registry(path) as reg:
+        with open_registry_file(path) as reg:
             devices = reg.list_devices()
 
     def human(o: Output) -> None:
@@ -296,7 +296,7 @@ def run_scan(args: argparse.Namespace) -> int:
     path = registry_path(ctx.state_dir)
     provisioned: dict[str, str] = {}
     if path.exists():
-        with Registry(path) as reg:
+        with open_registry_file(path) as reg:
             provisioned = {d.address: d.id for d in reg.list_devices() if d.address}
 
     async def scan() -> list[Any]:

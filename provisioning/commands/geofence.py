@@ -16,6 +16,7 @@ from gateway.geofence.errors import ZoneError
 from gateway.geofence.replay import FixFileError, event_json, read_fixes, replay
 from gateway.geofence.store import ZoneStore
 from gateway.geofence.zones import Circle, Zone, load_geojson, to_feature
+from provisioning.context import open_registry_file, require_writable
 from provisioning.errors import EXIT_OK, BadInputError, NotFoundError
 from provisioning.i18n import t
 
@@ -71,7 +72,8 @@ def _config(args: argparse.Namespace) -> gateway_config.Config:
 
 
 def _store(args: argparse.Namespace) -> ZoneStore:
-    state_dir = args.state_dir if args.state_dir is not None else _config(args).state_dir
+    state_dir = Path(args.state_dir if args.state_dir is not None else _config(args).state_dir)
+    require_writable(state_dir, state_dir / "registry.db")
     return ZoneStore.in_state_dir(state_dir)
 
 
@@ -111,7 +113,7 @@ def _print_json(obj: Any) -> None:
 
 
 def _require_resident(args: argparse.Namespace, resident_id: str) -> None:
-    from gateway.registry import Registry, UnknownEntryError
+    from gateway.registry import UnknownEntryError
 
     state_dir = args.state_dir if args.state_dir is not None else _config(args).state_dir
     path = Path(state_dir) / "registry.db"
@@ -119,7 +121,7 @@ def _require_resident(args: argparse.Namespace, resident_id: str) -> None:
         raise UnknownEntryError(
             f"no resident {resident_id!r}: {state_dir} has no registry yet", hint="add residents first"
         )
-    with Registry(path) as reg:
+    with open_registry_file(path) as reg:
         reg.require_resident(resident_id)
 
 

@@ -20,7 +20,7 @@ from gateway.registry import (
     validate_resident,
 )
 from provisioning import i18n
-from provisioning.context import load_context
+from provisioning.context import load_context, open_registry_file
 from provisioning.errors import EXIT_INPUT, EXIT_OK, BadInputError, NotFoundError
 from provisioning.output import aligned
 
@@ -117,7 +117,7 @@ def open_registry(args: argparse.Namespace, *, create: bool) -> Registry:
             f"no registry at {path}",
             hint="check --state-dir; `hutgw residents add` or `hutgw residents import` creates it",
         )
-    return Registry(path)
+    return open_registry_file(path)
 
 
 def run_add(args: argparse.Namespace) -> int:

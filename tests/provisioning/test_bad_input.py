@@ -509,6 +509,23 @@ def test_a_state_folder_this_user_may_not_write(tmp_path: Path, state_dir: Path)
         state_dir.chmod(0o755)
 
 
+def test_a_state_folder_this_user_may_only_read(cli: Cli, config: Path, state_dir: Path) -> None:
+    """The service's folder, readable by a technician in its group but not writable: said as a
+    permission, not as a damaged registry ("attempt to write a readonly database")."""
+    add_resident(cli)
+    modes = {p: p.stat().st_mode for p in [state_dir, *state_dir.iterdir()]}
+    for p in modes:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    try:
+        for command in (["residents", "list"], ["devices", "list"], ["geofence", "list"]):
+            done = unprivileged(*command, "--config", str(config))
+            assert done.returncode == EXIT_PERMISSION, (command, done.stderr)
+            assert no_traceback(done).startswith(f"error: {state_dir}: permission denied"), done.stderr
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
 def test_a_closed_pipe_is_quiet(cli: Cli, config: Path, tmp_path: Path) -> None:
     people = tmp_path / "people.csv"
     people.write_text(
