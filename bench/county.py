@@ -53,12 +53,11 @@ from buffer.record import Lane, Record  # noqa: E402
 from county.postgres import PostgresStore, _init_connection, rows_for_copy  # noqa: E402
 from county.receiver import prepare  # noqa: E402
 from tests.county.pg import (  # noqa: E402
-    SHARED_HOST,
-    SHARED_PORT,
-    answers,
+    SHARED_ADMIN_URL,
     create_database,
     drop_database,
     private_cluster,
+    shared_server_usable,
 )
 from uplink import envelope  # noqa: E402
 from uplink.ids import uuid7  # noqa: E402
@@ -262,8 +261,8 @@ def main() -> None:
     work.chmod(0o755)
     cluster = None
     try:
-        if answers(SHARED_HOST, SHARED_PORT):
-            admin, where = f"postgresql://postgres@{SHARED_HOST}:{SHARED_PORT}/test", "127.0.0.1:5432"
+        if shared_server_usable():
+            admin, where = SHARED_ADMIN_URL, "127.0.0.1:5432"
         else:
             cluster = private_cluster()
             admin, where = cluster.__enter__().url, "a private cluster"

@@ -8,15 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.county.pg import SHARED_HOST, SHARED_PORT, answers, create_database, drop_database, private_cluster
+from tests.county.pg import (
+    SHARED_ADMIN_URL,
+    create_database,
+    drop_database,
+    private_cluster,
+    shared_server_usable,
+)
 
 
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[str]:
     """A PostgreSQL server to make databases on: the machine's at 127.0.0.1:5432 when it answers,
     else a private cluster started for this session."""
-    if answers(SHARED_HOST, SHARED_PORT):
-        yield f"postgresql://postgres@{SHARED_HOST}:{SHARED_PORT}/test"
+    if shared_server_usable():
+        yield SHARED_ADMIN_URL
         return
     with private_cluster() as cluster:
         yield cluster.url

@@ -31,6 +31,31 @@ def answers(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+SHARED_ADMIN_URL = f"postgresql://postgres@{SHARED_HOST}:{SHARED_PORT}/test"
+
+
+def shared_server_usable(url: str = SHARED_ADMIN_URL) -> bool:
+    """The machine's server answers *and* lets us in without a password (trust), with a database
+    ``test``: a freshly installed Debian server answers on 5432 but asks for a password."""
+    if not answers(SHARED_HOST, SHARED_PORT):
+        return False
+    import asyncio
+
+    import asyncpg
+
+    async def probe() -> bool:
+        try:
+            con = await asyncpg.connect(url, timeout=3)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+        try:
+            return bool(await con.fetchval("SELECT 1") == 1)
+        finally:
+            await con.close()
+
+    return asyncio.run(probe())
+
+
 def pg_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
     if found:
