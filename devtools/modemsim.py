@@ -22,7 +22,10 @@ both drive it. Behaviour:
 * ``urc_inside_replies``: queued URCs (``+CMTI``, ``RING``, ``sim.urc(...)``) are written inside the
   next multi-line reply, after its first line and before its ``OK``.
 
-Run as a process: ``python -m tests.support.modemsim --dir D`` prints the symlink path and serves
+Shared by ``hutgw demo`` (an SOS reaching simulated phones), the tests and the bench
+(``tests/support/modemsim.py`` re-exports it); the daemon never imports it.
+
+Run as a process: ``python -m devtools.modemsim --dir D`` prints the symlink path and serves
 until SIGTERM/SIGINT.
 """
 

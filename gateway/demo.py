@@ -4,6 +4,12 @@ A private broker (Mosquitto when installed, else the embedded one), the referenc
 receiver, and the real daemon fed by a simulated Tanita on a real pseudo-terminal plus
 manual blood-pressure entries through the real local API. A resident is signed in at the
 kiosk so the shared scale's readings are attributed.
+
+An SOS reaching (simulated) phones: 王秀英 (R0001) wears a 4G watch, simulated over TCP; about
+``SOS_AFTER_S`` in she presses SOS. The hut's 4G modem is simulated on a pty
+(:class:`devtools.modemsim.ModemSim`), so the SMS to her son, her daughter and the township clinic
+are the real daemon's, sent through the real AT/PDU driver; ``REPLY_AFTER_S`` after that round her
+daughter replies "1", which stops the rounds, and the others get the "已由…确认" notice.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,8 +32,10 @@ import orjson
 
 from county.receiver import BrokerOptions, Receiver
 from county.sqlite import SqliteStore as ReceiverStore
+from devtools.modemsim import ModemSim
 from gateway.config import parse
 from gateway.daemon import Daemon
+from gateway.notify.policy import mask_phone
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
 from gateway.simulate import PtyDevice, ResidentProfile, manual_bp, sleep_or_stop, tanita_line, varied
 from uplink.mosquitto import Broker, free_port
@@ -42,6 +51,20 @@ NAMES = {"R0001": "王秀英", "R0002": "李建国", "R0003": "张桂兰"}
 HTTP_TIMEOUT_S = 10.0
 JSON_HEADERS = {"Content-Type": "application/json"}
 
+#: The SOS part: 王秀英's watch, her two children, the township clinic's duty phone (乡镇卫生院值班
+#: 电话, every urgent alert) and the village doctor (村医, from the second round on).
+SOS_RESIDENT = "R0001"
+WATCH_ID = "8800000015"
+SON, DAUGHTER = "+8613900000001", "+8613900000002"
+CLINIC, VILLAGE_DOCTOR = "+8613800000001", "+8613700000001"
+#: who each number is: a key the caller translates (``WHO_ZH`` in the live view)
+PHONES = {SON: "son", DAUGHTER: "daughter", CLINIC: "clinic", VILLAGE_DOCTOR: "doctor"}
+WHO_ZH = {"son": "儿子", "daughter": "女儿", "clinic": "卫生院", "doctor": "村医", "other": "其他"}
+SOS_AFTER_S = 8.0  # the watch presses SOS this long after the start
+REPLY_AFTER_S = 6.0  # the daughter replies "1" this long after the first round went out
+HEARTBEAT_EVERY_S = 5.0  # the watch's LK
+SMS_SHOWN = 8  # SMS lines under the live table
+
 
 @dataclass
 class Row:
@@ -54,10 +77,25 @@ class Row:
     at_county: bool = False
 
 
+@dataclass(frozen=True)
+class Sms:
+    """One SMS as the demo shows it: sent by the hut (``out``) or a phone's reply (``in``)."""
+
+    elapsed_s: float
+    direction: Literal["out", "in"]
+    number: str  # masked: 139****0001
+    who: str  # a key of WHO_ZH
+    text: str
+
+
 @dataclass
 class Board:
     rows: dict[str, Row] = field(default_factory=dict)
     garbage_sent: int = 0
+    sms: list[Sms] = field(default_factory=list)
+    sos_at: float | None = None  # seconds into the demo the watch pressed SOS
+    acknowledged_by: str | None = None  # masked number, once the SOS was acknowledged
+    acknowledged_who: str | None = None
 
     def add(self, row: Row) -> None:
         self.rows[row.id] = row
@@ -81,6 +119,26 @@ async def private_broker(workdir: Path) -> AsyncIterator[str]:
         yield broker.url
     finally:
         broker.close()
+
+
+def watch_frame(watch_id: str, content: str) -> bytes:
+    """A 4G watch frame as the watch sends it: ``[3G*<id>*<length, 4 hex digits>*<content>]``."""
+    body = content.encode()
+    return b"[3G*%s*%04X*%s]" % (watch_id.encode(), len(body), body)
+
+
+def sos_frame(watch_id: str, when: datetime) -> bytes:
+    """An ``AL`` (alarm) frame: a GPS fix near the village, battery 90 %, status bit 16 = SOS."""
+    return watch_frame(
+        watch_id,
+        f"AL,{when:%d%m%y},{when:%H%M%S},A,30.274120,N,120.155130,E,0.00,0.0,0.0,8,100,90,0,0,00010000,"
+        "2,255,460,0,22562,4263,150",
+    )
+
+
+def phone_of(number: str) -> tuple[str, str]:
+    """The masked number and who it is (a key of ``WHO_ZH``)."""
+    return mask_phone(number), PHONES.get(number, "other")
 
 
 def summarise(values: dict[str, Any]) -> str:
@@ -115,7 +173,10 @@ async def run_demo(
     (flushing to the broker), the receiver, the broker — and return the summary; a second Ctrl-C
     stops at once. ``mode`` defaults to a live table on a terminal, progress lines otherwise;
     ``say(event, data)`` prints a progress line ("started": ``api_url``, ``broker``; "progress":
-    ``elapsed_s`` and the summary's counts; default: English on stdout)."""
+    ``elapsed_s`` and the summary's counts; "sos": ``elapsed_s``, ``resident``, ``name``,
+    ``watch``; "sms": ``elapsed_s``, ``direction`` (``out`` sent by the hut, ``in`` a reply),
+    ``number`` (masked), ``who`` (son, daughter, clinic, doctor, other), ``text``;
+    "acknowledged": ``elapsed_s``, ``number``, ``who``; default: English on stdout)."""
     if mode is None:
         mode = "quiet" if quiet else "live" if sys.stdout.isatty() else "lines"
     with contextlib.ExitStack() as stack:
@@ -130,6 +191,8 @@ def _print(event: str, data: dict[str, Any]) -> None:
             f"hut-gateway demo: kiosk/API {data['api_url']}, broker {data['broker']} (Ctrl-C stops)",
             flush=True,
         )
+    elif event in ("sos", "sms", "acknowledged"):
+        print(event_line(event, data), flush=True)
     else:
         print(progress_line(data["elapsed_s"], data), flush=True)
 
@@ -159,10 +222,14 @@ async def _run(
         running = [tasks.create_task(receiver.run(), name="receiver")]
 
         scale = stack.enter_context(PtyDevice(root / "dev" / "tanita"))
+        # the hut's 4G modem; entered before the daemon, so it is closed after the daemon stopped
+        sim = stack.enter_context(ModemSim(root / "dev" / "modem", cmgs_delay_s=0.3))
         state.mkdir(parents=True, exist_ok=True)
         registry = Registry(state / "registry.db")
+        guardians = {SOS_RESIDENT: (SON, DAUGHTER)}
         for who in RESIDENTS:
-            if registry.get_resident(who.resident_id) is None:
+            known = registry.get_resident(who.resident_id)
+            if known is None:
                 registry.add_resident(
                     ResidentEntry(
                         id=who.resident_id,
@@ -170,19 +237,35 @@ async def _run(
                         sex="female",
                         birth_year=1950,
                         height_cm=who.height_cm,
+                        guardians=guardians.get(who.resident_id, ()),
                     )
                 )
+            elif who.resident_id in guardians and not known.guardians:  # a --state-dir of an older demo
+                registry.update_resident(who.resident_id, guardians=guardians[who.resident_id])
         if registry.get_device("tanita-1") is None:
             registry.add_device(DeviceEntry(id="tanita-1", profile="tanita.serial", address=str(scale.path)))
+        if registry.get_device("watch-r0001") is None:  # a watch is known by its id (digits)
+            registry.add_device(
+                DeviceEntry(id="watch-r0001", profile="watch.tcp", address=WATCH_ID, resident_id=SOS_RESIDENT)
+            )
         registry.close()
 
         api_port = free_port()
+        watch_port = free_port()
         config = parse(
             {
                 "gateway_id": "hut-demo",
                 "state_dir": str(state),
                 "api": {"listen": f"127.0.0.1:{api_port}"},
                 "uplink": {"broker": url, "ack_timeout_s": 5, "backoff_max_s": 5, "heartbeat_s": 10},
+                "watch": {"listen": f"127.0.0.1:{watch_port}"},
+                "notify": {
+                    "modem": str(sim.path),
+                    "clinic": [CLINIC],  # 乡镇卫生院值班电话
+                    "escalation": [VILLAGE_DOCTOR],  # 村医
+                    "escalate_after_s": 10,
+                    "max_rounds": 2,
+                },
             },
             source="demo",
         )
@@ -194,6 +277,15 @@ async def _run(
             )
         )
 
+        started = loop.time()
+
+        def elapsed() -> float:
+            return loop.time() - started
+
+        def show(event: str, data: dict[str, Any]) -> None:
+            if mode == "lines":
+                say(event, {"elapsed_s": elapsed(), **data})
+
         async def watch_events() -> None:
             async with gw.events.subscribe() as q:
                 while True:
@@ -203,6 +295,75 @@ async def _run(
                         board.add(
                             Row(d["id"], d["kind"], d["resident_id"], summarise(d["values"]), d["device"])
                         )
+                    elif (
+                        ev.type == "alert_status"
+                        and ev.data.get("kind") == "sos"
+                        and ev.data.get("state") == "acknowledged"
+                        and board.sos_at is not None
+                        and board.acknowledged_by is None
+                    ):
+                        by = str(ev.data.get("acknowledged_by") or "")
+                        board.acknowledged_by, board.acknowledged_who = phone_of(by)
+                        show("acknowledged", {"number": board.acknowledged_by, "who": board.acknowledged_who})
+
+        async def watch_sim() -> None:
+            """王秀英's 4G watch: a heartbeat (``LK``) every few seconds; SOS once, ``SOS_AFTER_S`` in.
+            The server answers each frame (``[3G*<id>*0002*LK]``, ``...*AL]``); read and dropped."""
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", watch_port)
+            except OSError as e:
+                log.warning("simulated watch: no connection to the watch listener: %s", e)
+                return
+
+            async def drain() -> None:
+                with contextlib.suppress(OSError):
+                    while await reader.read(4096):
+                        pass
+
+            draining = tasks.create_task(drain(), name="demo-watch-replies")
+            next_heartbeat = 0.0
+            try:
+                while True:
+                    if elapsed() >= next_heartbeat:
+                        writer.write(watch_frame(WATCH_ID, "LK,0,0,90"))
+                        next_heartbeat += HEARTBEAT_EVERY_S
+                    if board.sos_at is None and elapsed() >= SOS_AFTER_S:
+                        writer.write(sos_frame(WATCH_ID, datetime.now(UTC)))
+                        board.sos_at = elapsed()
+                        show(
+                            "sos", {"resident": SOS_RESIDENT, "name": NAMES[SOS_RESIDENT], "watch": WATCH_ID}
+                        )
+                    await writer.drain()
+                    if await sleep_or_stop(stop, 0.25):
+                        break
+            except OSError as e:
+                log.warning("simulated watch: connection lost: %s", e)
+            finally:
+                draining.cancel()
+                writer.close()
+
+        async def phones() -> None:
+            """The phones: every SMS the modem accepted, shown as it goes out; the daughter
+            replies "1" ``REPLY_AFTER_S`` after the first round reached her, her brother and the clinic."""
+            seen = 0
+            first_round_at: float | None = None
+            replied = False
+            while not await sleep_or_stop(stop, 0.2):
+                new = sim.sent[seen:]
+                seen += len(new)
+                for m in new:
+                    number, who = phone_of(m.number)
+                    board.sms.append(Sms(elapsed(), "out", number, who, m.text))
+                    show("sms", {"direction": "out", "number": number, "who": who, "text": m.text})
+                reached = {m.number for m in sim.sent[:seen]}
+                if first_round_at is None and board.sos_at is not None and {SON, DAUGHTER, CLINIC} <= reached:
+                    first_round_at = elapsed()
+                if not replied and first_round_at is not None and elapsed() >= first_round_at + REPLY_AFTER_S:
+                    replied = True
+                    sim.deliver(DAUGHTER, "1")  # as her phone sends it: from the international number
+                    number, who = phone_of(DAUGHTER)
+                    board.sms.append(Sms(elapsed(), "in", number, who, "1"))
+                    show("sms", {"direction": "in", "number": number, "who": who, "text": "1"})
 
         async def scale_sim() -> None:
             while not await sleep_or_stop(stop, 2.5):
@@ -249,6 +410,8 @@ async def _run(
             tasks.create_task(scale_sim(), name="demo-scale"),
             tasks.create_task(doctor_sim(), name="demo-doctor"),
             tasks.create_task(refresh(), name="demo-refresh"),
+            tasks.create_task(watch_sim(), name="demo-watch"),
+            tasks.create_task(phones(), name="demo-phones"),
         ]
 
         async def counts() -> dict[str, int]:
@@ -257,9 +420,10 @@ async def _run(
                 "gateway_readings": sum(gw.counters.readings.values()),
                 "decode_errors": sum(gw.counters.decode_errors.values()),
                 "garbage_sent": board.garbage_sent,
+                "sms_sent": len(sim.sent),
+                "sos_acknowledged": int(board.acknowledged_by is not None),
             }
 
-        started = loop.time()
         next_line = started + PROGRESS_EVERY_S
 
         async def progress() -> None:
@@ -290,6 +454,26 @@ def progress_line(elapsed_s: float, c: dict[str, Any]) -> str:
         f"{elapsed_s:4.0f} s: {c['gateway_readings']} readings made, {c['county_readings']} stored by "
         f"the county, {c['decode_errors']} garbage lines rejected"
     )
+
+
+WHO_EN = {
+    "son": "son",
+    "daughter": "daughter",
+    "clinic": "township clinic",
+    "doctor": "village doctor",
+    "other": "other",
+}
+
+
+def event_line(event: str, d: dict[str, Any]) -> str:
+    """An SOS step as one line (English; ``hutgw demo`` prints them in the user's language)."""
+    head = f"{d['elapsed_s']:4.0f} s: "
+    if event == "sos":
+        return head + f"SOS pressed on the watch of {d['name']} ({d['resident']}, watch {d['watch']})"
+    if event == "acknowledged":
+        return head + f"SOS acknowledged by {d['number']} ({WHO_EN.get(d['who'], d['who'])})"
+    way = "SMS to" if d["direction"] == "out" else "SMS reply from"
+    return head + f"{way} {d['number']} ({WHO_EN.get(d['who'], d['who'])}): {d['text']}"
 
 
 async def _wait(duration: float | None, interrupted: asyncio.Event, tick: Any = None) -> None:
@@ -340,6 +524,71 @@ class LiveView:
             self._live.update(self.render())
 
     def render(self) -> Any:
+        """The table, and the SMS panel under it. A live display taller than the terminal is cut at
+        the bottom, so the panel takes at most half the terminal (fewer SMS when they wrap) and the
+        table shows the newest readings that fit above it."""
+        from rich.console import Group
+
+        height = self.console.size.height - 1  # the live display keeps the cursor's line
+        shown = SMS_SHOWN
+        panel = self._sms_panel(shown)
+        while shown > 2 and self._height(panel) > height // 2:
+            shown -= 1
+            panel = self._sms_panel(shown)
+        room = height - self._height(panel)
+        rows = list(reversed(self.board.rows.values()))
+        table = self._table(rows, len(rows))
+        if self._height(table) > room:  # the most rows that fit (at least one)
+            lo, hi = 1, len(rows) - 1
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if self._height(self._table(rows, mid)) <= room:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            table = self._table(rows, lo)
+        return Group(table, panel)
+
+    def _height(self, renderable: Any) -> int:
+        return len(self.console.render_lines(renderable, self.console.options, pad=False))
+
+    def _sms_panel(self, shown: int = SMS_SHOWN) -> Any:
+        """The last ``shown`` SMS: to whom (masked, who it is), the full text; replies too."""
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
+        b = self.board
+        grid = Table.grid(padding=(0, 1))
+        for style in ("dim", "bold", "cyan", ""):
+            grid.add_column(style=style or None, overflow="fold")
+        for m in b.sms[-shown:]:
+            arrow = "→" if m.direction == "out" else "←"
+            grid.add_row(
+                f"{m.elapsed_s:4.0f} s", f"{arrow} {m.number}", WHO_ZH.get(m.who, m.who), Text(m.text)
+            )
+        if not b.sms:
+            grid.add_row(
+                "", "", "", Text(f"{NAMES[SOS_RESIDENT]} presses SOS on her watch {SOS_AFTER_S:g} s in")
+            )
+        if b.acknowledged_by is not None:
+            who = WHO_ZH.get(b.acknowledged_who or "", "")
+            state = f"[green]SOS acknowledged by {b.acknowledged_by} {who}[/]"
+        elif b.sos_at is not None:
+            state = f'[red]SOS from {NAMES[SOS_RESIDENT]} at {b.sos_at:.0f} s: waiting for a reply "1"[/]'
+        else:
+            state = ""
+        return Panel(
+            grid,
+            title="短信 / SMS",
+            title_align="left",
+            subtitle=state or None,
+            subtitle_align="left",
+            expand=False,
+        )
+
+    def _table(self, rows: list[Row], limit: int) -> Any:
+        """The newest ``limit`` of ``rows`` (newest first)."""
         from rich.table import Table
 
         t = Table(
@@ -348,7 +597,7 @@ class LiveView:
         for col in ("reading", "kind", "resident", "values", "from", "outbox", "county"):
             t.add_column(col)
         colour = {"pending": "yellow", "inflight": "cyan", "delivered": "green", "rejected": "red"}
-        for row in reversed(list(self.board.rows.values())):
+        for row in rows[:limit]:
             t.add_row(
                 row.id[-12:],
                 row.kind,
@@ -361,4 +610,6 @@ class LiveView:
         t.caption = (
             f"garbage lines sent by the simulated scale: {self.board.garbage_sent} (counted, kept, ignored)"
         )
+        if len(rows) > limit:
+            t.caption += f"; {len(rows) - limit} older readings not shown (a taller terminal shows them)"
         return t

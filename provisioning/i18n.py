@@ -437,9 +437,34 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     },
     # demo
     "demo.summary": {
-        "en": "readings made: {made}, stored by the county: {stored}, garbage lines rejected: {garbage}",
-        "zh": "产生的测量数据：{made} 条，县里已保存：{stored} 条，拒收的乱码行：{garbage} 行",
+        "en": "readings made: {made}, stored by the county: {stored}, garbage lines rejected: {garbage}; "
+        "SMS sent: {sms}, SOS acknowledged: {acked}",
+        "zh": "产生的测量数据：{made} 条，县里已保存：{stored} 条，拒收的乱码行：{garbage} 行；"
+        "发出短信：{sms} 条，SOS 已确认：{acked}",
     },
+    "demo.yes": {"en": "yes", "zh": "是"},
+    "demo.no": {"en": "no", "zh": "否"},
+    "demo.sos": {
+        "en": "{s} s: SOS pressed on the watch of {name} ({resident}, watch {watch})",
+        "zh": "{s} 秒：{name}（{resident}）按下手表 {watch} 的 SOS",
+    },
+    "demo.sms_out": {
+        "en": "{s} s: SMS to {number} ({who}): {text}",
+        "zh": "{s} 秒：短信发往 {number}（{who}）：{text}",
+    },
+    "demo.sms_in": {
+        "en": "{s} s: SMS reply from {number} ({who}): {text}",
+        "zh": "{s} 秒：{number}（{who}）回复短信：{text}",
+    },
+    "demo.acknowledged": {
+        "en": "{s} s: SOS acknowledged by {number} ({who}); the rounds stop",
+        "zh": "{s} 秒：SOS 已由 {number}（{who}）确认，不再升级",
+    },
+    "demo.who.son": {"en": "son", "zh": "儿子"},
+    "demo.who.daughter": {"en": "daughter", "zh": "女儿"},
+    "demo.who.clinic": {"en": "township clinic", "zh": "卫生院"},
+    "demo.who.doctor": {"en": "village doctor", "zh": "村医"},
+    "demo.who.other": {"en": "other", "zh": "其他"},
     "demo.stopped": {"en": "demo stopped", "zh": "演示已停止"},
     "demo.started": {
         "en": "hut-gateway demo: kiosk/API {api}, broker {broker} (Ctrl-C stops)",

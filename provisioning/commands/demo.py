@@ -28,6 +28,21 @@ def _say(event: str, data: dict[str, Any]) -> None:
     """A progress line of the demo (stdout not a terminal) in the user's language."""
     if event == "started":
         print(t("demo.started", api=data["api_url"], broker=data["broker"]), flush=True)
+    elif event == "sos":
+        s = f"{data['elapsed_s']:4.0f}"
+        print(
+            t("demo.sos", s=s, name=data["name"], resident=data["resident"], watch=data["watch"]), flush=True
+        )
+    elif event in ("sms", "acknowledged"):
+        key = "demo.acknowledged" if event == "acknowledged" else f"demo.sms_{data['direction']}"
+        line = t(
+            key,
+            s=f"{data['elapsed_s']:4.0f}",
+            number=data["number"],
+            who=t(f"demo.who.{data['who']}"),
+            text=data.get("text", ""),
+        )
+        print(line, flush=True)
     else:
         line = t(
             "demo.progress",
@@ -61,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
                 made=summary["gateway_readings"],
                 stored=summary["county_readings"],
                 garbage=summary["decode_errors"],
+                sms=summary["sms_sent"],
+                acked=t("demo.yes" if summary["sos_acknowledged"] else "demo.no"),
             ),
             flush=True,
         )
