@@ -202,7 +202,12 @@ LAYOUT_JS = """() => {
         minButton: Math.min(...buttons.map((b) => b.getBoundingClientRect().height)),
         minText: Math.min(...texts.map((t) => parseFloat(getComputedStyle(t).fontSize))),
         overflowX: document.documentElement.scrollWidth - window.innerWidth,
-        overflowY: document.documentElement.scrollHeight - window.innerHeight,
+        // the body never scrolls (overflow hidden), so what would be cut off is measured: the
+        // lowest visible element outside a box that scrolls by itself
+        overflowY: Math.max(document.documentElement.scrollHeight,
+            ...[...document.querySelectorAll('body *')].filter(visible)
+                .filter((el) => !el.closest('.scroll, #dialog, .sr-only'))
+                .map((el) => el.getBoundingClientRect().bottom)) - window.innerHeight,
         topbarHeight: top.height,
         offscreen: buttons.filter((b) => !b.closest('.scroll'))
             .filter((b) => b.getBoundingClientRect().bottom > window.innerHeight + 0.5)
