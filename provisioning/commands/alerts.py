@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.clock import SystemClock
-from gateway.notify.engine import Escalation
-from gateway.notify.store import NotifyStore
 from provisioning.context import Context, load_context
 from provisioning.errors import EXIT_OK, ConflictError, NotFoundError
 from provisioning.i18n import t
 from provisioning.output import Output
+
+if TYPE_CHECKING:  # the engine is imported when a command runs, not for `hutgw --help`
+    from gateway.notify.engine import Escalation
 
 STATES = ("notifying", "acknowledged", "unanswered", "digest", "digested")
 
@@ -40,6 +40,10 @@ def register(
 
 def open_engine(ctx: Context, *, readonly: bool) -> Escalation | None:
     """The daemon's engine state without its tasks (None: nothing was ever stored)."""
+    from gateway.clock import SystemClock
+    from gateway.notify.engine import Escalation
+    from gateway.notify.store import NotifyStore
+
     path = ctx.state_dir / "notify.db"
     if readonly and not path.exists():
         return None

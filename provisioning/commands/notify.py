@@ -13,17 +13,17 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.modem.errors import ModemError
-from drivers.modem.modem import IncomingSms, Modem
-from gateway.daemon import read_runtime
-from gateway.notify import messages as msg
+from gateway.runtime import read_runtime
 from provisioning.commands.alerts import open_engine
 from provisioning.context import Context, load_context
 from provisioning.errors import EXIT_OK, BadInputError, FailureError, UnreachableError
 from provisioning.i18n import t
 from provisioning.output import Output
+
+if TYPE_CHECKING:  # the modem is imported when a command runs, not for `hutgw --help`
+    from drivers.modem.modem import Modem
 
 
 def register(
@@ -96,6 +96,8 @@ def _signal(c: dict[str, Any]) -> str:
 
 async def _own_modem(port: str, phone: str | None, text: str, timeout_s: float) -> dict[str, Any]:
     """Open the modem here (no daemon holds it), wait until it is up, send, return its state."""
+    from drivers.modem.errors import ModemError
+    from drivers.modem.modem import IncomingSms, Modem
 
     async def drop(_sms: IncomingSms) -> None:  # replies stay for the daemon: never deleted here
         raise ModemError("replies are left in the modem's storage for the daemon")
@@ -172,6 +174,8 @@ def run_test(args: argparse.Namespace) -> int:
         port = args.port or ctx.config.notify.modem
         if not port:
             raise FailureError(t("notify.off"), hint=t("notify.off_hint"))
+        from gateway.notify import messages as msg
+
         text = msg.render(ctx.config.notify.templates["test"], time=time.strftime("%m月%d日%H:%M"))
         result = {"via": "modem", **asyncio.run(_own_modem(port, phone, text, args.timeout))}
 
