@@ -64,7 +64,7 @@ demo: system-deps-demo venv
 	$(BIN)/hutgw demo
 
 lint: venv
-	$(BIN)/ruff check gateway drivers buffer uplink provisioning hutgw_errors.py tests bench
+	$(BIN)/ruff check gateway drivers buffer uplink county devtools provisioning hutgw_errors.py tests bench
 	$(BIN)/mypy
 
 bench: venv system-deps

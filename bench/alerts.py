@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/alerts.py [--n 100] [--cmgs-delay 0.3]``. It starts the daemon
 (``hutgw run``) with a watch listener and the 4G modem simulated on a real pseudo-terminal
-(tests/support/modemsim.py, answering ``+CMGS`` after ``--cmgs-delay`` seconds), provisions one
+(devtools/modemsim.py, answering ``+CMGS`` after ``--cmgs-delay`` seconds), provisions one
 resident with one guardian, and then, ``--n`` times:
 
 1. the watch sends its SOS frame (``AL``) over TCP; measured until the simulator sees the first
@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.modemsim import ModemSim  # noqa: E402
+from devtools.modemsim import ModemSim  # noqa: E402
 from tests.support.procs import HUTGW, GatewayProc, _env  # noqa: E402
 from uplink.mosquitto import free_port  # noqa: E402
 

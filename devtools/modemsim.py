@@ -23,7 +23,7 @@ both drive it. Behaviour:
   next multi-line reply, after its first line and before its ``OK``.
 
 Shared by ``hutgw demo`` (an SOS reaching simulated phones), the tests and the bench
-(``tests/support/modemsim.py`` re-exports it); the daemon never imports it.
+(``tests/support/modemsim.py`` re-exports it for older imports); the daemon never imports it.
 
 Run as a process: ``python -m devtools.modemsim --dir D`` prints the symlink path and serves
 until SIGTERM/SIGINT.
@@ -226,7 +226,7 @@ def encode_deliver(
             udl = hdr_septets + len(chunk)
         else:
             dcs = 8
-            body = udh + chunk
+            body = udh + bytes(chunk)
             udl = len(body)
         scts = _scts(when, tz_negative)
         tpdu = f"{first:02X}{_address_field(sender)}00{dcs:02X}{scts}{udl:02X}{body.hex().upper()}"

@@ -19,7 +19,7 @@ Layers, bottom up; each imports only the ones below it (and ``drivers.errors``):
   message at a time).
 * :mod:`drivers.modem.errors` — ``ModemError`` (a ``DriverError``) and its family.
 
-The simulator the tests and the bench run against is ``tests/support/modemsim.py``: a pty
+The simulator the tests and the bench run against is ``devtools/modemsim.py``: a pty
 answering as a modem does, with its own PDU codec written from the standards.
 """
 
