@@ -160,7 +160,7 @@ async def raw_copy(url: str, envs: list[tuple[str, bytes]]) -> float:
             async with con.transaction():
                 await con.copy_records_to_table("readings", records=rows, columns=columns)
         rate = n / (time.perf_counter() - t0)
-        await con.execute("TRUNCATE readings, receipts, counters, rejections")
+        await con.execute("TRUNCATE readings, receipts, rejections")
         return rate
     finally:
         await con.close()
@@ -177,7 +177,7 @@ async def count_rows(url: str) -> int:
 async def truncate(url: str) -> None:
     con = await asyncpg.connect(url)
     try:
-        await con.execute("TRUNCATE readings, receipts, counters, rejections, gateways")
+        await con.execute("TRUNCATE readings, receipts, rejections, gateways")
     finally:
         await con.close()
 
@@ -243,6 +243,7 @@ async def publish_and_wait(port: int, envs: list[tuple[str, bytes]], url: str, n
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one(gw, b) for gw, b in envs))
+        print(f"  (published in {time.perf_counter() - t0:.2f} s)", end="")
         while (await count_rows(url)) < n:
             await asyncio.sleep(0.05)
             if time.perf_counter() - t0 > 600:

@@ -1,5 +1,5 @@
 -- hut-gateway county database, version 1: readings (every revision a row), alerts, alert-status
--- events, gateway status, receipts, rejections, command results, per-instance counters.
+-- events, gateway status, receipts (with each envelope's counts), rejections, command results.
 
 CREATE TABLE readings (
     id text NOT NULL,                 -- the reading's UUIDv7 (the same across revisions)
@@ -52,12 +52,15 @@ CREATE TABLE gateways (
     updated_at timestamptz NOT NULL
 );
 
-CREATE TABLE receipts (              -- one row per envelope stored (what its ack said)
+CREATE TABLE receipts (              -- one row per envelope stored: what its ack said, what it did
     gateway_id text NOT NULL,
     stream text NOT NULL,
     batch_id text NOT NULL,
     accepted integer NOT NULL,
     rejected integer NOT NULL,
+    new integer NOT NULL,             -- rows inserted for ids not stored before
+    revised integer NOT NULL,         -- rows inserted as new revisions
+    duplicates integer NOT NULL,      -- items already stored (a batch sent again)
     instance text NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now()
 );
@@ -77,11 +80,4 @@ CREATE TABLE command_results (
     gateway_id text NOT NULL,
     payload bytea NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE counters (              -- one row per receiver instance and name: no hot row
-    instance text NOT NULL,
-    name text NOT NULL,
-    value bigint NOT NULL,
-    PRIMARY KEY (instance, name)
 );
