@@ -34,6 +34,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import alerts, doctor, history, kiosk, metrics, page, readings, stream
 from gateway.api.errors import problem
+from gateway.api.readings import API_CONFIG
 from gateway.config import ApiConfig, is_loopback
 from gateway.core import Gateway
 from gateway.errors import ConfigError
@@ -45,8 +46,6 @@ log = logging.getLogger("hutgw.api")
 
 #: Route modules; each has ``setup(app)``.
 ROUTE_MODULES: tuple[ModuleType, ...] = (readings, kiosk, doctor, history, stream, page, metrics, alerts)
-
-API_CONFIG: web.AppKey[ApiConfig] = web.AppKey("api_config", ApiConfig)
 
 MAX_BODY_BYTES = 256 * 1024
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -25,7 +25,15 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from gateway.api.errors import problem
-from gateway.api.readings import GATEWAY, MAX_VALUES, STRICT_INPUT, Text, enter_manual
+from gateway.api.readings import (
+    API_CONFIG,
+    GATEWAY,
+    MAX_VALUES,
+    STRICT_INPUT,
+    Text,
+    enter_manual,
+    reading_view,
+)
 from gateway.readings import to_wire_dict
 
 log = logging.getLogger("hutgw.api.doctor")
@@ -187,15 +195,11 @@ async def post_manual(request: web.Request) -> web.Response:
     processed = await enter_manual(request, ManualReadingIn.model_validate_json, entered_by="doctor")
     if isinstance(processed, web.Response):
         return processed
-    from gateway.api.history import reading_view  # history imports this module
-
     view = reading_view(to_wire_dict(processed.reading))
     return web.json_response({"id": processed.reading.id, "reading": view}, status=201)
 
 
 def setup(app: web.Application) -> None:
-    from gateway.api.app import API_CONFIG  # app.py imports this module
-
     cfg = app[API_CONFIG]
     app[AUTH] = DoctorAuth(pin=cfg.doctor_pin, token=cfg.token, monotonic=app[GATEWAY].clock.monotonic)
     app.router.add_get("/api/v1/doctor", get_doctor)

@@ -34,7 +34,7 @@ from buffer.record import Lane, Stored
 from gateway.api.doctor import doctor_check
 from gateway.api.errors import problem, validation_errors
 from gateway.api.kiosk import WATCH
-from gateway.api.readings import GATEWAY
+from gateway.api.readings import GATEWAY, reading_view
 from gateway.core import Gateway
 from gateway.errors import ReadingError
 from gateway.kinds import KINDS
@@ -71,27 +71,6 @@ TREND_VALUES: Mapping[str, Mapping[str, float]] = MappingProxyType(
 
 
 # ---------------------------------------------------------------------------- views
-
-
-def reading_view(d: Mapping[str, Any], stored: Stored | None = None) -> dict[str, Any]:
-    """What the kiosk shows of a reading (its wire JSON, see ``gateway.readings.to_wire_dict``)."""
-    device = d.get("device") or {}
-    out = {
-        "id": d["id"],
-        "kind": d["kind"],
-        "resident_id": d.get("resident_id"),
-        "attribution": d.get("attribution"),
-        "device": device.get("id"),
-        "effective_at": d.get("effective_at"),
-        "time_source": d.get("time_source"),
-        "values": d.get("values", {}),
-        "flags": d.get("flags", []),
-        "classification": d.get("classification"),
-        "revision": d.get("revision", 0),
-    }
-    if stored is not None:
-        out["state"] = stored.state.value
-    return out
 
 
 def readable(rows: Iterable[Stored]) -> list[tuple[Stored, dict[str, Any]]]:

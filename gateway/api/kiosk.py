@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.api.doctor import AUTH
 from gateway.api.errors import problem, validation_errors
 from gateway.api.ratelimit import Rate, RateLimit
-from gateway.api.readings import GATEWAY
+from gateway.api.readings import API_CONFIG, GATEWAY
 from gateway.api.tasks import background
 from gateway.core import Gateway
 from gateway.registry import RegistrySnapshot, ResidentEntry, looks_like_national_id
@@ -206,8 +206,6 @@ def id_keys(snap: RegistrySnapshot) -> list[str]:
 
 
 async def get_kiosk(request: web.Request) -> web.Response:
-    from gateway.api.app import API_CONFIG  # app.py imports this module
-
     gw = request.app[GATEWAY]
     cfg = request.app[API_CONFIG]
     clinical = gw.pipeline.clinical

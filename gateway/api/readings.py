@@ -23,18 +23,43 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from buffer.errors import OutboxClosedError, StorageError
+from buffer.record import Stored
 from gateway.api.errors import problem, storage_unavailable, validation_errors
+from gateway.config import ApiConfig
 from gateway.core import Gateway
 from gateway.errors import ReadingError
 from gateway.pipeline import Processed
 
+# The application's keys every route module needs (here, not in app.py, which imports them all).
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
+API_CONFIG: web.AppKey[ApiConfig] = web.AppKey("api_config", ApiConfig)
 
 BODY_TIMEOUT_S = 10.0
 MAX_VALUES = 32
 #: Unicode categories refused in any string: controls, formatting (bidi overrides such as
 #: U+202E), line and paragraph separators, surrogates, private use, unassigned.
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def reading_view(d: Mapping[str, Any], stored: Stored | None = None) -> dict[str, Any]:
+    """What the kiosk shows of a reading (its wire JSON, see ``gateway.readings.to_wire_dict``)."""
+    device = d.get("device") or {}
+    out = {
+        "id": d["id"],
+        "kind": d["kind"],
+        "resident_id": d.get("resident_id"),
+        "attribution": d.get("attribution"),
+        "device": device.get("id"),
+        "effective_at": d.get("effective_at"),
+        "time_source": d.get("time_source"),
+        "values": d.get("values", {}),
+        "flags": d.get("flags", []),
+        "classification": d.get("classification"),
+        "revision": d.get("revision", 0),
+    }
+    if stored is not None:
+        out["state"] = stored.state.value
+    return out
 
 
 def bad_characters(text: str) -> str | None:

@@ -36,7 +36,7 @@ import orjson
 from aiohttp import web
 
 from gateway.api.kiosk import session_view, uplink_view
-from gateway.api.readings import GATEWAY
+from gateway.api.readings import API_CONFIG, GATEWAY
 from gateway.api.tasks import background
 from gateway.core import Gateway
 from gateway.events import DROPPED, Event
@@ -193,8 +193,6 @@ async def _watch_uplink(gw: Gateway, interval: float) -> None:
 
 
 def setup(app: web.Application) -> None:
-    from gateway.api.app import API_CONFIG  # app.py imports this module
-
     app[HEARTBEAT] = HEARTBEAT_S
     app[STREAMS] = OpenStreams(limit=app[API_CONFIG].max_event_streams)
     app.on_shutdown.append(_on_shutdown)
