@@ -576,8 +576,11 @@ CATALOG: Mapping[str, Mapping[Lang, str]] = {
     "init.file_ca": {"en": "county CA", "zh": "县级 CA"},
     "init.next": {
         "en": "next: send {csr} to the county, then run `hutgw enroll --cert FILE` with the signed "
-        "certificate",
-        "zh": "下一步：把 {csr} 发给县里，收到签名证书后运行 `hutgw enroll --cert 文件`",
+        "certificate; set [api] doctor_pin (the village doctor's PIN on the kiosk) and [notify] modem "
+        "and clinic (SMS for SOS, docs/alerts.md) in the config",
+        "zh": "下一步：把 {csr} 发给县里，收到签名证书后运行 `hutgw enroll --cert 文件`；"
+        "在配置文件中设置 [api] doctor_pin（村医在自助机上用的密码）和 [notify] modem、clinic"
+        "（SOS 短信通知，见 docs/alerts.md）",
     },
     "enroll.cert_missing": {"en": "certificate file {path} does not exist", "zh": "证书文件 {path} 不存在"},
     "enroll.cert_missing_hint": {
