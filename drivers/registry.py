@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from drivers.errors import DriverError
+from drivers.gatt.uuids import normalize as normalize_uuid
 from drivers.profile import Profile
 
 
@@ -73,13 +74,6 @@ def get(name: str) -> Profile:
     return found
 
 
-def _norm_uuid(value: str) -> str:
-    v = value.lower()
-    if len(v) == 4:
-        return f"0000{v}-0000-1000-8000-00805f9b34fb"
-    return v
-
-
 def for_frame(frame_transport: str, channel: str | None, device_profile: str | None) -> Profile | None:
     """The profile that decodes a frame.
 
@@ -88,13 +82,13 @@ def for_frame(frame_transport: str, channel: str | None, device_profile: str | N
     intermediate cuff pressure); byte-stream frames (serial, TCP) by the device's profile.
     """
     if channel is not None and frame_transport in ("ble_gatt", "ble_adv"):
-        wanted = _norm_uuid(channel)
+        wanted = normalize_uuid(channel)
         for p in profiles().values():
             if frame_transport == "ble_gatt":
                 uuids = p.gatt_characteristics
             else:
                 uuids = p.ble.service_data_uuids if p.ble else ()
-            if any(_norm_uuid(u) == wanted for u in uuids):
+            if any(normalize_uuid(u) == wanted for u in uuids):
                 return p
     if device_profile is not None:
         return profiles().get(device_profile)

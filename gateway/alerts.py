@@ -23,10 +23,10 @@ from typing import Any, Literal
 
 import orjson
 
+from buffer.ids import uuid7
 from gateway.clock import Clock
 from gateway.config import ClinicalConfig
 from uplink.contract import WireAlert
-from uplink.ids import uuid7
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
+from drivers.ble.devices import normalize_address
 from gateway.errors import GatewayError
 
 Sex = Literal["male", "female", "other", "unknown"]
@@ -52,7 +53,6 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _NATIONAL_ID_SHAPE = re.compile(r"\d{17}[\dXx]")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_MAC = re.compile(r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}")
 _PHONE = re.compile(r"\+?[0-9][0-9 -]{4,22}")
 MIN_BIRTH_YEAR = 1900
 SEE_DEVICES = "see `hutgw devices list`"
@@ -162,7 +162,7 @@ class RegistrySnapshot:
         return self.devices.get(device_id)
 
     def device_at(self, address: str) -> DeviceEntry | None:
-        return self.devices_by_address.get(normalise_address(address))
+        return self.devices_by_address.get(normalize_address(address))
 
     def resident_by_card(self, card_number: str) -> ResidentEntry | None:
         return self.residents_by_card.get(card_number.strip())
@@ -194,13 +194,6 @@ def looks_like_national_id(text: str) -> bool:
 _NATIONAL_ID_HINT = (
     "use the county health-record number (居民健康档案编号), never the national ID number (身份证号)"
 )
-
-
-def normalise_address(address: str) -> str:
-    a = address.strip()
-    if _MAC.fullmatch(a):
-        return a.replace("-", ":").upper()
-    return a
 
 
 def _text(value: Any) -> str:
@@ -323,7 +316,7 @@ def validate_device(
     prof = _text(profile)
     if not prof:
         errors["profile"] = "profile is empty"
-    addr = normalise_address(_text(address)) or None
+    addr = normalize_address(_text(address)) or None
     owner = _text(resident_id) or None
     umap: dict[int, str] = {}
     for k, v in (user_map or {}).items():

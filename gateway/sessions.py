@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from buffer.ids import uuid7
 from gateway.clock import Clock
-from uplink.ids import uuid7
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 from drivers import registry as builtin_profiles
+from drivers.ble.devices import normalize_address
 from drivers.profile import Profile
 from drivers.serial.formats import load_format_dir
-from gateway.registry import looks_like_national_id, normalise_address
+from gateway.registry import looks_like_national_id
 from provisioning.errors import BadInputError, NotFoundError
 from provisioning.i18n import t
 
@@ -54,7 +55,7 @@ def check_address(link: Link, address: str) -> str:
     if link == "ble":
         if not BLE_MAC.fullmatch(a):
             raise BadInputError(t("devices.bad_ble", address=address), hint=t("devices.bad_ble_hint"))
-        return normalise_address(a)
+        return normalize_address(a)
     if link == "watch":
         if not WATCH_ID.fullmatch(a) or looks_like_national_id(a):
             raise BadInputError(t("devices.bad_watch", id=address), hint=t("devices.bad_watch_hint"))

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from buffer.ids import uuid7
 from uplink.contract import ACK_SCHEMA, COMMAND_SCHEMA, Ack, Command
 from uplink.ed25519 import VerifyKey
 from uplink.errors import UplinkError
-from uplink.ids import uuid7
 
 if TYPE_CHECKING:  # the county side signs with ``cryptography``; the gateway only verifies
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -26,8 +27,16 @@ class BoundDevice:
     policy: ConnectPolicy
 
 
+_MAC = re.compile(r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}")
+
+
 def normalize_address(address: str) -> str:
-    return address.strip().upper()
+    """A device address as the registry and the transports compare it: a MAC address in
+    upper case with colons; anything else (a serial port, a watch id) only stripped."""
+    a = address.strip()
+    if _MAC.fullmatch(a):
+        return a.replace("-", ":").upper()
+    return a
 
 
 def bind(

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from buffer.ids import uuid7
 from gateway.alerts import Alert
 from gateway.clock import Clock
 from gateway.config import NotifyConfig
@@ -52,7 +53,6 @@ from gateway.notify.policy import (
 )
 from gateway.notify.store import AlertRow, MessageRow, NewMessage, NotifyStore
 from gateway.registry import ResidentEntry
-from uplink.ids import uuid7
 
 log = logging.getLogger("hutgw.notify")
 

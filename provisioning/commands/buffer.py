@@ -26,13 +26,13 @@ from typing import Any
 
 import orjson
 
+from buffer.ids import uuid7
 from buffer.outbox import Outbox
 from buffer.record import State, Stored
 from provisioning.atomicfile import replace_keeping
 from provisioning.context import load_context
 from provisioning.errors import EXIT_OK, BadInputError, NotFoundError
 from uplink import envelope
-from uplink.ids import uuid7
 
 EXPORT_BATCH = 500
 
