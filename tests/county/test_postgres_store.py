@@ -178,3 +178,25 @@ async def test_offline_export_import_into_postgres(pg_url: str) -> None:
         again = await import_export(store, lines)
         assert len(first.accepted) == 5 and sorted(again.accepted) == sorted(first.accepted)
         assert await store.count("readings") == 4
+
+
+async def test_a_fhir_bundle_is_stored_like_an_envelope(pg_url: str) -> None:
+    from tests.uplink.fhir_samples import make
+    from uplink.fhir.bundle import FhirSettings, readings_bundle
+
+    r = make("blood_pressure")
+    conv = readings_bundle(
+        [r], gateway_id="hut-7", batch_id="f-1", sent_at=NOW, settings=FhirSettings(patient_system="urn:x")
+    )
+    raw = orjson.dumps(conv.bundle)
+    async with PostgresStore(pg_url, instance="a") as store:
+        first = await store.commit(prepare("hut-7", "readings", raw))
+        again = await store.commit(prepare("hut-7", "readings", raw))
+        assert first is not None and first.ack.accepted == [r["id"]] and first.new == 1
+        assert again is not None and again.duplicates == 1
+        con = await asyncpg.connect(pg_url)
+        try:
+            payload = await con.fetchval("SELECT payload FROM readings WHERE id = $1", r["id"])
+        finally:
+            await con.close()
+        assert orjson.loads(payload)["format"] == "fhir"
