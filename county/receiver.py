@@ -64,6 +64,10 @@ ENVELOPES: dict[str, type[BaseModel]] = {
 }
 SCHEMA_TO_STREAM = {schema: stream for stream, (schema, _) in STREAMS.items()}
 SIDE_TOPICS = ("status", "command_results")
+RECEIVE_MAXIMUM = 16
+"""MQTT 5: QoS 1 messages the broker may have in flight to one instance (3.1.1: the broker's
+``max_inflight_messages``). The instance PUBACKs a message only once it is stored, so this bounds
+what a busy instance holds in memory; the rest waits at the broker (or goes to another instance)."""
 FOREIGN_READING = "id belongs to another gateway's reading (a revision must come from its own gateway)"
 
 
@@ -264,6 +268,7 @@ class BrokerOptions:
 class ReceiverStats:
     """What one receiver instance did since it started (its ``/metrics``)."""
 
+    received: int = 0  # MQTT messages taken from the broker
     envelopes: int = 0
     rows_new: int = 0
     rows_revised: int = 0
@@ -293,6 +298,10 @@ def subscriptions(prefix: str, group: str | None) -> list[str]:
     leaves = (*STREAMS, *SIDE_TOPICS)
     share = f"$share/{group}/" if group else ""
     return [f"{share}{prefix}/+/{leaf}" for leaf in leaves]
+
+
+Work = tuple[int, int, "Prepared | tuple[str, str, bytes]"]
+"""(MQTT message id, QoS, what to store): the message is PUBACKed once that is stored."""
 
 
 class Receiver:
@@ -330,17 +339,31 @@ class Receiver:
 
     def _client(self) -> aiomqtt.Client:
         common: dict[str, Any] = {"max_inflight_messages": 100, "keepalive": 15}
+        v5 = self._broker.protocol == "5"
+        if v5:
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.ReceiveMaximum = RECEIVE_MAXIMUM
+            common["properties"] = props
         if self._group:
             # A client id per process: the group is the unit, each member comes and goes.
             ident = f"{self._broker.client_id}-{uuid.uuid4().hex[:8]}"
-            clean: dict[str, Any] = (
-                {"clean_start": True} if self._broker.protocol == "5" else {"clean_session": True}
-            )
-            return self._broker.client(identifier=ident, **common, **clean)
-        session: dict[str, Any] = (
-            {"clean_start": False} if self._broker.protocol == "5" else {"clean_session": False}
-        )
-        return self._broker.client(identifier=self._broker.client_id, **common, **session)
+            clean: dict[str, Any] = {"clean_start": True} if v5 else {"clean_session": True}
+            client = self._broker.client(identifier=ident, **common, **clean)
+        else:
+            session: dict[str, Any] = {"clean_start": False} if v5 else {"clean_session": False}
+            client = self._broker.client(identifier=self._broker.client_id, **common, **session)
+        # PUBACK only once stored (_puback): the broker holds what this instance has not taken
+        # yet instead of pushing everything into its memory. aiomqtt has no option for it.
+        client._client.manual_ack_set(True)
+        return client
+
+    @staticmethod
+    def _puback(client: aiomqtt.Client, mid: int, qos: int) -> None:
+        if qos > 0:
+            client._client.ack(mid, qos)
 
     async def run(self) -> None:
         backoff = Backoff(0.2, 10.0, 30.0, rng=random.Random())
@@ -382,7 +405,7 @@ class Receiver:
         # the previous ones (the database; as many writers as the store has connections, each
         # envelope in its own transaction). Each ack goes out after its envelope's commit.
         writers = max(1, int(getattr(self._store, "concurrency", 1)))
-        queue: asyncio.Queue[Prepared | tuple[str, str, bytes]] = asyncio.Queue(maxsize=2 + 2 * writers)
+        queue: asyncio.Queue[Work] = asyncio.Queue(maxsize=2 + 2 * writers)
         pending: set[asyncio.Task[None]] = set()
         try:
             async with asyncio.TaskGroup() as tg:
@@ -393,19 +416,20 @@ class Receiver:
             for t in pending:
                 t.cancel()
 
-    async def _read(
-        self, client: aiomqtt.Client, queue: asyncio.Queue[Prepared | tuple[str, str, bytes]]
-    ) -> None:
+    async def _read(self, client: aiomqtt.Client, queue: asyncio.Queue[Work]) -> None:
         async for message in client.messages:
+            self.stats.received += 1
+            mid, qos = message.mid, int(message.qos)
             parts = message.topic.value.rsplit("/", 2)
-            if len(parts) != 3 or parts[0] != self._prefix:
+            if len(parts) != 3 or parts[0] != self._prefix or parts[2] not in (*STREAMS, *SIDE_TOPICS):
+                self._puback(client, mid, qos)  # nothing of ours: taken and dropped
                 continue
             _, gateway_id, leaf = parts
             raw = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
             if leaf in STREAMS:
-                await queue.put(prepare(gateway_id, leaf, raw))
-            elif leaf in SIDE_TOPICS:
-                await queue.put((gateway_id, leaf, raw))
+                await queue.put((mid, qos, prepare(gateway_id, leaf, raw)))
+            else:
+                await queue.put((mid, qos, (gateway_id, leaf, raw)))
         raise CountyError("message stream ended")
 
     async def _retrying(self, what: str, fn: Any, *args: Any) -> Any:
@@ -427,12 +451,12 @@ class Receiver:
     async def _write(
         self,
         client: aiomqtt.Client,
-        queue: asyncio.Queue[Prepared | tuple[str, str, bytes]],
+        queue: asyncio.Queue[Work],
         pending: set[asyncio.Task[None]],
     ) -> None:
         st = self.stats
         while True:
-            item = await queue.get()
+            mid, qos, item = await queue.get()
             if isinstance(item, tuple):
                 gateway_id, leaf, raw = item
                 if leaf == "status":
@@ -441,8 +465,10 @@ class Receiver:
                     await self._retrying(
                         "a command result", self._store.store_command_result, gateway_id, raw
                     )
+                self._puback(client, mid, qos)
                 continue
             stored: Stored | None = await self._retrying("an envelope", self._store.commit, item)
+            self._puback(client, mid, qos)
             st.envelopes += 1
             st.invalid += len(item.invalid)
             if stored is None:
