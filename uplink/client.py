@@ -3,7 +3,9 @@
 One :class:`Uplink` (``async with``) owns named tasks: the connection loop (re-entering
 aiomqtt's ``async with`` with jittered exponential backoff, since aiomqtt never reconnects by
 itself), per connection a message reader (acks, commands), the drain loop, an ack-timeout
-watcher and the status heartbeat, and, across connections, the outbox lease expiry.
+watcher and the status heartbeat, and, across connections, the outbox lease expiry. Claiming,
+tracking and settling batches is the shared :class:`uplink.drainer.Drainer`'s; this module is
+its MQTT sender.
 
 Delivery: a batch claimed from the outbox is kept in memory until it is settled. In ``county``
 ack mode it is settled by the county's ``ack`` message (which proves the platform stored it);
@@ -20,11 +22,11 @@ import enum
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import aiomqtt
 import orjson
@@ -44,89 +46,23 @@ from uplink.commands import (
     load_public_key,
 )
 from uplink.contract import UPLINK_STREAMS, Command, CommandResult, Status
+from uplink.drainer import (
+    Batch,
+    ClaimLike,
+    Drainer,
+    Encoded,
+    OutboxPort,
+    UplinkState,
+    expire_leases_forever,
+)
 from uplink.errors import BrokerAuthError, UplinkError
 from uplink.settings import UplinkSettings
 from uplink.tls import client_context, describe_tls_failure
 
-__all__ = ["Uplink", "UplinkState"]
+__all__ = ["OutboxPort", "Uplink", "UplinkState", "expire_leases_forever"]
 
 # CONNACK codes that mean "your credentials/authorisation are wrong" (3.1.1 and MQTT 5).
 AUTH_FAILURE_CODES = {4, 5, 134, 135, 138, 140}
-
-
-class ClaimLike(Protocol):
-    @property
-    def batch_id(self) -> str: ...
-    @property
-    def stream(self) -> str: ...
-    @property
-    def items(self) -> Sequence[Any]: ...
-
-
-class OutboxPort(Protocol):
-    """What the uplink uses of ``buffer.outbox.Outbox``."""
-
-    async def claim(
-        self,
-        *,
-        stream: str | None = None,
-        max_count: int = 500,
-        max_bytes: int = 256_000,
-        lease_s: float = 30.0,
-    ) -> Any: ...
-
-    async def ack(self, batch_id: str, accepted: Iterable[str], rejected: Mapping[str, str] = ...) -> Any: ...
-
-    async def release(self, batch_id: str) -> int: ...
-
-    async def expire_leases(self) -> int: ...
-
-    async def stats(self) -> Any: ...
-
-
-async def expire_leases_forever(
-    outbox: OutboxPort, *, every_s: float, timeout_s: float, log: logging.Logger, who: str
-) -> None:
-    """Give batches whose ack never came back to pending, every ``every_s`` (both uplinks use it)."""
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            async with asyncio.timeout(timeout_s):
-                await outbox.expire_leases()
-        except Exception as e:  # the outbox logs its own errors; keep trying
-            log.warning("%s: expiring outbox leases failed: %s", who, e)
-
-
-@dataclass(slots=True)
-class UplinkState:
-    """A snapshot of the uplink, for the local API and the status heartbeat."""
-
-    connected: bool = False
-    since: datetime | None = None
-    last_ack_at: datetime | None = None
-    reconnects: int = 0
-    last_error: str | None = None
-    auth_failed: bool = False
-    inflight_batches: int = 0
-    published: int = 0  # records published (first sends)
-    resent: int = 0  # records sent again (ack timeout, reconnect)
-    acked: int = 0  # records the county (or broker) accepted
-    rejected: int = 0  # records the county rejected (kept aside in the outbox)
-    commands: int = 0  # commands received (run or refused)
-    acks_refused: int = 0  # acks that changed nothing: unsigned, badly signed, malformed, not ours
-
-
-@dataclass(slots=True)
-class _Inflight:
-    batch_id: str
-    stream: str
-    ids: tuple[str, ...]
-    bad: dict[str, str]
-    payload: bytes
-    sent_at: float = 0.0  # loop time of the last send; 0 = not sent on this connection
-    attempts: int = 0
-    sending: bool = False
-    pubacked: bool = False  # the broker has it (our persistent session will bring the ack)
 
 
 def _jsonable(value: Any) -> Any:
@@ -229,9 +165,19 @@ class Uplink:
         self._status_provider = status_provider
         self._rng = rng or random.Random()
         self._state = UplinkState()
-        self._inflight: dict[str, _Inflight] = {}
-        self._wake = asyncio.Event()
-        self._slot_free = asyncio.Event()
+        self._drainer = Drainer(
+            outbox,
+            self._state,
+            who="uplink",
+            log=self._log,
+            clock=self._clock,
+            batch_max_count=settings.batch_max_count,
+            batch_max_bytes=settings.batch_max_bytes,
+            lease_s=settings.lease_s or max(settings.ack_timeout_s * 2, 10.0),
+            io_timeout_s=settings.io_timeout_s,
+            poll_interval_s=settings.poll_interval_s,
+            window=settings.max_inflight_batches,
+        )
         self._main: asyncio.Task[None] | None = None
         self._client: aiomqtt.Client | None = None
         # A logger of our own, outside the logger tree, so the tap sees only this uplink's client.
@@ -251,7 +197,6 @@ class Uplink:
         self._acks = AckVerifier(key, gateway_id)
         self._ack_refusal_logged_at: float | None = None
         self._ack_refusals_unlogged = 0
-        self._lease_s = settings.lease_s or max(settings.ack_timeout_s * 2, 10.0)
         t = settings.topic
         self.topics = {
             leaf: t(gateway_id, leaf)
@@ -263,12 +208,12 @@ class Uplink:
     @property
     def state(self) -> UplinkState:
         snap = dataclasses.replace(self._state)
-        snap.inflight_batches = len(self._inflight)
+        snap.inflight_batches = len(self._drainer.inflight)
         return snap
 
     def wake(self) -> None:
         """New records were put: drain now instead of waiting for the poll interval."""
-        self._wake.set()
+        self._drainer.wake()
 
     async def __aenter__(self) -> Uplink:
         if self._s.ack_mode == "county" and not self._acks.authenticated:
@@ -302,16 +247,7 @@ class Uplink:
     async def _run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._connection_loop(), name="uplink-connection")
-            tg.create_task(self._lease_loop(), name="uplink-lease-expiry")
-
-    async def _lease_loop(self) -> None:
-        await expire_leases_forever(
-            self._outbox,
-            every_s=self._lease_s / 2,
-            timeout_s=self._s.io_timeout_s,
-            log=self._log,
-            who="uplink",
-        )
+            tg.create_task(self._drainer.expire_leases_forever(), name="uplink-lease-expiry")
 
     def _make_client(self) -> aiomqtt.Client:
         s = self._s
@@ -399,18 +335,6 @@ class Uplink:
             raise aiomqtt.MqttError(f"connection failed: {self._tap.last_error}")
         enter.result()
 
-    @asynccontextmanager
-    async def _outbox_deadline(self, doing: str) -> AsyncIterator[None]:
-        """A timeout on an outbox call that says it was the outbox, not the broker."""
-        try:
-            async with asyncio.timeout(self._s.io_timeout_s):
-                yield
-        except TimeoutError:
-            raise UplinkError(
-                f"the outbox did not answer within {self._s.io_timeout_s:.0f} s while {doing}",
-                hint="the SD card may be failing or full: check `df -h` and the system log",
-            ) from None
-
     @staticmethod
     def _unwrap(e: BaseException) -> BaseException:
         while isinstance(e, BaseExceptionGroup) and e.exceptions:
@@ -466,12 +390,12 @@ class Uplink:
         self._state.last_error = None
         self._state.since = self._clock()
         now = asyncio.get_running_loop().time()
-        for entry in self._inflight.values():
+        for entry in self._drainer.inflight.values():
             entry.sending = False
             # A batch the broker never confirmed goes again at once; one it confirmed is with the
             # county already, and its ack may still come through our persistent session: give it
             # a fresh ack timeout before sending it again.
-            entry.sent_at = now if entry.pubacked and self._s.ack_mode == "county" else 0.0
+            entry.sent_at = now if entry.handed and self._s.ack_mode == "county" else 0.0
         self._log.info(
             "uplink: connected to %s:%s as %s (MQTT %s, ack mode %s)",
             self._s.host,
@@ -510,104 +434,33 @@ class Uplink:
         raise _ConnectionLost("message stream ended")
 
     async def _drain_loop(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
-        s = self._s
         # Batches the broker never confirmed before the last connection dropped go first.
-        for held in list(self._inflight.values()):
+        for held in list(self._drainer.inflight.values()):
             if not held.sent_at:
                 self._start_send(client, tg, held)
-        while True:
-            if len(self._inflight) >= s.max_inflight_batches:
-                self._slot_free.clear()
-                await self._slot_free.wait()
-                continue
-            self._wake.clear()
-            async with self._outbox_deadline("claiming a batch"):
-                claim = await self._outbox.claim(
-                    max_count=s.batch_max_count, max_bytes=s.batch_max_bytes, lease_s=self._lease_s
-                )
-            if claim is None:
-                with suppress(TimeoutError):
-                    async with asyncio.timeout(s.poll_interval_s):
-                        await self._wake.wait()
-                continue
-            entry = await self._prepare(claim)
-            if entry is not None:
-                self._start_send(client, tg, entry)
+        # An outbox error ends the connection; it is made again after the backoff.
+        await self._drainer.run(_MqttSender(self, client, tg))
 
-    async def _prepare(self, claim: ClaimLike) -> _Inflight | None:
-        if claim.stream not in UPLINK_STREAMS:
-            reason = f"stream {claim.stream!r} has no uplink topic (kept for inspection)"
-            self._log.error("uplink: batch %s: %s", claim.batch_id, reason)
-            async with self._outbox_deadline("setting records aside"):
-                await self._outbox.ack(claim.batch_id, [], {i.id: reason for i in claim.items})
-            self._state.rejected += len(claim.items)
-            return None
-        enc = self._encode(claim.stream, self._gateway_id, claim.batch_id, self._clock(), claim.items)
-        if enc.bad:
-            self._log.error(
-                "uplink: %d record(s) of batch %s cannot be sent (unreadable or not encodable); "
-                "kept aside as rejected",
-                len(enc.bad),
-                claim.batch_id,
-            )
-        if not enc.ids:
-            async with self._outbox_deadline("setting records aside"):
-                await self._outbox.ack(claim.batch_id, [], enc.bad)
-            self._state.rejected += len(enc.bad)
-            return None
-        old = self._inflight.get(claim.batch_id)
-        entry = _Inflight(claim.batch_id, claim.stream, enc.ids, enc.bad, enc.payload)
-        if old is not None:  # the lease expired and the outbox offered the same batch again
-            entry.attempts = old.attempts
-        self._inflight[claim.batch_id] = entry
-        return entry
-
-    def _start_send(self, client: aiomqtt.Client, tg: asyncio.TaskGroup, entry: _Inflight) -> None:
+    def _start_send(self, client: aiomqtt.Client, tg: asyncio.TaskGroup, entry: Batch) -> None:
         if entry.sending:
             return
         entry.sending = True
         tg.create_task(self._send(client, entry), name=f"uplink-publish-{entry.batch_id}")
 
-    async def _send(self, client: aiomqtt.Client, entry: _Inflight) -> None:
+    async def _send(self, client: aiomqtt.Client, entry: Batch) -> None:
         s = self._s
         loop = asyncio.get_running_loop()
-        first = entry.attempts == 0
         entry.attempts += 1
         entry.sent_at = loop.time()
-        entry.pubacked = False
+        entry.handed = False
         try:
             await client.publish(self.topics[entry.stream], entry.payload, qos=1, timeout=s.io_timeout_s)
         finally:
             entry.sending = False
-        entry.pubacked = True
-        if first:
-            self._state.published += len(entry.ids)
-        else:
-            self._state.resent += len(entry.ids)
-            self._log.info("uplink: batch %s sent again (attempt %d)", entry.batch_id, entry.attempts)
-        if s.ack_mode == "broker" and self._inflight.get(entry.batch_id) is entry:
-            await self._settle(entry.batch_id, entry.ids, entry.bad)
-
-    async def _settle(self, batch_id: str, accepted: Sequence[str], rejected: Mapping[str, str]) -> None:
-        # The batch leaves the window as soon as its answer is here, so the next claim can queue
-        # behind this ack in the outbox's thread. Should recording the ack fail, the rows stay in
-        # flight in the outbox and come back (same batch id) when their lease runs out.
-        entry = self._inflight.pop(batch_id, None)
-        if entry is not None:
-            rejected = {**entry.bad, **rejected}
-        self._slot_free.set()
-        async with self._outbox_deadline("recording an ack"):
-            await self._outbox.ack(batch_id, accepted, rejected)
-        self._state.acked += len(accepted)
-        self._state.rejected += len(rejected)
-        self._state.last_ack_at = self._clock()
-        if rejected:
-            self._log.warning(
-                "uplink: the county rejected %d record(s) of batch %s; kept aside "
-                "(`hutgw buffer list --state rejected`)",
-                len(rejected),
-                batch_id,
-            )
+        entry.handed = True
+        self._drainer.sent(entry)
+        if s.ack_mode == "broker" and self._drainer.inflight.get(entry.batch_id) is entry:
+            await self._drainer.settle(entry.batch_id, entry.ids, entry.bad)
 
     async def _on_ack(self, body: bytes) -> None:
         try:
@@ -616,7 +469,7 @@ class Uplink:
             self._ack_refused(len(body), e.message)
             return
         rejected = {r.id: r.reason for r in ack.rejected}
-        await self._settle(ack.batch_id, ack.accepted, rejected)
+        await self._drainer.settle(ack.batch_id, ack.accepted, rejected)
 
     def _ack_refused(self, size: int, reason: str) -> None:
         """Count an ack that changes nothing; log the first, then one line a minute with a count."""
@@ -641,7 +494,7 @@ class Uplink:
         while True:
             await asyncio.sleep(period)
             now = loop.time()
-            for entry in list(self._inflight.values()):
+            for entry in list(self._drainer.inflight.values()):
                 if not entry.sending and entry.sent_at and now - entry.sent_at >= s.ack_timeout_s:
                     self._log.info(
                         "uplink: no ack for batch %s after %.0f s", entry.batch_id, s.ack_timeout_s
@@ -769,3 +622,27 @@ class Uplink:
     def status_json(self) -> bytes:
         """The state as JSON (for the local API)."""
         return orjson.dumps(_jsonable(self.state))
+
+
+@dataclass(slots=True)
+class _MqttSender:
+    """The drainer's sender for one MQTT connection: a batch is one QoS 1 message on its
+    stream's topic; publishing runs in its own task, and the ack (or the PUBACK in ``broker``
+    mode) settles it later."""
+
+    uplink: Uplink
+    client: aiomqtt.Client
+    tg: asyncio.TaskGroup
+
+    def refuses(self, stream: str) -> str | None:
+        if stream not in UPLINK_STREAMS:
+            return f"stream {stream!r} has no uplink topic (kept for inspection)"
+        return None
+
+    async def encode(self, claim: ClaimLike) -> Encoded:
+        up = self.uplink
+        enc = up._encode(claim.stream, up._gateway_id, claim.batch_id, up._clock(), claim.items)
+        return Encoded(enc.ids, enc.bad, enc.payload)
+
+    async def hand_over(self, batch: Batch) -> None:
+        self.uplink._start_send(self.client, self.tg, batch)

@@ -12,6 +12,9 @@ For counties without MQTT. Same outbox semantics as the MQTT :class:`uplink.clie
   identifiers and conditional requests) is sent again after a jittered exponential backoff;
 * 401/403: the credentials are wrong; retried after ``auth_failure_backoff_s``.
 
+Claiming, tracking and settling batches is the shared :class:`uplink.drainer.Drainer`'s (as for
+MQTT); this module is its HTTP sender, one batch at a time.
+
 Use as ``async with FhirHttpUplink(settings, outbox, gateway_id=...) as up:``; ``up.wake()`` after
 new records, ``up.state`` for the local API. :func:`from_settings` builds one from ``[uplink]``.
 """
@@ -23,7 +26,7 @@ import dataclasses
 import logging
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +38,7 @@ import aiohttp
 import orjson
 
 from uplink.backoff import Backoff
-from uplink.client import OutboxPort, UplinkState, expire_leases_forever
+from uplink.drainer import Batch, ClaimLike, Drainer, Encoded, OutboxPort, UplinkState
 from uplink.errors import UplinkError
 from uplink.fhir.bundle import Converted, FhirSettings, convert
 from uplink.fhir.encoder import records
@@ -237,11 +240,21 @@ class FhirHttpUplink:
         self._log = logger or logging.getLogger("hutgw.uplink.fhir")
         self._rng = rng or random.Random()
         self._state = UplinkState()
-        self._wake = asyncio.Event()
+        self._drainer = Drainer(
+            outbox,
+            self._state,
+            who="fhir uplink",
+            log=self._log,
+            clock=self._clock,
+            batch_max_count=settings.batch_max_count,
+            batch_max_bytes=settings.batch_max_bytes,
+            lease_s=settings.lease_s or max(settings.request_timeout_s * 2, 10.0),
+            io_timeout_s=settings.io_timeout_s,
+            poll_interval_s=settings.poll_interval_s,
+        )
+        self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, 0.0, rng=self._rng)
         self._main: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._sent_batches: set[str] = set()
-        self._lease_s = settings.lease_s or max(settings.request_timeout_s * 2, 10.0)
         self._ssl = client_context(settings.tls) if urlsplit(settings.endpoint).scheme == "https" else None
 
     @property
@@ -250,7 +263,7 @@ class FhirHttpUplink:
 
     def wake(self) -> None:
         """New records were put: drain now instead of waiting for the poll interval."""
-        self._wake.set()
+        self._drainer.wake()
 
     @property
     def running(self) -> bool:
@@ -279,53 +292,17 @@ class FhirHttpUplink:
 
     async def _run(self) -> None:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._drain_loop(), name="fhir-uplink-drain")
-            tg.create_task(self._lease_loop(), name="fhir-uplink-lease-expiry")
+            tg.create_task(self._drainer.run(self, outbox_backoff=self._backoff), name="fhir-uplink-drain")
+            tg.create_task(self._drainer.expire_leases_forever(), name="fhir-uplink-lease-expiry")
 
-    async def _lease_loop(self) -> None:
-        await expire_leases_forever(
-            self._outbox,
-            every_s=self._lease_s / 2,
-            timeout_s=self._s.io_timeout_s,
-            log=self._log,
-            who="fhir uplink",
-        )
+    # -- the drainer's sender ------------------------------------------------------------
 
-    async def _drain_loop(self) -> None:
-        s = self._s
-        backoff = Backoff(s.backoff_initial_s, s.backoff_max_s, 0.0, rng=self._rng)
-        while True:
-            self._wake.clear()
-            try:
-                async with asyncio.timeout(s.io_timeout_s):
-                    claim = await self._outbox.claim(
-                        max_count=s.batch_max_count, max_bytes=s.batch_max_bytes, lease_s=self._lease_s
-                    )
-            except Exception as e:  # the outbox logs its own errors
-                self._log.warning("fhir uplink: claiming a batch failed: %s", e)
-                await asyncio.sleep(backoff.next_delay())
-                continue
-            if claim is None:
-                with suppress(TimeoutError):
-                    async with asyncio.timeout(s.poll_interval_s):
-                        await self._wake.wait()
-                continue
-            try:
-                delay = await self._deliver(claim, backoff)
-            except Exception as e:  # an outbox failure: the lease expires and the batch goes again
-                self._state.last_error = f"{type(e).__name__}: {e}"
-                self._log.error("fhir uplink: batch %s: %s", claim.batch_id, self._state.last_error)
-                delay = backoff.next_delay()
-            if delay is not None:
-                await asyncio.sleep(delay)
+    def refuses(self, stream: str) -> str | None:
+        if stream not in ("readings", "alerts"):
+            return f"no FHIR mapping for stream {stream!r}"
+        return None
 
-    async def _deliver(self, claim: Any, backoff: Backoff) -> float | None:
-        """Send one claimed batch; the delay before the next attempt when it must go again."""
-        s = self._s
-        if claim.stream not in ("readings", "alerts"):
-            reason = f"no FHIR mapping for stream {claim.stream!r}"
-            await self._settle(claim.batch_id, (), {it.id: reason for it in claim.items})
-            return None
+    async def encode(self, claim: ClaimLike) -> Encoded:
         objs, bad = records(claim.items)
         # Converting is CPU work (~0.3 ms per reading here): keep it off the event loop.
         conv = await asyncio.to_thread(
@@ -335,58 +312,50 @@ class FhirHttpUplink:
             gateway_id=self._gateway_id,
             batch_id=claim.batch_id,
             sent_at=self._clock(),
-            settings=s.fhir,
+            settings=self._s.fhir,
         )
         bad.update(conv.skipped)
-        if not conv.ids:
-            await self._settle(claim.batch_id, (), bad)
-            return None
-        first = claim.batch_id not in self._sent_batches
-        self._sent_batches.add(claim.batch_id)
-        if first:
-            self._state.published += len(conv.ids)
-        else:
-            self._state.resent += len(conv.ids)
-            self._log.info("fhir uplink: batch %s sent again", claim.batch_id)
+        return Encoded(tuple(conv.ids), bad, conv)
+
+    async def hand_over(self, batch: Batch) -> float | None:
+        """POST one batch; the delay before the next attempt when it must go again."""
+        s = self._s
+        backoff = self._backoff
+        conv: Converted = batch.payload
+        batch.attempts += 1
+        self._drainer.sent(batch)
         try:
             status, body, retry_after = await self._post(conv.bundle)
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             text = "timed out" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
-            return await self._retry_later(
-                claim.batch_id, f"cannot reach {s.endpoint} ({text})", backoff, None
-            )
+            return await self._retry_later(batch.batch_id, f"cannot reach {s.endpoint} ({text})", None)
         self._state.connected = True
         result = interpret(status, body, conv)
         if result.auth_failed:
             self._state.auth_failed = True
             delay = s.auth_failure_backoff_s * self._rng.uniform(0.5, 1.0)
-            return await self._retry_later(claim.batch_id, result.error or "auth", backoff, delay)
+            return await self._retry_later(batch.batch_id, result.error or "auth", delay)
         self._state.auth_failed = False
         if result.accepted or result.rejected:
-            await self._settle(claim.batch_id, result.accepted, {**bad, **result.rejected})
-            self._sent_batches.discard(claim.batch_id)
+            await self._drainer.settle(batch.batch_id, result.accepted, result.rejected)
             if result.retry:  # the unanswered records are pending again (new batch later)
                 self._state.last_error = result.error
                 return backoff.next_delay()
             backoff.reset()
             self._state.last_error = result.error if result.rejected else None
             return None
-        return await self._retry_later(claim.batch_id, result.error or f"HTTP {status}", backoff, retry_after)
+        return await self._retry_later(batch.batch_id, result.error or f"HTTP {status}", retry_after)
 
-    async def _retry_later(self, batch_id: str, error: str, backoff: Backoff, delay: float | None) -> float:
+    async def _retry_later(self, batch_id: str, error: str, delay: float | None) -> float:
         if delay is None:
-            delay = backoff.next_delay()
+            delay = self._backoff.next_delay()
         delay = min(delay, max(self._s.backoff_max_s, self._s.auth_failure_backoff_s))
         self._state.last_error = error
         if "cannot reach" in error:
             self._state.connected = False
             self._state.since = self._clock()
         self._log.warning("fhir uplink: %s; batch %s goes again in %.1f s", error, batch_id, delay)
-        try:
-            async with asyncio.timeout(self._s.io_timeout_s):
-                await self._outbox.release(batch_id)
-        except Exception as e:  # its lease will expire instead; the batch keeps its id either way
-            self._log.warning("fhir uplink: releasing batch %s failed: %s", batch_id, e)
+        await self._drainer.release(batch_id)
         return delay
 
     async def _post(self, bundle: Mapping[str, Any]) -> tuple[int, bytes, float | None]:
@@ -403,20 +372,6 @@ class FhirHttpUplink:
             with suppress(ValueError, TypeError):
                 retry_after = float(resp.headers.get("Retry-After", ""))
             return resp.status, body, retry_after
-
-    async def _settle(self, batch_id: str, accepted: Sequence[str], rejected: Mapping[str, str]) -> None:
-        async with asyncio.timeout(self._s.io_timeout_s):
-            await self._outbox.ack(batch_id, accepted, rejected)
-        self._state.acked += len(accepted)
-        self._state.rejected += len(rejected)
-        self._state.last_ack_at = self._clock()
-        if rejected:
-            self._log.warning(
-                "fhir uplink: %d record(s) of batch %s rejected; kept aside "
-                "(`hutgw buffer list --state rejected`)",
-                len(rejected),
-                batch_id,
-            )
 
 
 def from_settings(
