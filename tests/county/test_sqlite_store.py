@@ -31,3 +31,25 @@ async def test_alert_status_once_and_unanswered_alerts_in_the_fleet(tmp_path: Pa
         assert entry.unanswered_alerts == 1  # b was acknowledged after
         assert entry.state == "silent"  # no heartbeat for three periods (60 s each)
         assert entry.outbox_pending is None and entry.clock_synced is None
+
+
+async def test_hutgw_county_status_prints_the_fleet(tmp_path: Path) -> None:
+    import asyncio
+    import sys
+
+    db = tmp_path / "county.db"
+    async with SqliteStore(db) as store:
+        await store.store_status(
+            "hut-9",
+            b'{"schema":"hut.status/1","gateway_id":"hut-9","state":"online","counters":'
+            b'{"gateway":{"clock_synced":false,"pending":{"clinical":4},"oldest_pending_age_s":75.0}}}',
+        )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "provisioning.cli", "county", "status", "--db", str(db),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err
+    lines = out.decode().splitlines()
+    assert lines[0].split()[:3] == ["gateway", "state", "heartbeat"]
+    assert lines[1].split()[:2] == ["hut-9", "online"] and "NOT" in lines[1] and "75s" in lines[1]
