@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 import pytest
 
+from buffer.ids import uuid7
 from county.errors import StoreUnavailable
 from county.fleet import fleet
 from county.postgres import PostgresStore, migrate, migrations
@@ -20,7 +21,6 @@ from tests.support.broker import free_port
 from tests.uplink.helpers import alert, reading
 from uplink import envelope
 from uplink.envelope import Item
-from uplink.ids import uuid7
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 

@@ -96,7 +96,7 @@ class Rig:
     def alert(
         self, kind: str = "sos", resident: str | None = "r1", severity: str = "critical", **detail: Any
     ) -> Alert:
-        from uplink.ids import uuid7
+        from buffer.ids import uuid7
 
         a = Alert(
             id=uuid7(),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from buffer.ids import uuid7
 from drivers.measurement import Value
 from gateway.kinds import KINDS
 from gateway.readings import Classification, DeviceRef, Reading, to_wire_dict
-from uplink.ids import uuid7
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 

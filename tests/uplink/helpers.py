@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
+from buffer.ids import uuid7
 from buffer.record import Lane, Record
-from uplink.ids import uuid7
 
 
 def reading(

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 from fhir.resources.R4B.bundle import Bundle
 
+from buffer.ids import uuid7
 from uplink import envelope
-from uplink.ids import uuid7
 
 from .fhir_samples import make
 from .helpers import alert
