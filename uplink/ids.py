@@ -1,6 +1,6 @@
 """UUIDv7: the implementation is :mod:`buffer.ids`; import it from there.
 
-Kept as a re-export for the callers not moved yet (gateway/pipeline.py, bench/county.py, tests).
+Kept as a re-export for the callers not moved yet (gateway/pipeline.py, bench/county.py).
 """
 
 from __future__ import annotations
