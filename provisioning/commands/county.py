@@ -108,7 +108,7 @@ def _listen(text: str) -> tuple[str, int]:
 def run_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from county.receiver import Receiver
+    from county.receiver import Receiver, tune_gc
     from county.service import make_app
 
     options = _options(args)
@@ -124,6 +124,7 @@ def run_serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, task.cancel)
         async with open_store(args.db, instance=args.instance, wait=True) as store:
             receiver = Receiver(store, options, prefix=args.prefix, signing_key=key, group=args.group)
+            tune_gc()
             runner: web.AppRunner | None = None
             if listen is not None:
                 runner = web.AppRunner(make_app(receiver.stats, store.fleet_rows), access_log=None)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from county.errors import CountyError
-from county.receiver import BrokerOptions, ImportResult, Receiver, import_export
+from county.receiver import BrokerOptions, ImportResult, Receiver, import_export, tune_gc
 from county.sqlite import SqliteStore
 from provisioning.errors import (
     EXIT_FAILURE,
@@ -157,6 +157,7 @@ def run_receiver(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, task.cancel)
         async with SqliteStore(db) as store:
             receiver = Receiver(store, options, prefix=args.prefix, signing_key=key)
+            tune_gc()
             log.info("receiver: storing into %s, broker %s, prefix %s", db, options.url, args.prefix)
             if key is None:
                 log.warning("receiver: acks are unsigned (no --key): gateways with a county key ignore them")
