@@ -381,10 +381,10 @@ class NotifyConfig(_Section):
         default_factory=list, description="township clinic duty phones: every urgent alert"
     )
     escalation: list[str] = Field(default_factory=list, description="village doctor, volunteers: round 2 on")
-    escalate_after_s: float = Field(60.0, ge=5, description="no acknowledgement this long: next round")
+    escalate_after_s: float = Field(60.0, gt=0, description="no acknowledgement this long: next round")
     max_rounds: int = Field(3, ge=1, le=20)
     unanswered_repeat_s: float = Field(
-        600.0, ge=30, description="remind the clinic this often once unanswered"
+        600.0, gt=0, description="remind the clinic this often once unanswered"
     )
     notify_others_on_ack: bool = True
     digest_to: list[str] | None = Field(None, description="non-urgent daily digest; default: escalation")
