@@ -66,19 +66,7 @@ class DaemonApi:
 
     async def health(self) -> dict[str, Any]:
         """``GET /api/v1/health``; raises :class:`UnreachableError` when nobody answers."""
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(f"{self.url}/api/v1/health", headers=_headers(self.api)) as resp,
-            ):
-                self._check(resp)
-                data: dict[str, Any] = await resp.json(content_type=None)
-                return data
-        except UnreachableError:
-            raise
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
-            raise self._unreachable(_reason(e)) from None
+        return await self.get("/api/v1/health")
 
     async def get(self, path: str) -> dict[str, Any]:
         """``GET <path>`` of the local API as JSON; raises :class:`UnreachableError`."""

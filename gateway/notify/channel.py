@@ -90,21 +90,26 @@ class ModemChannel:
             raise ChannelError(str(e), temporary=e.temporary) from None
 
     def status(self) -> dict[str, Any]:
-        s = self.modem.state
-        return {
-            "channel": self.name,
-            "port": s.port,
-            "connected": s.connected,
-            "sim": s.sim,
-            "registered": s.registered,
-            "registration": s.registration,
-            "operator": s.operator,
-            "signal_csq": s.signal_csq,
-            "signal_dbm": s.signal_dbm,
-            "sent": s.sent,
-            "failed": s.failed,
-            "last_error": s.last_error,
-        }
+        return modem_status(self.modem)
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.modem.run(stop)
+
+
+def modem_status(modem: Modem) -> dict[str, Any]:
+    """A modem's state as ``hutgw notify``, ``hutgw status`` and ``/api/v1/notify`` show it."""
+    s = modem.state
+    return {
+        "channel": ModemChannel.name,
+        "port": s.port,
+        "connected": s.connected,
+        "sim": s.sim,
+        "registered": s.registered,
+        "registration": s.registration,
+        "operator": s.operator,
+        "signal_csq": s.signal_csq,
+        "signal_dbm": s.signal_dbm,
+        "sent": s.sent,
+        "failed": s.failed,
+        "last_error": s.last_error,
+    }

@@ -13,7 +13,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.runtime import read_runtime
 from provisioning.commands.alerts import open_engine
@@ -21,9 +21,6 @@ from provisioning.context import Context, load_context
 from provisioning.errors import EXIT_OK, BadInputError, FailureError, UnreachableError
 from provisioning.i18n import t
 from provisioning.output import Output
-
-if TYPE_CHECKING:  # the modem is imported when a command runs, not for `hutgw --help`
-    from drivers.modem.modem import Modem
 
 
 def register(
@@ -98,6 +95,7 @@ async def _own_modem(port: str, phone: str | None, text: str, timeout_s: float) 
     """Open the modem here (no daemon holds it), wait until it is up, send, return its state."""
     from drivers.modem.errors import ModemError
     from drivers.modem.modem import IncomingSms, Modem
+    from gateway.notify.channel import modem_status
 
     async def drop(_sms: IncomingSms) -> None:  # replies stay for the daemon: never deleted here
         raise ModemError("replies are left in the modem's storage for the daemon")
@@ -112,7 +110,7 @@ async def _own_modem(port: str, phone: str | None, text: str, timeout_s: float) 
             if s.connected and s.sim != "unknown" and s.registration != "unknown":
                 break
             await asyncio.sleep(0.2)
-        result: dict[str, Any] = {"channel": _state_dict(modem), "sent": False}
+        result: dict[str, Any] = {"channel": modem_status(modem), "sent": False}
         if phone is not None:
             try:
                 refs = await modem.send(phone, text, timeout_s=timeout_s)
@@ -120,27 +118,11 @@ async def _own_modem(port: str, phone: str | None, text: str, timeout_s: float) 
                 result["error"] = str(e)
             else:
                 result.update(sent=True, references=refs)
-            result["channel"] = _state_dict(modem)
+            result["channel"] = modem_status(modem)
         return result
     finally:
         stop.set()
         await asyncio.wait_for(task, 10.0)
-
-
-def _state_dict(modem: Modem) -> dict[str, Any]:
-    s = modem.state
-    return {
-        "channel": "sms",
-        "port": s.port,
-        "connected": s.connected,
-        "sim": s.sim,
-        "registered": s.registered,
-        "registration": s.registration,
-        "operator": s.operator,
-        "signal_csq": s.signal_csq,
-        "signal_dbm": s.signal_dbm,
-        "last_error": s.last_error,
-    }
 
 
 def run_test(args: argparse.Namespace) -> int:
