@@ -53,13 +53,12 @@ from uplink.drainer import (
     Encoded,
     OutboxPort,
     UplinkState,
-    expire_leases_forever,
 )
 from uplink.errors import BrokerAuthError, UplinkError
 from uplink.settings import UplinkSettings
 from uplink.tls import client_context, describe_tls_failure
 
-__all__ = ["OutboxPort", "Uplink", "UplinkState", "expire_leases_forever"]
+__all__ = ["OutboxPort", "Uplink", "UplinkState"]
 
 # CONNACK codes that mean "your credentials/authorisation are wrong" (3.1.1 and MQTT 5).
 AUTH_FAILURE_CODES = {4, 5, 134, 135, 138, 140}

@@ -35,7 +35,6 @@ __all__ = [
     "OutboxPort",
     "Sender",
     "UplinkState",
-    "expire_leases_forever",
 ]
 
 
@@ -127,19 +126,6 @@ class Sender(Protocol):
         """Send the batch, or start sending it; the answer comes back by :meth:`Drainer.settle`
         or :meth:`Drainer.release`. Returns how long to wait before the next claim, or None."""
         ...
-
-
-async def expire_leases_forever(
-    outbox: OutboxPort, *, every_s: float, timeout_s: float, log: logging.Logger, who: str
-) -> None:
-    """Give batches whose ack never came back to pending, every ``every_s``."""
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            async with asyncio.timeout(timeout_s):
-                await outbox.expire_leases()
-        except Exception as e:  # the outbox logs its own errors; keep trying
-            log.warning("%s: expiring outbox leases failed: %s", who, e)
 
 
 class Drainer:
@@ -313,13 +299,14 @@ class Drainer:
             self._log.warning("%s: releasing batch %s failed: %s", self._who, batch_id, e)
 
     async def expire_leases_forever(self) -> None:
-        await expire_leases_forever(
-            self.outbox,
-            every_s=self.lease_s / 2,
-            timeout_s=self._io_timeout_s,
-            log=self._log,
-            who=self._who,
-        )
+        """Give batches whose answer never came back to pending, every half lease."""
+        while True:
+            await asyncio.sleep(self.lease_s / 2)
+            try:
+                async with asyncio.timeout(self._io_timeout_s):
+                    await self.outbox.expire_leases()
+            except Exception as e:  # the outbox logs its own errors; keep trying
+                self._log.warning("%s: expiring outbox leases failed: %s", self._who, e)
 
     def _forget(self, batch_id: str) -> None:
         """Out of the window; its attempts are remembered for when the outbox offers it again."""
