@@ -1,8 +1,8 @@
 """The import graph: no cycles between our modules, and the layering of docs/architecture.md.
 
 The graph is read from the source (``ast``), not by importing: an edge is an import that runs
-when the module is loaded — at module level, including under ``try``/``if``, but not under
-``if TYPE_CHECKING:`` and not inside a function or class body that runs later. ``from pkg import
+when the module is loaded — at module level, including under ``try``/``if`` and in class
+bodies, but not under ``if TYPE_CHECKING:`` and not inside a function's body. ``from pkg import
 name`` counts as an edge to ``pkg.name`` when that is a module of ours, else to ``pkg``; importing
 a submodule also runs its package's ``__init__``, which is an edge to the package.
 """
@@ -29,8 +29,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "gateway": frozenset({"gateway", "drivers", "buffer", "uplink", "hutgw_errors", "devtools"}),
 }
 ALLOWED_MODULES: dict[str, frozenset[str]] = {"county": frozenset({"gateway", "gateway.metrics"})}
-# Known, to be removed: the demo runs the reference county receiver in its own process; its move
-# out of gateway/ (devtools or provisioning) is another part of issue 20.
+# Known, to be removed: gateway/demo.py runs the reference county receiver (county.receiver and
+# its SQLite store); moving the demo out of gateway/ is another part of issue 20.
 KNOWN: frozenset[str] = frozenset(
     f"gateway.demo imports {m}" for m in ("county", "county.receiver", "county.sqlite")
 )
