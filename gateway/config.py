@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from drivers.kinds import plausible_defaults
 from gateway.errors import ConfigError
 
 DEFAULT_CONFIG = Path("/etc/hutgw/hutgw.toml")
@@ -230,28 +231,8 @@ class ClockConfig(_Section):
 
 _Ranges = dict[str, dict[str, tuple[float, float]]]
 
-_DEFAULT_PLAUSIBLE: _Ranges = {
-    "blood_pressure": {
-        "systolic": (50, 300),
-        "diastolic": (25, 200),
-        "mean_arterial_pressure": (30, 250),
-        "pulse_rate": (25, 250),
-    },
-    "weight": {"weight": (2, 300), "bmi": (8, 80), "height": (40, 250)},
-    "body_composition": {
-        "weight": (2, 300),
-        "bmi": (8, 80),
-        "height": (40, 250),
-        "body_fat_pct": (2, 75),
-        "muscle_pct": (5, 95),
-        "body_water_pct": (20, 85),
-        "impedance": (100, 2000),
-    },
-    "heart_rate": {"heart_rate": (25, 250)},
-    "spo2": {"spo2": (50, 100), "pulse_rate": (25, 250)},
-    "temperature": {"temperature": (30, 45)},
-    "position": {"latitude": (-90, 90), "longitude": (-180, 180), "accuracy_m": (0, 100_000)},
-}
+#: The kind catalogue's plausible ranges (drivers/kinds.py).
+_DEFAULT_PLAUSIBLE: _Ranges = plausible_defaults()
 
 
 class BpLevel(_Section):

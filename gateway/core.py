@@ -25,7 +25,7 @@ from drivers.source import LinkEvent
 from gateway.alerts import Alert, AlertManager, encode_alert
 from gateway.clock import Clock
 from gateway.events import EventBus
-from gateway.kinds import KINDS
+from gateway.kinds import LANES
 from gateway.pipeline import Pipeline, Processed, reading_from_wire
 from gateway.quarantine import Quarantine
 from gateway.readings import Reading, decode, encode
@@ -89,7 +89,7 @@ class Counters:
 
 def reading_record(r: Reading) -> Record:
     return Record(
-        id=r.id, stream="readings", lane=KINDS[r.kind].lane, kind=r.kind, payload=encode(r), key=r.resident_id
+        id=r.id, stream="readings", lane=LANES[r.kind], kind=r.kind, payload=encode(r), key=r.resident_id
     )
 
 
@@ -182,7 +182,7 @@ class Gateway:
         await self.outbox.put_many(records, durable=True if acknowledged else None)
         r = processed.reading
         self.counters.readings[r.kind] += 1
-        if not r.gateway_clock_synced and KINDS[r.kind].lane == Lane.CLINICAL:
+        if not r.gateway_clock_synced and LANES[r.kind] == Lane.CLINICAL:
             self._remember_unsynced(r.id)
         self.events.publish("reading", reading_event(r))
         for a in alerts:

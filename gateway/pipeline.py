@@ -70,6 +70,8 @@ BUTTON_PRESSES = frozenset(
     }
 )
 
+#: Flags of a reading whose values were not checked (missing, implausible, inconsistent).
+_UNCHECKED = ("implausible:", "missing:", "inconsistent:")
 _ASSESSED = ("implausible:", "missing:", "derived:", "under_age:", "no_consent", "unknown_resident")
 
 
@@ -417,9 +419,41 @@ class Pipeline:
             alert = self._crisis_alert(snap, reading)
             if alert is not None:
                 alerts.append(alert)
+        if raise_alerts and reading.resident_id is not None:
+            alerts.extend(self._threshold_alerts(snap, reading))
         values = {k: v.value for k, v in reading.values.items()}
         health_debug(log, "reading %s %s: %s", reading.id, reading.kind, values)
         return Processed(reading, tuple(alerts))
+
+    def _threshold_alerts(self, snap: RegistrySnapshot, r: Reading) -> list[Alert]:
+        """The kind's threshold alerts (the kind catalogue's ``alerts``) for a checked reading."""
+        rules = KINDS[r.kind].alerts
+        if not rules or any(f.startswith(_UNCHECKED) for f in r.flags):
+            return []
+        out: list[Alert] = []
+        for rule in rules:
+            v = r.values.get(rule.value)
+            if v is None or not v.value < rule.below:
+                continue
+            alert = self._alerts.raise_alert(
+                rule.alert,
+                rule.severity,
+                r.resident_id,
+                rule.message,
+                {
+                    "value": v.value,
+                    "unit": v.unit,
+                    "below": rule.below,
+                    "device_id": r.device.id,
+                    "attribution": r.attribution,
+                    "effective_at": r.effective_at.isoformat(),
+                },
+                notify=snap.guardians(r.resident_id),
+                reading_id=r.id,
+            )
+            if alert is not None:
+                out.append(alert)
+        return out
 
     def _crisis_alert(self, snap: RegistrySnapshot, r: Reading) -> Alert | None:
         c = r.classification
@@ -461,10 +495,10 @@ class Pipeline:
         out += missing + implausible
         if missing or implausible:
             return _Assessment(vals, tuple(out), None, False)
-        if kind == "blood_pressure":
+        if spec.classify == "bp":
             res = cl.classify_bp(vals["systolic"].value, vals["diastolic"].value, s)
             return _Assessment(vals, tuple(out), res.to_classification(), res.crisis)
-        if kind in ("weight", "body_composition"):
+        if spec.classify == "bmi":
             bmi_value = vals.get("bmi")
             if bmi_value is None:
                 height = vals["height"].value if "height" in vals else None

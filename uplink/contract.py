@@ -14,9 +14,11 @@ Topics, under a configurable prefix (default ``hut/v1``):
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from drivers.kinds import KIND_NAMES
 
 READINGS_SCHEMA: Final = "hut.readings/1"
 ALERTS_SCHEMA: Final = "hut.alerts/1"
@@ -24,15 +26,10 @@ ALERT_STATUS_SCHEMA: Final = "hut.alert_status/1"
 ACK_SCHEMA: Final = "hut.ack/1"
 STATUS_SCHEMA: Final = "hut.status/1"
 
-ReadingKind = Literal[
-    "blood_pressure",
-    "weight",
-    "body_composition",
-    "heart_rate",
-    "position",
-    "spo2",
-    "temperature",
-]
+if TYPE_CHECKING:
+    ReadingKind = str
+else:  # the kind catalogue's names, in its order: the JSON Schemas' and OpenAPI's ``kind`` enum
+    ReadingKind = Literal[KIND_NAMES]
 Attribution = Literal["personal", "session", "manual", "unattributed", "assigned", "device_user"]
 TimeSource = Literal["device", "gateway"]
 

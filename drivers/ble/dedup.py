@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable
 
+from drivers.kinds import SPOT_KINDS
 from drivers.measurement import Measurement
 
 ValuesKey = tuple[tuple[str, float, str], ...]
 Key = tuple[str, str, str | None, ValuesKey]
-SPOT_KINDS = frozenset({"blood_pressure", "weight", "body_composition", "spo2", "temperature"})
 
 
 def reading_key(device: str, m: Measurement) -> Key:

@@ -37,7 +37,7 @@ from gateway.api.kiosk import WATCH
 from gateway.api.readings import GATEWAY, reading_view
 from gateway.core import Gateway
 from gateway.errors import ReadingError
-from gateway.kinds import KINDS
+from gateway.kinds import KINDS, LANES
 from gateway.pipeline import reading_from_wire
 from gateway.readings import decode, to_wire_dict
 
@@ -53,19 +53,19 @@ SITTING_GAP_S = 30 * 60.0
 MIN_TREND_SPAN_DAYS = 20 / 24
 """a trend needs sittings at least this far apart (trends are over days, not minutes)"""
 #: Kinds the history lists (health readings); the others are counted in ``today``.
-HEALTH_KINDS: tuple[str, ...] = tuple(sorted(k for k, spec in KINDS.items() if spec.lane != Lane.TELEMETRY))
+HEALTH_KINDS: tuple[str, ...] = tuple(sorted(k for k in KINDS if LANES[k] != Lane.TELEMETRY))
 SUMMARY_KINDS: tuple[str, ...] = tuple(sorted(k for k in KINDS if k not in HEALTH_KINDS))
 #: Alerts that mean a resident was outside a safe zone (or inside a danger zone).
 FENCE_ALERTS: tuple[str, ...] = ("fence_exit", "fence_enter")
 
 #: Values a trend is computed for, with the change (over the period shown) below which the
 #: direction is ``stable``.
+#: (the kind catalogue's ``trend``, drivers/kinds.py)
 TREND_VALUES: Mapping[str, Mapping[str, float]] = MappingProxyType(
     {
-        "blood_pressure": {"systolic": 5.0, "diastolic": 3.0, "pulse_rate": 5.0},
-        "weight": {"weight": 1.0, "bmi": 0.5},
-        "body_composition": {"weight": 1.0, "body_fat_pct": 1.0, "muscle_mass": 1.0},
-        "heart_rate": {"heart_rate": 5.0},
+        kind: tolerances
+        for kind, spec in KINDS.items()
+        if (tolerances := {n: v.trend for n, v in spec.values.items() if v.trend is not None})
     }
 )
 

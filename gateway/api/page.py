@@ -7,11 +7,14 @@ page may load and call nothing but this gateway.
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
 from aiohttp import web
 
+from drivers.kinds import display
 from gateway.api.errors import problem
 
 FILES = MappingProxyType(
@@ -47,8 +50,23 @@ def _serve(name: str) -> web.Response:
     )
 
 
+#: Where the page gets the kind catalogue's display part (labels, units) as inline JSON.
+KINDS_MARK = b"<!-- kinds -->"
+
+
+@cache
+def index_html() -> bytes:
+    """``index.html`` with the kind catalogue's display part (drivers/kinds.py) inlined as a JSON
+    data block (not a script: the Content-Security-Policy stays ``script-src 'self'``)."""
+    data = json.dumps(display(), ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    block = f'<script type="application/json" id="kinds">{data}</script>'
+    return read_static("index.html").replace(KINDS_MARK, block.encode("utf-8"))
+
+
 async def get_index(request: web.Request) -> web.Response:
-    return _serve("index.html")
+    return web.Response(
+        body=index_html(), content_type=FILES["index.html"], charset="utf-8", headers=dict(HEADERS)
+    )
 
 
 async def get_static(request: web.Request) -> web.Response:

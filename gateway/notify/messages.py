@@ -63,7 +63,10 @@ def where_zh(facts: AlertFacts) -> str:
 def what_zh(facts: AlertFacts) -> str:
     zone = facts.detail.get("zone")
     text = WHAT_ZH.get(facts.kind, f"发生{KIND_NAMES_ZH.get(facts.kind, facts.kind)}")
-    return text.format(zone=f"“{zone}”" if isinstance(zone, str) and zone else "")
+    value = facts.detail.get("value")
+    unit = facts.detail.get("unit")
+    shown = f"{value:g}{unit if isinstance(unit, str) else ''}" if isinstance(value, int | float) else ""
+    return text.format(zone=f"“{zone}”" if isinstance(zone, str) and zone else "", value=shown)
 
 
 def map_link(template: str | None, detail: Mapping[str, Any]) -> str:

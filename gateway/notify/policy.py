@@ -6,6 +6,8 @@ import re
 import unicodedata
 from typing import Final, Literal
 
+from drivers.kinds import alert_rules
+
 Role = Literal["guardian", "clinic", "escalation", "digest", "other"]
 
 #: Alert kinds that ring phones at once, whatever their severity (and every ``critical`` alert).
@@ -40,6 +42,8 @@ KIND_NAMES_ZH: Final = {
     "device_silent": "设备无数据",
     "clock_unsynced": "时钟未校准",
     "buffer_overflow": "存储将满",
+    # the kind catalogue's threshold alerts (drivers/kinds.py), e.g. low_spo2: 血氧偏低
+    **{alert: rule.name_zh for alert, rule in alert_rules().items()},
 }
 WHAT_ZH: Final = {
     "sos": "按了SOS紧急呼叫",
@@ -48,6 +52,8 @@ WHAT_ZH: Final = {
     "fence_enter": "进入了危险区域{zone}",
     "bp_crisis": "血压达到危急水平",
     "device_alarm": "的设备发出报警",
+    # ``{value}``: the reading's value with its unit, e.g. 血氧偏低(88%)
+    **{alert: rule.what_zh for alert, rule in alert_rules().items()},
 }
 
 _ACK_WORDS: Final = ("1", "收到", "好", "ok", "确认", "知道")

@@ -199,7 +199,16 @@ def test_bind_resolves_policies_and_rejects_unknown_profiles() -> None:
 
 
 def test_subscriptions_cover_measurements_cuff_pressure_and_battery_only() -> None:
-    assert subscribe_uuids(registry.profiles().values()) == {
+    # the measurement characteristics: every GATT profile of the registry that gives readings
+    measurements = {
+        u
+        for p in registry.profiles().values()
+        if p.transport == "ble_gatt" and p.exposes
+        for u in p.gatt_characteristics
+    }
+    subscribed = subscribe_uuids(registry.profiles().values())
+    assert subscribed == measurements | {uuids.INTERMEDIATE_CUFF_PRESSURE, uuids.BATTERY_LEVEL}
+    assert subscribed >= {
         uuids.BLOOD_PRESSURE_MEASUREMENT,
         uuids.INTERMEDIATE_CUFF_PRESSURE,
         uuids.WEIGHT_MEASUREMENT,

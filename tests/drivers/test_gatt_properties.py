@@ -15,10 +15,12 @@ from drivers.frames import RawFrame
 from drivers.gatt import date_time
 from drivers.gatt.ieee11073 import parse_float, parse_sfloat
 from drivers.measurement import Decoded, Measurement
+from tests.support.vectors import load_vectors
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
+#: Every BLE profile, found by walking the registry (a new device file is fuzzed without listing it).
 BLE_PROFILES = sorted(
-    name for name in registry.profiles() if name.startswith(("gatt.", "mi_scale", "bthome."))
+    name for name, p in registry.profiles().items() if p.transport in ("ble_gatt", "ble_adv")
 )
 
 
@@ -30,7 +32,15 @@ def _check(decoded: Decoded) -> None:
 
 
 def test_every_ble_protocol_is_covered() -> None:
-    assert len(BLE_PROFILES) == 19
+    # was a pinned count (19): now every BLE profile of the registry, and each has vectors
+    assert len(BLE_PROFILES) >= 19
+    assert set(BLE_PROFILES) == {
+        n for n in registry.profiles() if n.startswith(("gatt.", "mi_scale", "bthome."))
+    }
+    protocols = {
+        v["protocol"] for f in ("gatt.json", "mi_scale.json", "bthome.json") for v in load_vectors(f)
+    }
+    assert set(BLE_PROFILES) <= protocols, sorted(set(BLE_PROFILES) - protocols)
 
 
 @pytest.mark.parametrize("name", BLE_PROFILES)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from drivers import registry
 from provisioning.commands.decode import decode_input
 from tests.support.vectors import assert_matches, check_vector, load_vectors
 
@@ -25,6 +26,10 @@ def test_vector(vector: dict[str, Any]) -> None:
 
 def test_every_ble_protocol_has_vectors() -> None:
     protocols = {v["protocol"] for v in VECTORS}
+    # every BLE profile the registry knows (walked, not listed here) ...
+    ble = {name for name, p in registry.profiles().items() if p.transport in ("ble_gatt", "ble_adv")}
+    assert ble and protocols >= ble, sorted(ble - protocols)
+    # ... and, as before, these
     assert protocols >= {
         "gatt.sfloat",
         "gatt.float",

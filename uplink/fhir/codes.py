@@ -1,4 +1,5 @@
-"""Code tables: what each gateway reading value is in FHIR (MDC + LOINC + UCUM).
+"""Code tables: what each gateway reading value is in FHIR (MDC + LOINC + UCUM), from the kind
+catalogue (``drivers/kinds.py``).
 
 Every code here was checked against a published source; ``docs/fhir.md`` lists where. Values
 without a verified code are in :data:`NOT_MAPPED` with the reason, and are left out of the
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
+
+from drivers import kinds as k
 
 MDC: Final = "urn:iso:std:iso:11073:10101"
 LOINC: Final = "http://loinc.org"
@@ -67,135 +70,52 @@ def _loinc(code: str, display: str) -> Code:
     return Code(LOINC, code, display)
 
 
-# -- blood pressure (compound) ---------------------------------------------------------------
-BP_PANEL: Final = Concept(
-    _mdc(150020, "MDC_PRESS_BLD_NONINV"),
-    (_loinc("85354-9", "Blood pressure panel with all children optional"),),
-    "mm[Hg]",
-    "Blood pressure",
-)
-BP_COMPONENTS: Final[Mapping[str, Concept]] = MappingProxyType(
-    {
-        "systolic": Concept(
-            _mdc(150021, "MDC_PRESS_BLD_NONINV_SYS"),
-            (_loinc("8480-6", "Systolic blood pressure"),),
-            "mm[Hg]",
-            "Systolic blood pressure",
-        ),
-        "diastolic": Concept(
-            _mdc(150022, "MDC_PRESS_BLD_NONINV_DIA"),
-            (_loinc("8462-4", "Diastolic blood pressure"),),
-            "mm[Hg]",
-            "Diastolic blood pressure",
-        ),
-        "mean_arterial_pressure": Concept(
-            _mdc(150023, "MDC_PRESS_BLD_NONINV_MEAN"),
-            (_loinc("8478-0", "Mean blood pressure"),),
-            "mm[Hg]",
-            "Mean blood pressure",
-        ),
-    }
-)
+def _concept(f: k.Fhir, unit: str) -> Concept:
+    loinc = tuple(_loinc(code, display) for code, display in f.loinc)
+    return Concept(_mdc(f.mdc, f.mdc_ref), loinc, unit, f.text, f.vital_sign)
 
-# -- numeric concepts ------------------------------------------------------------------------
-_HEART_RATE_LOINC: Final = _loinc("8867-4", "Heart rate")
-WEIGHT: Final = Concept(
-    _mdc(188736, "MDC_MASS_BODY_ACTUAL"), (_loinc("29463-7", "Body weight"),), "kg", "Body weight"
-)
-HEIGHT: Final = Concept(
-    _mdc(188740, "MDC_LEN_BODY_ACTUAL"), (_loinc("8302-2", "Body height"),), "cm", "Body height"
-)
-BMI: Final = Concept(
-    _mdc(188752, "MDC_RATIO_MASS_BODY_LEN_SQ"),
-    (_loinc("39156-5", "Body mass index (BMI) [Ratio]"),),
-    "kg/m2",
-    "Body mass index",
-)
-BODY_FAT: Final = Concept(
-    _mdc(188748, "MDC_BODY_FAT"),
-    (_loinc("41982-0", "Percentage of body fat Measured"),),
-    "%",
-    "Body fat",
-    vital_sign=False,
-)
-FAT_FREE_MASS: Final = Concept(
-    _mdc(188756, "MDC_MASS_BODY_FAT_FREE"), (), "kg", "Fat-free mass", vital_sign=False
-)
-SOFT_LEAN_MASS: Final = Concept(
-    _mdc(188760, "MDC_MASS_BODY_SOFT_LEAN"), (), "kg", "Soft lean mass", vital_sign=False
-)
-BODY_WATER: Final = Concept(_mdc(188764, "MDC_BODY_WATER"), (), "kg", "Body water", vital_sign=False)
-PULSE_RATE_NIBP: Final = Concept(
-    _mdc(149546, "MDC_PULS_RATE_NON_INV"), (_HEART_RATE_LOINC,), "/min", "Pulse rate"
-)
-PULSE_RATE: Final = Concept(_mdc(149514, "MDC_PULS_RATE"), (_HEART_RATE_LOINC,), "/min", "Heart rate")
-PULSE_RATE_OXIM: Final = Concept(
-    _mdc(149530, "MDC_PULS_OXIM_PULS_RATE"), (_HEART_RATE_LOINC,), "/min", "Pulse rate"
-)
-SPO2: Final = Concept(
-    _mdc(150456, "MDC_PULS_OXIM_SAT_O2"),
-    (
-        _loinc("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"),
-        _loinc("2708-6", "Oxygen saturation in Arterial blood"),
-    ),
-    "%",
-    "Oxygen saturation",
-)
-BODY_TEMPERATURE: Final = Concept(
-    _mdc(150364, "MDC_TEMP_BODY"), (_loinc("8310-5", "Body temperature"),), "Cel", "Body temperature"
-)
 
-_BODY: Final = {
-    "weight": WEIGHT,
-    "height": HEIGHT,
-    "bmi": BMI,
-    "body_fat_pct": BODY_FAT,
-    "fat_free_mass": FAT_FREE_MASS,
-    "soft_lean_mass": SOFT_LEAN_MASS,
-    "body_water_mass": BODY_WATER,
-}
+# The codes come from the kind catalogue (drivers/kinds.py): each value's ``fhir``, each
+# compound kind's ``fhir_panel``, and the reasons a kind or value is not sent.
 
 # (kind, value name) -> concept of its own PhdNumericObservation.
 NUMERIC: Final[Mapping[tuple[str, str], Concept]] = MappingProxyType(
     {
-        ("blood_pressure", "pulse_rate"): PULSE_RATE_NIBP,
-        ("weight", "weight"): WEIGHT,
-        ("weight", "bmi"): BMI,
-        ("weight", "height"): HEIGHT,
-        **{("body_composition", name): c for name, c in _BODY.items()},
-        ("heart_rate", "heart_rate"): PULSE_RATE,
-        ("spo2", "spo2"): SPO2,
-        ("spo2", "pulse_rate"): PULSE_RATE_OXIM,
-        ("temperature", "temperature"): BODY_TEMPERATURE,
+        (kind, name): _concept(v.fhir, v.unit)
+        for kind, spec in k.KINDS.items()
+        for name, v in spec.values.items()
+        if v.fhir is not None and not v.fhir.component
     }
 )
 
 # kind -> (panel concept, value name -> component concept) of a PhdCompoundNumericObservation.
 COMPOUND: Final[Mapping[str, tuple[Concept, Mapping[str, Concept]]]] = MappingProxyType(
-    {"blood_pressure": (BP_PANEL, BP_COMPONENTS)}
+    {
+        kind: (
+            _concept(spec.fhir_panel, next(iter(spec.values.values())).unit),
+            MappingProxyType(
+                {
+                    name: _concept(v.fhir, v.unit)
+                    for name, v in spec.values.items()
+                    if v.fhir is not None and v.fhir.component
+                }
+            ),
+        )
+        for kind, spec in k.KINDS.items()
+        if spec.fhir_panel is not None
+    }
 )
 
-_UNVERIFIED = "no MDC/LOINC code could be verified for it (docs/fhir.md); not sent in FHIR"
 # Values (or whole kinds, with value name "*") the FHIR format leaves out, and why.
 NOT_MAPPED: Final[Mapping[tuple[str, str], str]] = MappingProxyType(
     {
-        ("position", "*"): (
-            "position fixes have no PHD IG profile or MDC observation type; "
-            "they stay in the hut format and are not sent in FHIR"
-        ),
+        **{(kind, "*"): spec.not_mapped for kind, spec in k.KINDS.items() if spec.not_mapped is not None},
         **{
-            ("body_composition", name): _UNVERIFIED
-            for name in (
-                "fat_mass",
-                "muscle_mass",
-                "muscle_pct",
-                "bone_mass",
-                "body_water_pct",
-                "basal_metabolism",
-                "visceral_fat_rating",
-                "metabolic_age",
-                "impedance",
-            )
+            (kind, name): v.not_mapped
+            for kind, spec in k.KINDS.items()
+            if spec.not_mapped is None
+            for name, v in spec.values.items()
+            if v.not_mapped is not None
         },
     }
 )

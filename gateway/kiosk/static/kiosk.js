@@ -44,11 +44,9 @@
       offline_gateway: "和小屋主机的连接断了，正在重连……",
       uplink_ok: ["● 已连县平台"], uplink_off: ["○ 未连县平台", "数据已保存"],
       uplink_ok_title: "已连县平台", uplink_off_title: "暂未连县平台（数据已保存）",
-      pulse_unit: "次/分", kg: "公斤",
       guideline: "依据：{g}",
       trend_rising: "最近{n}次：{what}在上升", trend_falling: "最近{n}次：{what}在下降",
       trend_stable: "最近{n}次：{what}比较平稳",
-      bp_word: "血压", weight_word: "体重",
       say_bp: "高压{s}，低压{d}", say_pulse: "，脉搏{p}",
       seconds: "{n}秒", minutes: "{n}分钟",
       alert_ok: "知道了", alert_ack: "村医确认", ack_kiosk: "村医（小屋）", ack_county: "县平台",
@@ -100,11 +98,9 @@
       offline_gateway: "Lost the connection to the hut box, reconnecting…",
       uplink_ok: ["● Online"], uplink_off: ["○ Offline", "data is saved"],
       uplink_ok_title: "Connected to the county", uplink_off_title: "Not connected to the county (data is saved)",
-      pulse_unit: "/min", kg: "kg",
       guideline: "Source: {g}",
       trend_rising: "Last {n}: {what} is rising", trend_falling: "Last {n}: {what} is falling",
       trend_stable: "Last {n}: {what} is steady",
-      bp_word: "blood pressure", weight_word: "weight",
       say_bp: "upper {s}, lower {d}", say_pulse: ", pulse {p}",
       seconds: "{n} s", minutes: "{n} min",
       alert_ok: "OK", alert_ack: "Doctor: confirm", ack_kiosk: "the doctor (hut)", ack_county: "the county",
@@ -170,6 +166,14 @@
     message: null,      /* [key, vars] of the message on screen, so a language switch redraws it */
     dialog: null,
   };
+
+  /* Kind and unit names come from the kind catalogue (drivers/kinds.py), which the gateway
+     inlines in the page as JSON (gateway/api/page.py); the catalogue's name is the fallback. */
+  const CATALOGUE = (() => {
+    try { return JSON.parse(document.getElementById("kinds").textContent); } catch (e) { return { kinds: {}, units: {} }; }
+  })();
+  function kindLabel(kind) { const k = CATALOGUE.kinds[kind]; return k ? k.label[state.lang] : kind; }
+  function unitLabel(unit) { const u = CATALOGUE.units[unit]; return u ? u[state.lang] : unit; }
 
   function t(key, vars) {
     let s = TEXT[state.lang][key];
@@ -361,10 +365,10 @@
     const v = r.values || {};
     if (r.kind === "blood_pressure" && v.systolic && v.diastolic) {
       let s = `${val(r, "systolic")}/${val(r, "diastolic")} mmHg`;
-      if (v.pulse_rate && !short) s += ` · ${t("pulse")} ${val(r, "pulse_rate")} ${t("pulse_unit")}`;
+      if (v.pulse_rate && !short) s += ` · ${t("pulse")} ${val(r, "pulse_rate")} ${unitLabel("/min")}`;
       return s;
     }
-    if (v.weight) return `${val(r, "weight")} ${t("kg")}` + (v.bmi ? ` · BMI ${val(r, "bmi")}` : "");
+    if (v.weight) return `${val(r, "weight")} ${unitLabel("kg")}` + (v.bmi ? ` · BMI ${val(r, "bmi")}` : "");
     return Object.entries(v).map(([k, x]) => `${k} ${num(x.value)} ${x.unit}`).join(" · ");
   }
 
@@ -421,7 +425,7 @@
     if (r.kind === "blood_pressure" && v.systolic && v.diastolic) {
       values.textContent = `${val(r, "systolic")}/${val(r, "diastolic")}`;
       const small = document.createElement("small");
-      small.textContent = " mmHg" + (v.pulse_rate ? `  ${t("pulse")} ${val(r, "pulse_rate")} ${t("pulse_unit")}` : "");
+      small.textContent = " mmHg" + (v.pulse_rate ? `  ${t("pulse")} ${val(r, "pulse_rate")} ${unitLabel("/min")}` : "");
       values.append(small);
     } else {
       values.textContent = valuesText(r);
@@ -705,7 +709,7 @@
   function trendText(trend) {
     const bp = trend && trend.blood_pressure && trend.blood_pressure.systolic;
     const w = trend && trend.weight && trend.weight.weight;
-    const pick = bp ? [bp, t("bp_word")] : w ? [w, t("weight_word")] : null;
+    const pick = bp ? [bp, kindLabel("blood_pressure")] : w ? [w, kindLabel("weight")] : null;
     if (!pick || pick[0].count < 2 || pick[0].direction === "unknown") return "";
     const [tr, what] = pick;
     const key = tr.direction === "rising" ? "trend_rising" : tr.direction === "falling" ? "trend_falling" : "trend_stable";
