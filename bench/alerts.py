@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devtools.modemsim import ModemSim  # noqa: E402
+from devtools.mosquitto import free_port  # noqa: E402
 from tests.support.procs import HUTGW, GatewayProc, _env  # noqa: E402
-from uplink.mosquitto import free_port  # noqa: E402
 
 GUARDIAN, CLINIC = "+8613900000001", "+8613800000001"
 WATCH = "8800000015"

@@ -52,6 +52,7 @@ drain = _load_drain()
 from buffer.record import Lane, Record  # noqa: E402
 from county.postgres import _READING_COLUMNS, PostgresStore, _init_connection, rows_for_copy  # noqa: E402
 from county.receiver import prepare  # noqa: E402
+from devtools.mosquitto import running_broker  # noqa: E402
 from tests.county.pg import (  # noqa: E402
     SHARED_ADMIN_URL,
     create_database,
@@ -61,7 +62,6 @@ from tests.county.pg import (  # noqa: E402
 )
 from uplink import envelope  # noqa: E402
 from uplink.ids import uuid7  # noqa: E402
-from uplink.mosquitto import running_broker  # noqa: E402
 
 RESIDENTS = [f"r-{i:04d}" for i in range(600)]
 BP_CLASS = {

@@ -52,9 +52,9 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
+from devtools.mosquitto import free_port  # noqa: E402
 from drivers.watch.codec import build_frame  # noqa: E402
 from gateway.registry import DeviceEntry, Registry, ResidentEntry  # noqa: E402
-from uplink.mosquitto import free_port  # noqa: E402
 
 _SCRIPT = Path(sys.executable).with_name("hutgw")
 DAEMON = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "provisioning.entry"]

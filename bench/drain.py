@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 from buffer.ids import uuid7  # noqa: E402
 from buffer.outbox import Outbox  # noqa: E402
 from buffer.record import Lane, Record, State  # noqa: E402
+from devtools.mosquitto import running_broker  # noqa: E402
 from uplink import envelope  # noqa: E402
 from uplink.client import Uplink  # noqa: E402
-from uplink.mosquitto import running_broker  # noqa: E402
 from uplink.settings import UplinkSettings  # noqa: E402
 
 RESIDENTS = [f"r-{i:04d}" for i in range(300)]

@@ -48,11 +48,11 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
+from devtools.mosquitto import Broker, free_port  # noqa: E402
+from devtools.simulate import PtyDevice, tanita_line  # noqa: E402
 from drivers.watch.codec import build_frame  # noqa: E402
 from gateway.registry import DeviceEntry, Registry, ResidentEntry  # noqa: E402
-from gateway.simulate import PtyDevice, tanita_line  # noqa: E402
 from uplink.commands import public_key_b64  # noqa: E402
-from uplink.mosquitto import Broker, free_port  # noqa: E402
 
 HUTGW = [sys.executable, "-m", "provisioning.cli"]
 # The daemon is started as systemd starts it: the installed ``hutgw`` console script.

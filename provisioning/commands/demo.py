@@ -55,7 +55,7 @@ def _say(event: str, data: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.demo import run_demo
+    from devtools.demo import run_demo
 
     quiet = bool(args.quiet or args.json)
     logging.basicConfig(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.simulate import PtyDevice, tanita_line
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
-from gateway.simulate import PtyDevice, tanita_line
 from tests.support.broker import Broker
 from tests.support.procs import HUTGW, GatewayProc, ReceiverProc
 

@@ -9,11 +9,11 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from devtools.simulate import PtyDevice, tanita_line
 from gateway.config import parse
 from gateway.daemon import Daemon
 from gateway.metrics import CONTENT_TYPE
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
-from gateway.simulate import PtyDevice, tanita_line
 from tests.support.broker import Broker, free_port
 
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]

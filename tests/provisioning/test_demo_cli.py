@@ -70,7 +70,7 @@ def test_log_lines_go_above_the_live_table_not_between_copies_of_it() -> None:
 
     from rich.console import Console
 
-    from gateway.demo import Board, LiveView
+    from devtools.demo import Board, LiveView
 
     terminal = io.StringIO()
     elsewhere = io.StringIO()

@@ -1,5 +1,5 @@
 """Tests use the same private-Mosquitto launcher as the demo and the benchmarks."""
 
-from uplink.mosquitto import Broker, free_port, mosquitto_binary, running_broker
+from devtools.mosquitto import Broker, free_port, mosquitto_binary, running_broker
 
 __all__ = ["Broker", "free_port", "mosquitto_binary", "running_broker"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from uplink.mosquitto import free_port
+from devtools.mosquitto import free_port
 
 HUTGW = [sys.executable, "-m", "provisioning.cli"]
 

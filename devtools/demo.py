@@ -33,12 +33,12 @@ import orjson
 from county.receiver import BrokerOptions, Receiver
 from county.sqlite import SqliteStore as ReceiverStore
 from devtools.modemsim import ModemSim
+from devtools.mosquitto import Broker, free_port
+from devtools.simulate import PtyDevice, ResidentProfile, manual_bp, sleep_or_stop, tanita_line, varied
 from gateway.config import parse
 from gateway.daemon import Daemon
 from gateway.notify.policy import mask_phone
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
-from gateway.simulate import PtyDevice, ResidentProfile, manual_bp, sleep_or_stop, tanita_line, varied
-from uplink.mosquitto import Broker, free_port
 
 log = logging.getLogger("hutgw.demo")
 
@@ -109,7 +109,7 @@ async def private_broker(workdir: Path) -> AsyncIterator[str]:
     try:
         broker.start()
     except FileNotFoundError:
-        from uplink.minibroker import MiniBroker
+        from devtools.minibroker import MiniBroker
 
         log.warning("Mosquitto is not installed; using the embedded demo broker")
         async with MiniBroker(port=free_port()) as mini:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.demo import REPLY_AFTER_S, SOS_AFTER_S, Board, LiveView, Row, Sms, run_demo
+from devtools.demo import REPLY_AFTER_S, SOS_AFTER_S, Board, LiveView, Row, Sms, run_demo
 
 SON, DAUGHTER, CLINIC, DOCTOR = "139****0001", "139****0002", "138****0001", "137****0001"
 SOS_TEXT = "【紧急】王秀英按了SOS紧急呼叫"

@@ -7,7 +7,7 @@ import asyncio
 import aiomqtt
 import pytest
 
-from uplink.minibroker import MiniBroker, topic_matches
+from devtools.minibroker import MiniBroker, topic_matches
 
 
 @pytest.mark.parametrize(
