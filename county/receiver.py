@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from county import fhir
 from county.errors import CountyError, StoreUnavailable
+from uplink import topics
 from uplink.backoff import Backoff
 from uplink.commands import sign_ack
 from uplink.contract import (
@@ -53,17 +54,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("hutgw.receiver")
 
 STREAMS: dict[str, tuple[str, type[BaseModel]]] = {
-    "readings": (READINGS_SCHEMA, WireReading),
-    "alerts": (ALERTS_SCHEMA, WireAlert),
-    "alert_status": (ALERT_STATUS_SCHEMA, WireAlertStatus),
+    topics.READINGS: (READINGS_SCHEMA, WireReading),
+    topics.ALERTS: (ALERTS_SCHEMA, WireAlert),
+    topics.ALERT_STATUS: (ALERT_STATUS_SCHEMA, WireAlertStatus),
 }
 ENVELOPES: dict[str, type[BaseModel]] = {
-    "readings": ReadingsEnvelope,
-    "alerts": AlertsEnvelope,
-    "alert_status": AlertStatusEnvelope,
+    topics.READINGS: ReadingsEnvelope,
+    topics.ALERTS: AlertsEnvelope,
+    topics.ALERT_STATUS: AlertStatusEnvelope,
 }
 SCHEMA_TO_STREAM = {schema: stream for stream, (schema, _) in STREAMS.items()}
-SIDE_TOPICS = ("status", "command_results")
+SIDE_TOPICS = topics.SIDE_LEAVES
 RECEIVE_MAXIMUM = 16
 """MQTT 5: QoS 1 messages the broker may have in flight to one instance (3.1.1: the broker's
 ``max_inflight_messages``). The instance PUBACKs a message only once it is stored, so this bounds
@@ -167,7 +168,7 @@ def _prepare_fhir(out: Prepared, raw: bytes) -> Prepared:
 
 def _prepare(gateway_id: str, stream: str, raw: bytes) -> Prepared:
     out = Prepared(gateway_id, stream, None)
-    if stream == "readings" and fhir.is_bundle(raw):
+    if stream == topics.READINGS and fhir.is_bundle(raw):
         return _prepare_fhir(out, raw)
     try:
         env = orjson.loads(raw)
@@ -304,9 +305,7 @@ def ack_bytes(ack: Ack, gateway_id: str, key: Ed25519PrivateKey | None) -> bytes
 
 def subscriptions(prefix: str, group: str | None) -> list[str]:
     """The topic filters one instance subscribes to (shared when ``group`` is set)."""
-    leaves = (*STREAMS, *SIDE_TOPICS)
-    share = f"$share/{group}/" if group else ""
-    return [f"{share}{prefix}/+/{leaf}" for leaf in leaves]
+    return topics.county_subscriptions(prefix, group)
 
 
 Work = tuple[int, int, "Prepared | tuple[str, str, bytes]"]
@@ -327,7 +326,7 @@ class Receiver:
         store: Store,
         broker: BrokerOptions,
         *,
-        prefix: str = "hut/v1",
+        prefix: str = topics.DEFAULT_PREFIX,
         signing_key: Ed25519PrivateKey | None = None,
         group: str | None = None,
         clock: Any = time.time,
@@ -404,10 +403,10 @@ class Receiver:
             await asyncio.sleep(delay)
 
     async def _session(self, client: aiomqtt.Client) -> None:
-        topics = subscriptions(self._prefix, self._group)
-        for topic in topics:
+        filters = subscriptions(self._prefix, self._group)
+        for topic in filters:
             await client.subscribe(topic, qos=1, timeout=15)
-        log.info("receiver: subscribed to %s", ", ".join(topics))
+        log.info("receiver: subscribed to %s", ", ".join(filters))
         self.connected.set()
         self.stats.connected = True
         # Two stages: parsing/validating the next envelope (CPU, this thread) overlaps storing
@@ -429,11 +428,11 @@ class Receiver:
         async for message in client.messages:
             self.stats.received += 1
             mid, qos = message.mid, int(message.qos)
-            parts = message.topic.value.rsplit("/", 2)
-            if len(parts) != 3 or parts[0] != self._prefix or parts[2] not in (*STREAMS, *SIDE_TOPICS):
+            ours = topics.split(self._prefix, message.topic.value)
+            if ours is None:
                 self._puback(client, mid, qos)  # nothing of ours: taken and dropped
                 continue
-            _, gateway_id, leaf = parts
+            gateway_id, leaf = ours
             raw = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
             if leaf in STREAMS:
                 await queue.put((mid, qos, prepare(gateway_id, leaf, raw)))
@@ -468,7 +467,7 @@ class Receiver:
             mid, qos, item = await queue.get()
             if isinstance(item, tuple):
                 gateway_id, leaf, raw = item
-                if leaf == "status":
+                if leaf == topics.STATUS:
                     await self._retrying("a status", self._store.store_status, gateway_id, raw)
                 else:
                     await self._retrying(
@@ -491,9 +490,8 @@ class Receiver:
             if item.sent_at is not None:
                 st.lag_s = max(0.0, now - item.sent_at)
             body = ack_bytes(stored.ack, item.gateway_id, self._key)
-            task = asyncio.create_task(
-                client.publish(f"{self._prefix}/{item.gateway_id}/ack", body, qos=1, timeout=15)
-            )
+            ack_topic = topics.topic(self._prefix, item.gateway_id, topics.ACK)
+            task = asyncio.create_task(client.publish(ack_topic, body, qos=1, timeout=15))
             pending.add(task)
             task.add_done_callback(lambda t: self._ack_sent(t, pending))
             while len(pending) > 50:

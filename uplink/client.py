@@ -45,7 +45,7 @@ from uplink.commands import (
     ReplayStore,
     load_public_key,
 )
-from uplink.contract import UPLINK_STREAMS, Command, CommandResult, Status
+from uplink.contract import Command, CommandResult, Status
 from uplink.drainer import (
     Batch,
     ClaimLike,
@@ -57,6 +57,7 @@ from uplink.drainer import (
 from uplink.errors import BrokerAuthError, UplinkError
 from uplink.settings import UplinkSettings
 from uplink.tls import client_context, describe_tls_failure
+from uplink.topics import ACK, COMMAND_RESULTS, COMMANDS, STATUS, UPLINK_STREAMS, gateway_topics
 
 __all__ = ["OutboxPort", "Uplink", "UplinkState"]
 
@@ -196,11 +197,7 @@ class Uplink:
         self._acks = AckVerifier(key, gateway_id)
         self._ack_refusal_logged_at: float | None = None
         self._ack_refusals_unlogged = 0
-        t = settings.topic
-        self.topics = {
-            leaf: t(gateway_id, leaf)
-            for leaf in (*UPLINK_STREAMS, "ack", "status", "commands", "command_results")
-        }
+        self.topics = gateway_topics(settings.topic_prefix, gateway_id)
 
     # -- public API ----------------------------------------------------------------------
 
@@ -219,7 +216,7 @@ class Uplink:
             self._log.warning(
                 "uplink: acks are not authenticated: no [uplink] command_public_key is set, so anyone "
                 "allowed to publish on %s can mark readings delivered; set the county's public key",
-                self.topics["ack"],
+                self.topics[ACK],
             )
         self._main = asyncio.create_task(self._run(), name="uplink")
         return self
@@ -253,7 +250,7 @@ class Uplink:
         will = None
         if s.last_will:
             will = aiomqtt.Will(
-                self.topics["status"], self._status_bytes("offline", {}), qos=1, retain=s.retain_status
+                self.topics[STATUS], self._status_bytes("offline", {}), qos=1, retain=s.retain_status
             )
         kwargs: dict[str, Any] = {}
         if s.protocol == "5":
@@ -408,9 +405,9 @@ class Uplink:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         s = self._s
-        subs = [(self.topics["commands"], 1)]
+        subs = [(self.topics[COMMANDS], 1)]
         if s.ack_mode == "county":
-            subs.append((self.topics["ack"], 1))
+            subs.append((self.topics[ACK], 1))
         for topic, qos in subs:
             await client.subscribe(topic, qos=qos, timeout=s.io_timeout_s)
         await self._publish_status(client, "online")
@@ -422,7 +419,7 @@ class Uplink:
                 tg.create_task(self._ack_timeout_loop(client, tg), name="uplink-ack-timeout")
 
     async def _reader(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
-        ack_topic, cmd_topic = self.topics["ack"], self.topics["commands"]
+        ack_topic, cmd_topic = self.topics[ACK], self.topics[COMMANDS]
         async for message in client.messages:
             topic = message.topic.value
             body = _payload_bytes(message.payload)
@@ -540,7 +537,7 @@ class Uplink:
     async def _publish_status(self, client: aiomqtt.Client, state: str) -> None:
         counters = await self._counters() if state == "online" else {}
         await client.publish(
-            self.topics["status"],
+            self.topics[STATUS],
             self._status_bytes(state, counters),
             qos=1,
             retain=self._s.retain_status,
@@ -571,7 +568,7 @@ class Uplink:
         else:
             result = await self._execute(checked)
         await client.publish(
-            self.topics["command_results"],
+            self.topics[COMMAND_RESULTS],
             result.model_dump_json(by_alias=True).encode(),
             qos=1,
             timeout=self._s.io_timeout_s,

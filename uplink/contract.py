@@ -1,6 +1,6 @@
 """Uplink contract v1: the messages on the wire, as pydantic models (boundary only).
 
-Topics, under a configurable prefix (default ``hut/v1``):
+Topics, under a configurable prefix (default ``hut/v1``), named in :mod:`uplink.topics`:
 
 * ``<prefix>/<gateway_id>/readings``  gateway -> county, QoS 1, :class:`ReadingsEnvelope`
 * ``<prefix>/<gateway_id>/alerts``    gateway -> county, QoS 1, :class:`AlertsEnvelope`
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.kinds import KIND_NAMES
+from uplink.topics import UPLINK_STREAMS as UPLINK_STREAMS
 
 READINGS_SCHEMA: Final = "hut.readings/1"
 ALERTS_SCHEMA: Final = "hut.alerts/1"
@@ -152,10 +153,6 @@ class AlertStatusEnvelope(_Wire):
     alert_status: list[WireAlertStatus]
 
 
-#: The gateway's outbox streams that travel to the county, each on the topic of its name.
-UPLINK_STREAMS: Final = ("readings", "alerts", "alert_status")
-
-
 class Rejection(_Wire):
     id: str
     reason: str
@@ -179,6 +176,23 @@ class Ack(_Wire):
     signature: str | None = Field(
         None, description="base64 Ed25519 signature by the county key over the canonical JSON"
     )
+
+
+RECEIPT_SCHEMA: Final = "hut.receipt/1"
+
+
+class Receipt(_Wire):
+    """What ``hutgw receiver import`` writes for an offline export (a file, not a topic): the ids
+    the county stored, which ``hutgw buffer mark-delivered --from-receipt`` marks delivered on the
+    gateway, and what it rejected."""
+
+    schema_: Literal["hut.receipt/1"] = Field(RECEIPT_SCHEMA, alias="schema")
+    source: str = Field(description="the name of the imported `hutgw buffer export` file")
+    exported_at: float | None = Field(
+        description="when the export was made (the earliest sent_at in the file), Unix seconds"
+    )
+    accepted: list[str]
+    rejected: list[Rejection]
 
 
 class Status(_Wire):

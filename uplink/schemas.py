@@ -25,7 +25,19 @@ from uplink.contract import (
     Command,
     CommandResult,
     ReadingsEnvelope,
+    Receipt,
     Status,
+)
+from uplink.topics import (
+    ACK,
+    ALERT_STATUS,
+    ALERTS,
+    COMMAND_RESULTS,
+    COMMANDS,
+    DEFAULT_PREFIX,
+    READINGS,
+    STATUS,
+    topic,
 )
 
 MODELS: dict[str, type[BaseModel]] = {
@@ -37,6 +49,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "Command": Command,
     "CommandResult": CommandResult,
 }
+#: What travels as a file, not on a topic: its JSON Schema goes to docs/schemas/ as well.
+FILE_MODELS: dict[str, type[BaseModel]] = {"Receipt": Receipt}
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -266,7 +280,7 @@ def component_schemas() -> dict[str, Any]:
 
 def standalone_schema(name: str) -> dict[str, Any]:
     """One model's JSON Schema with its dependencies under ``$defs`` (for docs/schemas/)."""
-    schema = MODELS[name].model_json_schema(by_alias=True, mode="validation")
+    schema = {**MODELS, **FILE_MODELS}[name].model_json_schema(by_alias=True, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://hut-gateway.example/schemas/{name}.schema.json"
     return schema
@@ -275,15 +289,15 @@ def standalone_schema(name: str) -> dict[str, Any]:
 CHANNELS: list[tuple[str, str, str, str, str]] = [
     # channel, message, action (from the gateway's point of view), qos/retain note, description
     (
-        "readings",
+        READINGS,
         "ReadingsEnvelope",
         "send",
         "1",
         "Readings, in batches. Answered by an ack (county ack mode).",
     ),
-    ("alerts", "AlertsEnvelope", "send", "1", "Alerts, in batches; drained before readings."),
+    (ALERTS, "AlertsEnvelope", "send", "1", "Alerts, in batches; drained before readings."),
     (
-        "alert_status",
+        ALERT_STATUS,
         "AlertStatusEnvelope",
         "send",
         "1",
@@ -291,21 +305,21 @@ CHANNELS: list[tuple[str, str, str, str, str]] = [
         "unanswered, reminded (docs/alerts.md). Answered by an ack like the others.",
     ),
     (
-        "ack",
+        ACK,
         "Ack",
         "receive",
         "1",
         "The county's receipt for one envelope (by batch_id), signed by the county key.",
     ),
     (
-        "status",
+        STATUS,
         "Status",
         "send",
         "1",
         "Birth (online), heartbeat (online + counters), last will (offline); retained.",
     ),
-    ("commands", "Command", "receive", "1", "Ed25519-signed down-link commands."),
-    ("command_results", "CommandResult", "send", "1", "One result per command: done, refused or failed."),
+    (COMMANDS, "Command", "receive", "1", "Ed25519-signed down-link commands."),
+    (COMMAND_RESULTS, "CommandResult", "send", "1", "One result per command: done, refused or failed."),
 ]
 
 
@@ -315,7 +329,7 @@ def asyncapi() -> dict[str, Any]:
     messages: dict[str, Any] = {}
     for leaf, msg, action, qos, description in CHANNELS:
         channels[leaf] = {
-            "address": "hut/v1/{gateway_id}/" + leaf,
+            "address": topic(DEFAULT_PREFIX, "{gateway_id}", leaf),
             "description": description,
             "parameters": {"gateway_id": {"description": "the gateway's id (config gateway_id)"}},
             "messages": {msg: {"$ref": f"#/components/messages/{msg}"}},
@@ -325,7 +339,7 @@ def asyncapi() -> dict[str, Any]:
             "action": action,
             "channel": {"$ref": f"#/channels/{leaf}"},
             "summary": description,
-            "bindings": {"mqtt": {"qos": int(qos), "retain": leaf == "status"}},
+            "bindings": {"mqtt": {"qos": int(qos), "retain": leaf == STATUS}},
             "messages": [{"$ref": f"#/channels/{leaf}/messages/{msg}"}],
         }
         messages[msg] = {
@@ -381,7 +395,7 @@ def write(docs: Path) -> list[Path]:
     written = [docs / "asyncapi.yaml"]
     written[0].write_text(render_asyncapi(), encoding="utf-8")
     (docs / "schemas").mkdir(exist_ok=True)
-    for name in MODELS:
+    for name in (*MODELS, *FILE_MODELS):
         path = docs / "schemas" / f"{name}.schema.json"
         path.write_text(render_schema(name), encoding="utf-8")
         written.append(path)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from uplink import topics
 from uplink.errors import UplinkError
 
 
@@ -27,7 +28,7 @@ class TlsSettings:
 @dataclass(frozen=True, slots=True)
 class UplinkSettings:
     broker: str
-    topic_prefix: str = "hut/v1"
+    topic_prefix: str = topics.DEFAULT_PREFIX
     client_id: str | None = None
     username: str | None = None
     password: str | None = None
@@ -97,4 +98,4 @@ class UplinkSettings:
         return cls(**kwargs)
 
     def topic(self, gateway_id: str, leaf: str) -> str:
-        return f"{self.topic_prefix}/{gateway_id}/{leaf}"
+        return topics.topic(self.topic_prefix, gateway_id, leaf)

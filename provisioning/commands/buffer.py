@@ -33,6 +33,7 @@ from provisioning.atomicfile import replace_keeping
 from provisioning.context import load_context
 from provisioning.errors import EXIT_OK, BadInputError, NotFoundError
 from uplink import envelope
+from uplink.contract import RECEIPT_SCHEMA
 
 EXPORT_BATCH = 500
 
@@ -159,7 +160,7 @@ def _read_receipt(path: Path) -> dict[str, Any]:
         ) from None
     if (
         not isinstance(data, dict)
-        or data.get("schema") != "hut.receipt/1"
+        or data.get("schema") != RECEIPT_SCHEMA
         or not isinstance(data.get("accepted"), list)
     ):
         raise BadInputError(f"{path} is not a receipt from `hutgw receiver import`")

@@ -39,7 +39,9 @@ from provisioning.errors import (
     ProvisioningError,
     UnreachableError,
 )
+from uplink import topics
 from uplink.commands import COMMAND_NAMES, load_private_key, make_command, private_key_pem, public_key_b64
+from uplink.contract import Receipt
 from uplink.errors import UplinkError
 
 if TYPE_CHECKING:
@@ -51,7 +53,8 @@ log = logging.getLogger("hutgw.receiver")
 def _broker_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     d: Any = argparse.SUPPRESS if suppress else None
     p.add_argument("--broker", default=d, help="mqtt://HOST:PORT or mqtts://HOST:PORT")
-    p.add_argument("--prefix", default=argparse.SUPPRESS if suppress else "hut/v1", help="topic prefix")
+    prefix = argparse.SUPPRESS if suppress else topics.DEFAULT_PREFIX
+    p.add_argument("--prefix", default=prefix, help="topic prefix")
     p.add_argument("--username", default=d)
     p.add_argument("--password", default=d)
     p.add_argument("--ca-file", type=Path, default=d, help="CA to trust for mqtts://")
@@ -192,15 +195,9 @@ def run_import(args: argparse.Namespace) -> int:
 
     result = asyncio.run(main())
     accepted, rejected = result.accepted, result.rejected
-    receipt = {
-        "schema": "hut.receipt/1",
-        "source": path.name,
-        "exported_at": result.exported_at,
-        "accepted": accepted,
-        "rejected": [r.model_dump() for r in rejected],
-    }
+    receipt = Receipt(source=path.name, exported_at=result.exported_at, accepted=accepted, rejected=rejected)
     tmp = receipt_path.with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps(receipt))
+    tmp.write_bytes(orjson.dumps(receipt.model_dump(by_alias=True)))
     os.replace(tmp, receipt_path)
     summary = {"accepted": len(accepted), "rejected": len(rejected), "receipt": str(receipt_path)}
     if args.json:
@@ -224,13 +221,14 @@ def _load_args(text: str) -> dict[str, Any]:
 
 def run_command(args: argparse.Namespace) -> int:
     options = _options(args)
-    prefix = getattr(args, "prefix", "hut/v1")
+    prefix = getattr(args, "prefix", topics.DEFAULT_PREFIX)
     try:
         key = load_private_key(args.key)
     except UplinkError as e:
         raise BadInputError(e.message, hint=e.hint) from None
     body = make_command(key, args.gateway_id, args.name, _load_args(args.args), ttl_s=args.ttl)
-    results_topic = f"{prefix}/{args.gateway_id}/command_results"
+    results_topic = topics.topic(prefix, args.gateway_id, topics.COMMAND_RESULTS)
+    commands_topic = topics.topic(prefix, args.gateway_id, topics.COMMANDS)
 
     async def main() -> dict[str, Any] | None:
         client = options.client(identifier=f"hutgw-command-{body['id'][-12:]}", timeout=10)
@@ -242,7 +240,7 @@ def run_command(args: argparse.Namespace) -> int:
         try:
             if args.wait > 0:
                 await client.subscribe(results_topic, qos=1)
-            await client.publish(f"{prefix}/{args.gateway_id}/commands", orjson.dumps(body), qos=1)
+            await client.publish(commands_topic, orjson.dumps(body), qos=1)
             if args.wait <= 0:
                 return None
             with contextlib.suppress(TimeoutError):

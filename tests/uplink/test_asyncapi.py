@@ -40,6 +40,15 @@ def test_documents_are_up_to_date() -> None:
         ) == schemas.render_schema(name)
 
 
+def test_file_schemas_are_up_to_date() -> None:
+    """What travels as a file (the import receipt) has its JSON Schema in docs/schemas/ too."""
+    assert set(schemas.FILE_MODELS) == {"Receipt"}
+    for name in schemas.FILE_MODELS:
+        assert (DOCS / "schemas" / f"{name}.schema.json").read_text(
+            encoding="utf-8"
+        ) == schemas.render_schema(name), "run: python -m uplink.schemas docs/"
+
+
 def test_every_message_has_examples() -> None:
     names = {name for name, _, _ in examples()}
     assert names == set(schemas.MODELS)

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import orjson
 
 from buffer.outbox import Outbox
 from buffer.record import State
+from uplink import schemas
+from uplink.contract import Receipt
 
 from .helpers import alert_record, reading_record
 
@@ -64,6 +67,8 @@ async def test_export_import_receipt_round_trip(tmp_path: Path) -> None:
     again = hutgw("receiver", "import", str(out), "--db", str(db), "--receipt", str(receipt))
     assert again.returncode == 0, again.stderr  # idempotent: a second import stores nothing new
     data = json.loads(receipt.read_text())
+    jsonschema.Draft202012Validator(schemas.standalone_schema("Receipt")).validate(data)  # docs/schemas/
+    Receipt.model_validate(data)  # the contract's model
     assert len(data["accepted"]) == 1200 - 100 + 1
     assert [r["id"] for r in data["rejected"]] == [bad.id]
 
