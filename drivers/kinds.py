@@ -184,6 +184,16 @@ _SPO2_VALUES = {
         fhir=Fhir(149530, "MDC_PULS_OXIM_PULS_RATE", _HEART_RATE_LOINC, "Pulse rate"),
     ),
 }
+LOW_SPO2: Final = AlertRule(
+    value="spo2",
+    below=90.0,
+    alert="low_spo2",
+    severity="critical",
+    message="Blood oxygen low (SpO2 below 90 %): see a doctor now / 血氧偏低,请马上就医",
+    name_zh="血氧偏低",
+    what_zh="血氧偏低({value})",
+)
+
 KINDS: Final[Mapping[str, KindSpec]] = MappingProxyType(
     {
         k.name: k
@@ -360,7 +370,18 @@ KINDS: Final[Mapping[str, KindSpec]] = MappingProxyType(
                     "they stay in the hut format and are not sent in FHIR"
                 ),
             ),
-            _kind("spo2", Label("血氧", "blood oxygen"), "clinical", "spot", _SPO2_VALUES),
+            _kind(
+                "spo2", Label("血氧", "blood oxygen"), "clinical", "spot", _SPO2_VALUES, alerts=(LOW_SPO2,)
+            ),
+            # a pulse oximeter's continuous measurement (about 1/s while the finger is in)
+            _kind(
+                "spo2_stream",
+                Label("连续血氧", "blood oxygen (continuous)"),
+                "telemetry",
+                "stream",
+                _SPO2_VALUES,
+                alerts=(LOW_SPO2,),
+            ),
             _kind(
                 "temperature",
                 Label("体温", "temperature"),

@@ -128,3 +128,27 @@ def test_clinical_md_plausibility_table_is_the_catalogue() -> None:
             else:
                 shown = f"{lo:g}-{hi:g}"
             assert shown in text, f"docs/clinical.md: {kind}.{name} should read {shown}"
+
+
+def test_devices_md_table_names_registry_profiles_and_catalogue_kinds() -> None:
+    import re
+
+    from drivers import registry
+
+    text = (ROOT / "docs" / "devices.md").read_text(encoding="utf-8")
+    table = text.split("## Supported devices", 1)[1].split(
+        "| profile | device | how it connects | gives |", 1
+    )[1]
+    rows = [line for line in table.splitlines()[2:] if line.startswith("|")]
+    assert rows
+    gives_seen: set[str] = set()
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        profile, _, _, gives = (c.strip() for c in line.strip("|").split("|"))
+        for name in re.findall(r"`([^`]+)`", profile):
+            assert name in registry.profiles(), f"docs/devices.md: unknown profile {name}"
+        for name in re.findall(r"`([^`]+)`", gives):
+            assert name in k.KINDS or name in k.alert_rules(), f"docs/devices.md: {name} is no kind"
+            gives_seen.add(name)
+    assert gives_seen

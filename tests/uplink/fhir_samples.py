@@ -33,6 +33,17 @@ SAMPLE_VALUES: dict[str, dict[str, float]] = {
 }
 
 
+def _device_number(kind: str) -> int:
+    """A kind's sample device: the kinds above in name order, then the catalogue's others."""
+    order = sorted(SAMPLE_VALUES) + sorted(k for k in KINDS if k not in SAMPLE_VALUES)
+    return order.index(kind)
+
+
+def catalogue_sample(kind: str) -> dict[str, float]:
+    """A kind without a sample above (found in the kind catalogue): the middle of each plausible range."""
+    return {n: (v.plausible[0] + v.plausible[1]) / 2 for n, v in KINDS[kind].values.items() if v.plausible}
+
+
 def make(
     kind: str,
     *,
@@ -46,7 +57,7 @@ def make(
     offset_s: float = 0,
 ) -> dict[str, Any]:
     spec = KINDS[kind]
-    vals = values or SAMPLE_VALUES[kind]
+    vals = values or SAMPLE_VALUES.get(kind) or catalogue_sample(kind)
     when = T0 + timedelta(seconds=offset_s)
     r = Reading(
         id=rid or uuid7(),
@@ -55,7 +66,7 @@ def make(
         device=DeviceRef(
             "cuff-1" if kind == "blood_pressure" else f"{kind}-dev",
             "omron.bp.ble",
-            f"F4:5E:AB:A8:08:{sorted(KINDS).index(kind):02X}",
+            f"F4:5E:AB:A8:08:{_device_number(kind):02X}",
         ),
         received_at=when,
         effective_at=when - timedelta(seconds=30) if device_time else when,
