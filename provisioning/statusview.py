@@ -179,9 +179,15 @@ def _notify(ctx: Context, api: DaemonApi | None) -> dict[str, Any]:
         finally:
             store.close()
         out["open"] = [
-            {"id": a.id, "kind": a.kind, "resident_id": a.resident_id, "resident_name": a.resident_name,
-             "state": a.state, "round": a.round,
-             "raised_at": datetime.fromtimestamp(a.raised_at, UTC).isoformat()}
+            {
+                "id": a.id,
+                "kind": a.kind,
+                "resident_id": a.resident_id,
+                "resident_name": a.resident_name,
+                "state": a.state,
+                "round": a.round,
+                "raised_at": datetime.fromtimestamp(a.raised_at, UTC).isoformat(),
+            }
             for a in sorted(rows, key=lambda a: (a.state != "unanswered", -a.raised_at))
         ]
     return out
