@@ -166,7 +166,7 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
                     "round": 1,
                     "at": "2026-11-29T08:16:05Z",
                     "by": "+8613900000002",
-                    "by_label": "家属(尾号0002)",
+                    "by_label": "家属（尾号0002）",
                     "role": "guardian",
                     "channel": "sms",
                     "via": "sms",

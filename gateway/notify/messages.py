@@ -52,7 +52,7 @@ def where_zh(facts: AlertFacts) -> str:
     pos = position_of(facts.detail)
     coords = f"{pos[0]:.4f},{pos[1]:.4f}" if pos else None
     if isinstance(zone, str) and zone and facts.kind not in ("fence_exit", "fence_enter"):  # named in "what"
-        return f"在“{zone}”附近({coords})" if coords else f"在“{zone}”附近"
+        return f"在“{zone}”附近（{coords}）" if coords else f"在“{zone}”附近"
     if coords:
         return f"位置{coords}"
     if facts.kind == "bp_crisis":

@@ -110,11 +110,11 @@ ROLE_ZH: Final = {"guardian": "家属", "clinic": "卫生院", "escalation": "�
 
 
 def acker_label(role: str | None, number: str | None, via: str, by: str | None) -> str:
-    """Who acknowledged, in the words the others get: 家属(尾号0001), 村医(小屋), 县平台."""
+    """Who acknowledged, in the words the others get: 家属（尾号0001）, 村医（小屋）, 县平台."""
     if via == "sms" and number:
-        return f"{ROLE_ZH.get(role or 'other', '') or '手机'}(尾号{tail(number)})"
+        return f"{ROLE_ZH.get(role or 'other', '') or '手机'}（尾号{tail(number)}）"
     if via == "kiosk":
-        return "村医(小屋)" if not by or by == "doctor" else f"{by}(小屋)"
+        return "村医（小屋）" if not by or by == "doctor" else f"{by}（小屋）"
     if via == "county":
-        return f"县平台{('(' + by + ')') if by else ''}"
+        return f"县平台{('（' + by + '）') if by else ''}"
     return by or via

@@ -15,7 +15,7 @@ from devtools.demo import REPLY_AFTER_S, SOS_AFTER_S, Board, LiveView, Row, Sms,
 
 SON, DAUGHTER, CLINIC, DOCTOR = "139****0001", "139****0002", "138****0001", "137****0001"
 SOS_TEXT = "【紧急】王秀英按了SOS紧急呼叫"
-NOTICE = "王秀英的紧急呼叫已由家属(尾号0002)确认，谢谢。"
+NOTICE = "王秀英的紧急呼叫已由家属（尾号0002）确认，谢谢。"
 
 
 @pytest.mark.slow

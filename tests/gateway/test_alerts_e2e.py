@@ -175,7 +175,7 @@ def test_sos_reaches_phones_escalates_and_a_reply_stops_it(
         assert time.monotonic() - t_reply < 5
         notices = sim.wait_sent(10, timeout=15)[7:]
         assert sorted(m.number for m in notices) == sorted([G1, CLINIC, DOCTOR])
-        assert all(m.text == "张桂英的紧急呼叫已由家属(尾号0002)确认，谢谢。" for m in notices)
+        assert all(m.text == "张桂英的紧急呼叫已由家属（尾号0002）确认，谢谢。" for m in notices)
         assert sim.wait_for(lambda: not sim.stored, 5)  # the reply was read and deleted
         r = cli(gw.state_dir, config, "alerts", "list", "--json")
         assert r.returncode == 0, r.stderr
@@ -320,7 +320,7 @@ def test_the_kiosk_shows_who_was_told_and_the_doctor_acknowledges(
     status, body = api(gw, "POST", f"/api/v1/alerts/{alert['id']}/ack", {}, pin=PIN)
     assert status == 409
     notices = sim.wait_sent(6, timeout=15)[3:]
-    assert {m.text for m in notices} == {"张桂英的紧急呼叫已由王医生(小屋)确认，谢谢。"}
+    assert {m.text for m in notices} == {"张桂英的紧急呼叫已由王医生（小屋）确认，谢谢。"}
     assert api(gw, "POST", "/api/v1/alerts/nope/ack", {}, pin=PIN)[0] == 404
 
 

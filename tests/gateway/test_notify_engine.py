@@ -195,7 +195,7 @@ async def test_a_guardian_replying_1_stops_the_rounds_and_the_others_are_told(
     assert row.acked_by == "+86" + G2 and row.acked_role == "guardian"
     await rig.drain()
     assert sorted(sent_to(rig)) == sorted([G1, CLINIC])
-    assert all(t == "张桂英的紧急呼叫已由家属(尾号0002)确认，谢谢。" for _, t in rig.channel.sent)  # type: ignore[union-attr]
+    assert all(t == "张桂英的紧急呼叫已由家属（尾号0002）确认，谢谢。" for _, t in rig.channel.sent)  # type: ignore[union-attr]
     ack = [e for e in rig.emitted if e["event"] == "acknowledged"]
     assert len(ack) == 1 and ack[0]["by"] == "+86" + G2 and ack[0]["via"] == "sms"
     rig.channel.sent.clear()  # type: ignore[union-attr]
@@ -219,7 +219,7 @@ async def test_queued_messages_of_an_acknowledged_alert_are_never_sent(rig: Rig)
     await rig.drain()
     # the two not yet sent were cancelled; the one who got the SOS is told who took it
     assert sent_to(rig) == [G1, G1]
-    assert "村医(小屋)" in rig.channel.sent[1][1]  # type: ignore[union-attr]
+    assert "村医（小屋）" in rig.channel.sent[1][1]  # type: ignore[union-attr]
     assert rig.engine.acknowledge(a.id, by="county", via="county").outcome == "already"
     assert rig.engine.acknowledge("nope", by="x", via="county").outcome == "unknown"
 
@@ -432,7 +432,7 @@ async def test_the_county_acknowledges_with_a_signed_alert_ack_command(rig: Rig,
         res.status == "done" and res.result["outcome"] == "acknowledged" and res.result["ack_via"] == "county"
     )
     await rig.drain()
-    assert {t for _, t in rig.channel.sent[3:]} == {"张桂英的紧急呼叫已由县平台(县急救中心)确认，谢谢。"}  # type: ignore[union-attr]
+    assert {t for _, t in rig.channel.sent[3:]} == {"张桂英的紧急呼叫已由县平台（县急救中心）确认，谢谢。"}  # type: ignore[union-attr]
     again = await handler(cmd(a.id))
     assert again.status == "done" and again.result["outcome"] == "already"
     unknown = await handler(cmd("no-such-alert"))
