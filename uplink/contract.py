@@ -123,7 +123,9 @@ class WireAlertStatus(_Wire):
     purpose: str | None = Field(None, description="urgent, reminder, unanswered (which message)")
     message_round: int | None = None
     by: str | None = Field(None, description="who acknowledged: a phone number, the doctor, a county user")
-    by_label: str | None = Field(None, description="how the others were told who it was, e.g. 家属（尾号0001）")
+    by_label: str | None = Field(
+        None, description="how the others were told who it was, e.g. 家属（尾号0001）"
+    )
     via: Literal["sms", "kiosk", "county", "cli"] | None = None
     error: str | None = None
     seq: int | None = None
