@@ -185,7 +185,8 @@ async def test_sos_with_bracketed_ssid_through_the_listener() -> None:
         w.close()
 
 
-@pytest.mark.parametrize("profile", ["watch.tcp", "watch.stream"])
+# every watch profile of the registry (walked: the ones on the watch TCP listener)
+@pytest.mark.parametrize("profile", sorted(n for n, p in registry.profiles().items() if p.transport == "tcp"))
 def test_profiles_use_the_same_framing(profile: str) -> None:
     p = registry.get(profile)
     assert p.framer is not None
