@@ -24,6 +24,7 @@ from typing import Any, Literal
 import orjson
 
 from buffer.ids import uuid7
+from drivers.kinds import alert_rules
 from gateway.clock import Clock
 from gateway.config import ClinicalConfig
 from uplink.contract import WireAlert
@@ -47,6 +48,7 @@ KNOWN_KINDS = (
     "buffer_recovered",
     "gateway_fault",
     "clock_unsynced",
+    *alert_rules(),  # the kind catalogue's threshold alerts (drivers/kinds.py): low_spo2
 )
 SOS_KINDS = frozenset({"sos"})
 SOS_MAX_SUPPRESS_S = 60.0
