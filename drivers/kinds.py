@@ -51,6 +51,15 @@ Hook = Literal["bp", "bmi"]
 
 
 @dataclass(frozen=True, slots=True)
+class Value:
+    """One measured value with its UCUM unit (``drivers.measurement`` re-exports it; here so that
+    ``uplink/``, which may import only this module of ``drivers/``, reads readings back)."""
+
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
 class Label:
     zh: str
     en: str

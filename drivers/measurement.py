@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from drivers.kinds import Value as Value
+
 # UCUM unit codes used across drivers.
 MMHG = "mm[Hg]"
 KPA = "kPa"
@@ -25,14 +27,6 @@ MS = "ms"
 M_PER_S = "m/s"
 KM_PER_H = "km/h"
 CEL = "Cel"
-
-
-@dataclass(frozen=True, slots=True)
-class Value:
-    """One measured value with its UCUM unit."""
-
-    value: float
-    unit: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ counted; the next alert of that condition carries the count in ``suppressed_repe
 second press a minute later must reach someone.
 
 ``message`` is short text without health values (it may be logged); ``detail`` may carry the
-values for the county. Alerts are logged at WARNING without either.
+values for the county. Alerts are logged at WARNING without either. The :class:`Alert` dataclass
+and its wire form are :mod:`uplink.codec`'s (``Alert.to_wire()``, ``Alert.from_wire()``).
 """
 
 from __future__ import annotations
@@ -16,22 +17,19 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
-
-import orjson
+from typing import Any
 
 from buffer.ids import uuid7
 from drivers.kinds import alert_rules
 from gateway.clock import Clock
 from gateway.config import ClinicalConfig
-from uplink.contract import WireAlert
+from uplink.codec import Alert as Alert
+from uplink.codec import Severity as Severity
 
 log = logging.getLogger(__name__)
 
-Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 KNOWN_KINDS = (
     "sos",
@@ -55,20 +53,6 @@ SOS_MAX_SUPPRESS_S = 60.0
 MAX_CONDITIONS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
-    id: str
-    kind: str
-    severity: Severity
-    resident_id: str | None
-    notify: tuple[str, ...]
-    raised_at: datetime
-    message: str
-    reading_id: str | None = None
-    detail: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    suppressed_repeats: int = 0
-
-
 @dataclass(slots=True)
 class _Condition:
     last_raised: float
@@ -76,32 +60,7 @@ class _Condition:
     suppressed_total: int = 0
 
 
-def _iso(dt: datetime) -> str:
-    return dt.isoformat().replace("+00:00", "Z")
-
-
-def alert_to_wire_dict(a: Alert) -> dict[str, Any]:
-    """The JSON object of :class:`uplink.contract.WireAlert` (without ``seq``)."""
-    return {
-        "id": a.id,
-        "kind": a.kind,
-        "severity": a.severity,
-        "resident_id": a.resident_id,
-        "notify": list(a.notify),
-        "raised_at": _iso(a.raised_at),
-        "message": a.message,
-        "reading_id": a.reading_id,
-        "suppressed_repeats": a.suppressed_repeats,
-        "detail": dict(a.detail),
-    }
-
-
-def encode_alert(a: Alert) -> bytes:
-    return orjson.dumps(alert_to_wire_dict(a))
-
-
-def decode_alert(payload: bytes) -> WireAlert:
-    return WireAlert.model_validate_json(payload)
+encode_alert = Alert.to_wire  # the former name, for callers not yet moved to ``Alert.to_wire()``
 
 
 class AlertManager:

@@ -37,10 +37,10 @@ from gateway.clock import Clock
 from gateway.errors import ReadingError
 from gateway.kinds import KINDS, normalise
 from gateway.logsetup import health_debug
-from gateway.readings import Attribution, Classification, DeviceRef, Reading
 from gateway.registry import DeviceEntry, RegistrySnapshot, ResidentEntry
 from gateway.sessions import KioskSessions
 from gateway.timebase import BOOT_KEY, MONOTONIC_KEY, ClockCorrector, TimeDecision, as_tz, resolve_time
+from uplink.codec import Attribution, Classification, DeviceRef, Reading
 from uplink.ids import uuid7
 
 log = logging.getLogger(__name__)
@@ -542,34 +542,5 @@ def _scalars(
     return out
 
 
-def reading_from_wire(data: Mapping[str, Any]) -> Reading:
-    """A :class:`Reading` back from its wire JSON (``gateway.readings.to_wire_dict``).
-
-    Used to revise stored readings (late assignment, clock correction). Raises ``ValueError``
-    (or ``KeyError``/``TypeError``) on a payload that is not a reading.
-    """
-    c = data.get("classification")
-    dev = data["device"]
-    raw_hex = data.get("raw_hex")
-    user_index = data.get("user_index")
-    return Reading(
-        id=str(data["id"]),
-        kind=str(data["kind"]),
-        values=MappingProxyType(
-            {str(k): Value(float(v["value"]), str(v["unit"])) for k, v in data["values"].items()}
-        ),
-        device=DeviceRef(id=str(dev["id"]), profile=dev.get("profile"), address=dev.get("address")),
-        received_at=datetime.fromisoformat(str(data["received_at"])),
-        effective_at=datetime.fromisoformat(str(data["effective_at"])),
-        time_source=data["time_source"],
-        resident_id=data.get("resident_id"),
-        attribution=data["attribution"],
-        measured_at=data.get("measured_at"),
-        gateway_clock_synced=bool(data.get("gateway_clock_synced", True)),
-        user_index=user_index if isinstance(user_index, int) else None,
-        flags=tuple(str(f) for f in data.get("flags") or ()),
-        classification=None if c is None else Classification(**c),
-        raw=bytes.fromhex(raw_hex) if raw_hex else None,
-        extras=dict(data.get("extras") or {}),
-        revision=int(data.get("revision", 0)),
-    )
+# The codec's, under its former name, for callers not yet moved to ``Reading.from_wire()``.
+reading_from_wire = Reading.from_wire_dict

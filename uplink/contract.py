@@ -33,6 +33,7 @@ else:  # the kind catalogue's names, in its order: the JSON Schemas' and OpenAPI
     ReadingKind = Literal[KIND_NAMES]
 Attribution = Literal["personal", "session", "manual", "unattributed", "assigned", "device_user"]
 TimeSource = Literal["device", "gateway"]
+Severity = Literal["info", "warning", "critical"]
 
 
 class _Wire(BaseModel):
@@ -87,7 +88,7 @@ class WireReading(_Wire):
 class WireAlert(_Wire):
     id: str
     kind: str = Field(description="sos, bp_crisis, fence_exit, fence_enter, signal_lost, ...")
-    severity: Literal["info", "warning", "critical"]
+    severity: Severity
     resident_id: str | None
     notify: list[str] = Field(default_factory=list)
     raised_at: datetime

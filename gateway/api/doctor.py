@@ -34,7 +34,6 @@ from gateway.api.readings import (
     enter_manual,
     reading_view,
 )
-from gateway.readings import to_wire_dict
 
 log = logging.getLogger("hutgw.api.doctor")
 
@@ -195,7 +194,7 @@ async def post_manual(request: web.Request) -> web.Response:
     processed = await enter_manual(request, ManualReadingIn.model_validate_json, entered_by="doctor")
     if isinstance(processed, web.Response):
         return processed
-    view = reading_view(to_wire_dict(processed.reading))
+    view = reading_view(processed.reading.to_wire_dict())
     return web.json_response({"id": processed.reading.id, "reading": view}, status=201)
 
 

@@ -42,7 +42,7 @@ REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
 def reading_view(d: Mapping[str, Any], stored: Stored | None = None) -> dict[str, Any]:
-    """What the kiosk shows of a reading (its wire JSON, see ``gateway.readings.to_wire_dict``)."""
+    """What the kiosk shows of a reading (its wire JSON, see ``uplink.codec.Reading.to_wire_dict``)."""
     device = d.get("device") or {}
     out = {
         "id": d["id"],

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.alerts import AlertManager, decode_alert, encode_alert
+from gateway.alerts import AlertManager
 from gateway.clock import FakeClock
 from uplink.contract import WireAlert
 
@@ -21,7 +21,7 @@ def test_alert_fields_and_wire_form(clock: FakeClock) -> None:
     )
     assert a is not None
     assert a.notify == ("13800138000", "R002") and a.raised_at == clock.now() and a.suppressed_repeats == 0
-    wire = decode_alert(encode_alert(a))
+    wire = WireAlert.model_validate_json(a.to_wire())
     assert isinstance(wire, WireAlert)
     assert wire.id == a.id and wire.kind == "bp_crisis" and wire.detail == {"systolic": 190}
     assert wire.reading_id == "r1" and wire.notify == ["13800138000", "R002"]
