@@ -14,6 +14,7 @@ from buffer.errors import (
     UnknownRecordError,
 )
 from buffer.outbox import Outbox
+from buffer.ports import Queue, RecordLog
 from buffer.record import Lane, Record, State, Stored
 from buffer.results import AckResult, Claim, MaintenanceResult, OutboxStats, RecoveryReport
 from buffer.settings import OutboxSettings
@@ -32,7 +33,9 @@ __all__ = [
     "OutboxError",
     "OutboxSettings",
     "OutboxStats",
+    "Queue",
     "Record",
+    "RecordLog",
     "RecoveryReport",
     "State",
     "StorageError",

@@ -12,6 +12,9 @@ restarts), the batch's rows go back to *pending* but keep their ``batch_id``.  `
 rows in priority order; when the first row it meets belongs to such a batch it returns that whole
 batch again under the same ``batch_id`` (``Claim.resent``), so the receiver can de-duplicate by
 batch id.  A late ack of the original send still counts.
+
+Its two jobs have two narrow interfaces (:mod:`buffer.ports`): ``Outbox.queue`` (the queue) and
+``Outbox.records`` (the record log, read and revised), both this one outbox on its one connection.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import aiosqlite
 
 from buffer import diskio, ids, marks, salvage, schema, store
 from buffer.errors import InvalidRecordError, OutboxClosedError, OutboxError, translate
+from buffer.ports import Queue, RecordLog
 from buffer.record import Lane, Record, State, Stored
 from buffer.results import AckResult, Claim, MaintenanceResult, OutboxStats, RecoveryReport
 from buffer.settings import OutboxSettings
@@ -118,6 +122,18 @@ class Outbox:
         self._disk_looked_at: float | None = None
         self._put_failure_logged_at: float | None = None
         self._put_failures_unlogged = 0
+
+    # ------------------------------------------------------------------------ the two interfaces
+
+    @property
+    def queue(self) -> Queue:
+        """This outbox as the queue (put, claim, ack, release, leases, export, stats)."""
+        return self
+
+    @property
+    def records(self) -> RecordLog:
+        """This outbox as the record log (get, history, unattributed, list, revise)."""
+        return self
 
     # ---------------------------------------------------------------------------------- lifecycle
 

@@ -6,6 +6,7 @@ transports (as their :class:`drivers.source.FrameSink`) and to the local API.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from buffer.outbox import Outbox
+from buffer.ports import RecordLog
 from buffer.record import Lane, Record
 from drivers import registry as profiles
 from drivers.ble.dedup import Deduplicator
@@ -26,9 +28,10 @@ from gateway.alerts import Alert, AlertManager, encode_alert
 from gateway.clock import Clock
 from gateway.events import EventBus
 from gateway.kinds import LANES
-from gateway.pipeline import Pipeline, Processed, reading_from_wire
+from gateway.pipeline import Pipeline, Processed
 from gateway.quarantine import Quarantine
-from gateway.readings import Reading, decode, encode
+from gateway.readings import Reading, encode
+from gateway.reattribution import Reattribution
 from gateway.registry import DeviceEntry, Registry, RegistrySnapshot
 from gateway.sessions import KioskSessions
 
@@ -123,6 +126,7 @@ class Gateway:
         self.gateway_id = gateway_id
         self.clock = clock
         self.outbox = outbox
+        self.records: RecordLog = outbox.records  # the readings as stored (history, revisions)
         self.registry = registry
         self.pipeline = pipeline
         self.sessions = sessions
@@ -130,6 +134,7 @@ class Gateway:
         self.events = events
         self.quarantine = quarantine
         self.log = logger or log
+        self.reattribution = Reattribution(self.records, pipeline, on_revised=self._revised)
         self._on_alerts = on_alerts
         self.counters = Counters()
         self.devices: dict[str, DeviceStatus] = {}
@@ -212,7 +217,9 @@ class Gateway:
         self._wake()
 
     async def revise(self, reading: Reading) -> None:
-        await self.outbox.revise(reading.id, encode(reading), key=reading.resident_id)
+        await self.reattribution.revise(reading)
+
+    def _revised(self, reading: Reading) -> None:
         self.events.publish("reading", reading_event(reading))
         self._wake()
 
@@ -243,13 +250,10 @@ class Gateway:
     async def _correct_unsynced(self) -> None:
         corrector = self.pipeline.corrector()
         for reading_id in sorted(self._unsynced):
-            stored = await self.outbox.get(reading_id)
-            self._unsynced.pop(reading_id, None)
-            if stored is None:
-                continue
-            fixed = self.pipeline.correct_time(reading_from_wire(decode(stored.payload)), corrector)
+            fixed = await self.reattribution.retime(
+                reading_id, corrector, on_read=functools.partial(self._unsynced.pop, reading_id, None)
+            )
             if fixed is not None:
-                await self.revise(fixed)
                 self.log.info("reading %s re-timed now that the clock is synchronised", reading_id)
 
     def _wake(self) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from buffer.outbox import Outbox
+from buffer.ports import Queue
 from drivers import registry as profiles
 from drivers.serial.formats import load_format_dir
 from gateway import memory
@@ -256,7 +257,7 @@ class Daemon:
         self.log.info("local API on %s", self.api_url)
 
         # Uplink (optional) — entered before the transports so it is closed after them.
-        uplink = self._make_uplink(outbox, registry)
+        uplink = self._make_uplink(outbox.queue, registry)  # the uplink drains the queue
         if uplink is not None:
             await self._stack.enter_async_context(uplink)
             gw.uplink = uplink
@@ -347,7 +348,7 @@ class Daemon:
         )
         return engine
 
-    def _make_uplink(self, outbox: Outbox, registry: Registry) -> UplinkPort | None:
+    def _make_uplink(self, outbox: Queue, registry: Registry) -> UplinkPort | None:
         cfg = self.config
         logger = logging.getLogger("hutgw.uplink")
         if cfg.uplink.transport == "http":

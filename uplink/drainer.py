@@ -48,7 +48,7 @@ class ClaimLike(Protocol):
 
 
 class OutboxPort(Protocol):
-    """What the uplinks use of ``buffer.outbox.Outbox``."""
+    """What the uplinks use of ``buffer.outbox.Outbox``: part of its queue (``buffer.ports.Queue``)."""
 
     async def claim(
         self,

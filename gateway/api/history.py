@@ -18,7 +18,6 @@ Readings come from the outbox, which keeps delivered readings for ``buffer.reten
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,8 +37,8 @@ from gateway.api.readings import GATEWAY, reading_view
 from gateway.core import Gateway
 from gateway.errors import ReadingError
 from gateway.kinds import KINDS, LANES
-from gateway.pipeline import reading_from_wire
 from gateway.readings import decode, to_wire_dict
+from gateway.reattribution import AlreadyAssigned, NoSuchReading, NotAReading, TooOld
 
 log = logging.getLogger("hutgw.api.history")
 
@@ -227,7 +226,7 @@ async def get_history(request: web.Request) -> web.Response:
         return problem(404, f"no resident {resident_id!r} in the registry")
     since = gw.clock.now().timestamp() - q.days * 86_400
     kinds = [q.kind] if q.kind else list(HEALTH_KINDS)
-    rows = await gw.outbox.history(resident_id, since=since, limit=q.limit, kinds=kinds)
+    rows = await gw.records.history(resident_id, since=since, limit=q.limit, kinds=kinds)
     readings = [reading_view(d, s) for s, d in readable(rows)]
     return web.json_response(
         {
@@ -251,7 +250,7 @@ async def today_summary(gw: Gateway, resident_id: str) -> dict[str, Any]:
     local = gw.clock.now().astimezone()
     midnight = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
     since = midnight.timestamp()
-    rows = await gw.outbox.history(resident_id, since=since, limit=MAX_LIMIT, kinds=SUMMARY_KINDS)
+    rows = await gw.records.history(resident_id, since=since, limit=MAX_LIMIT, kinds=SUMMARY_KINDS)
     counts = dict.fromkeys(SUMMARY_KINDS, 0)
     rates: list[float] = []
     for _, d in readable(rows):
@@ -259,7 +258,7 @@ async def today_summary(gw: Gateway, resident_id: str) -> dict[str, Any]:
         hr = (d.get("values") or {}).get("heart_rate")
         if d["kind"] == "heart_rate" and isinstance(hr, Mapping) and isinstance(hr.get("value"), int | float):
             rates.append(float(hr["value"]))
-    alerts = await gw.outbox.history(resident_id, since=since, limit=MAX_LIMIT, kinds=FENCE_ALERTS)
+    alerts = await gw.records.history(resident_id, since=since, limit=MAX_LIMIT, kinds=FENCE_ALERTS)
     outside = 0
     for s in alerts:
         if s.stream != "alerts":
@@ -295,7 +294,7 @@ class UnattributedQuery(BaseModel):
 
 async def _unattributed(gw: Gateway, *, since_s: float, limit: int) -> list[tuple[Stored, dict[str, Any]]]:
     now = gw.clock.now()
-    rows = await gw.outbox.unattributed(stream="readings", since=now.timestamp() - since_s, limit=limit)
+    rows = await gw.records.unattributed(stream="readings", since=now.timestamp() - since_s, limit=limit)
     cutoff = now - timedelta(seconds=since_s)
     return [
         (s, d)
@@ -329,9 +328,6 @@ class AssignIn(BaseModel):
     resident_id: str | None = Field(None, min_length=1, max_length=64)
 
 
-ASSIGN_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("assign_lock", asyncio.Lock)
-
-
 async def post_assign(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     doctor, refused = doctor_check(request)
@@ -353,27 +349,24 @@ async def post_assign(request: web.Request) -> web.Response:
         return problem(403, "a resident can only claim a reading for themself")
     else:
         resident_id = session.resident_id
-    async with request.app[ASSIGN_LOCK]:
-        stored = await gw.outbox.get(reading_id)
-        found = readable([stored] if stored is not None else [])
-        if not found:
-            return problem(404, f"no reading {reading_id!r}")
-        data = found[0][1]
-        if data.get("resident_id") is not None:
-            return problem(409, "this reading already belongs to a resident")
-        if not doctor:
-            age = (gw.clock.now() - _when(data["received_at"])).total_seconds()
-            if age > CLAIM_WINDOW_S:
-                return problem(
-                    403,
-                    f"only a reading from the last {CLAIM_WINDOW_S / 60:.0f} minutes can be claimed; "
-                    "ask the village doctor",
-                )
-        try:
-            assigned = gw.pipeline.assign(reading_from_wire(data), resident_id)
-        except ReadingError as e:
-            return problem(422, "invalid assignment", e.errors)
-        await gw.revise(assigned)
+    window = None if doctor else gw.clock.now() - timedelta(seconds=CLAIM_WINDOW_S)
+    try:
+        assigned = await gw.reattribution.assign(reading_id, resident_id, received_after=window)
+    except NoSuchReading:
+        return problem(404, f"no reading {reading_id!r}")
+    except NotAReading as e:
+        log.warning("outbox record %s is not a readable reading (%s); skipped", reading_id, e)
+        return problem(404, f"no reading {reading_id!r}")
+    except AlreadyAssigned:
+        return problem(409, "this reading already belongs to a resident")
+    except TooOld:
+        return problem(
+            403,
+            f"only a reading from the last {CLAIM_WINDOW_S / 60:.0f} minutes can be claimed; "
+            "ask the village doctor",
+        )
+    except ReadingError as e:
+        return problem(422, "invalid assignment", e.errors)
     if session is not None:
         gw.sessions.touch()
         request.app[WATCH].sync()
@@ -381,7 +374,6 @@ async def post_assign(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[ASSIGN_LOCK] = asyncio.Lock()
     app.router.add_get("/api/v1/residents/{resident_id}/history", get_history)
     app.router.add_get("/api/v1/readings/unattributed", get_unattributed)
     app.router.add_post("/api/v1/readings/{reading_id}/assign", post_assign)

@@ -24,7 +24,8 @@ from gateway.alerts import AlertManager
 from gateway.clinical import ClinicalSettings
 from gateway.clock import SystemClock
 from gateway.pipeline import Pipeline, reading_from_wire
-from gateway.readings import Reading, encode
+from gateway.readings import Reading
+from gateway.reattribution import AlreadyAssigned, NoSuchReading, NotAReading, Reattribution
 from gateway.registry import Registry, registry_path
 from gateway.sessions import KioskSessions
 from provisioning.context import load_context
@@ -90,7 +91,7 @@ async def _unattributed(path: Path, scan: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     async with Outbox(path) as box:
         for state in SCAN_STATES:
-            for stored in await box.list(state=state, stream="readings", limit=scan):
+            for stored in await box.records.list(state=state, stream="readings", limit=scan):
                 if stored.key is not None:
                     continue
                 r = _decode(stored)
@@ -123,25 +124,22 @@ async def _assign(
     path: Path, reading_id: str, pipeline: Pipeline, resident_id: str, *, force: bool
 ) -> Reading:
     async with Outbox(path) as box:
-        stored = await box.get(reading_id)
-        if stored is None or stored.stream != "readings":
+        try:
+            return await Reattribution(box.records, pipeline).assign(reading_id, resident_id, force=force)
+        except NoSuchReading:
             raise NotFoundError(
                 f"no stored reading {reading_id!r}", hint="see `hutgw readings unattributed` for the ids"
-            )
-        reading = _decode(stored)
-        if reading is None:
+            ) from None
+        except NotAReading:
             raise BadInputError(
                 f"stored record {reading_id} is not a readable reading",
                 hint="the record is damaged; `hutgw diag bundle` collects the state for support",
-            )
-        if reading.resident_id is not None and not force:
+            ) from None
+        except AlreadyAssigned as e:
             raise ConflictError(
-                f"reading {reading_id} already belongs to resident {reading.resident_id}",
+                f"reading {reading_id} already belongs to resident {e.reading.resident_id}",
                 hint="add --force to correct it",
-            )
-        revised = pipeline.assign(reading, resident_id)
-        await box.revise(reading_id, encode(revised), key=resident_id)
-    return revised
+            ) from None
 
 
 def run_assign(args: argparse.Namespace) -> int:
