@@ -17,8 +17,8 @@ from datetime import datetime
 
 from buffer.ports import RecordLog
 from buffer.record import Stored
-from gateway.pipeline import Pipeline, reading_from_wire
-from gateway.readings import Reading, decode, encode
+from gateway.pipeline import Pipeline
+from gateway.readings import Reading
 from gateway.timebase import ClockCorrector
 
 
@@ -47,7 +47,7 @@ class TooOld(Exception):
 
 
 def _reading(stored: Stored) -> Reading:
-    return reading_from_wire(decode(stored.payload))
+    return Reading.from_wire(stored.payload)  # bytes -> model, in one step of the codec
 
 
 class Reattribution:
@@ -132,6 +132,6 @@ class Reattribution:
             await self._revise(reading)
 
     async def _revise(self, reading: Reading) -> None:
-        await self.records.revise(reading.id, encode(reading), key=reading.resident_id)
+        await self.records.revise(reading.id, reading.to_wire(), key=reading.resident_id)
         if self._on_revised is not None:
             self._on_revised(reading)
