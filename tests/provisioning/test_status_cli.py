@@ -12,7 +12,7 @@ import pytest
 from buffer.ids import uuid7
 from buffer.outbox import Outbox
 from buffer.record import Lane, Record
-from gateway.alerts import Alert, encode_alert
+from gateway.alerts import Alert
 from provisioning.errors import EXIT_OK, EXIT_UNREACHABLE
 from tests.provisioning.clihelp import Cli, Pty, RunningDaemon, add_scale
 from tests.support.serial import tanita_line
@@ -29,7 +29,7 @@ def alert(kind: str, message: str, resident: str | None = "R001") -> Record:
         message=message,
     )
     return Record(
-        id=a.id, stream="alerts", lane=Lane.ALERTS, kind=a.kind, payload=encode_alert(a), key=resident
+        id=a.id, stream="alerts", lane=Lane.ALERTS, kind=a.kind, payload=a.to_wire(), key=resident
     )
 
 

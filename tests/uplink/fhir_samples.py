@@ -1,4 +1,4 @@
-"""Readings of every kind, built through the gateway's own wire encoding (gateway.readings)."""
+"""Readings of every kind, built through the gateway's own wire encoding (uplink.codec)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from buffer.ids import uuid7
 from drivers.measurement import Value
 from gateway.kinds import KINDS
-from gateway.readings import Classification, DeviceRef, Reading, to_wire_dict
+from uplink.codec import Classification, DeviceRef, Reading
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
@@ -78,4 +78,4 @@ def make(
         classification=classification,
         revision=revision,
     )
-    return to_wire_dict(r)
+    return r.to_wire_dict()
