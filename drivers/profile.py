@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 from drivers.frames import RawFrame, TransportKind
@@ -37,6 +38,42 @@ class SerialSettings:
     stopbits: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class SetTime:
+    """Connect step: write the gateway's local time to ``char`` (``encode(local_now)``) when the
+    device has it writable and the gateway clock is synchronised. The first ``SetTime`` whose
+    characteristic is present and writable sets the clock; later ones are skipped."""
+
+    char: str
+    encode: Callable[[datetime], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Connect step: read ``char`` once (when present and readable) and hand it on as a frame."""
+
+    char: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Connect step: enable notifications/indications on ``char`` (when the device offers them)."""
+
+    char: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStored:
+    """Connect step: subscribe to the Record Access Control Point ``racp`` and write ``request``
+    (by default "report stored records: all records") so the device sends its stored records."""
+
+    racp: str
+    request: bytes = b"\x01\x01"
+
+
+ConnectStep = SetTime | Read | Subscribe | RequestStored
+"""What the BLE transport does, in order, on every connection to a device (``Profile.connect``)."""
+
 ConnectPolicy = Literal["advert_only", "connect_on_advert", "stay_connected", "poll", "none"]
 
 
@@ -48,7 +85,9 @@ class Profile:
     (``tanita.serial``, ``gatt.blood_pressure_measurement``, ...). ``decode`` is pure: no I/O,
     no clock; it raises :class:`drivers.errors.DecodeError`. ``decode_sequence`` exists for
     protocols whose unit is several frames (BCM two-part records). ``framer`` builds a fresh
-    stream framer for byte-stream transports (serial, TCP).
+    stream framer for byte-stream transports (serial, TCP). ``connect`` is what the BLE
+    transport does, in order, on each connection (:data:`ConnectStep`: set the clock, read,
+    subscribe, request stored records).
     """
 
     name: str
@@ -59,6 +98,7 @@ class Profile:
     ble: BleMatch | None = None
     gatt_characteristics: tuple[str, ...] = ()
     connect_policy: ConnectPolicy = "none"
+    connect: tuple[ConnectStep, ...] = ()
     serial: SerialSettings | None = None
     framer: Callable[[], Framer] | None = None
     decode_sequence: Callable[[Sequence[RawFrame]], Decoded] | None = None

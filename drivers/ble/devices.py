@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from drivers.errors import DriverError
 from drivers.gatt.uuids import normalize
-from drivers.profile import ConnectPolicy, Profile
+from drivers.profile import ConnectPolicy, Profile, Read, Subscribe
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +61,11 @@ def bind(
 
 
 def subscribe_uuids(profiles: Iterable[Profile]) -> frozenset[str]:
-    """Characteristics the transport subscribes to on any connected device (profiles tagged
-    ``subscribe``: measurements, cuff pressure, battery)."""
-    return frozenset(normalize(u) for p in profiles if "subscribe" in p.tags for u in p.gatt_characteristics)
+    """Characteristics some device subscribes to on connecting (``Subscribe`` connect steps:
+    measurements, cuff pressure, battery)."""
+    return frozenset(normalize(s.char) for p in profiles for s in p.connect if isinstance(s, Subscribe))
 
 
 def read_uuids(profiles: Iterable[Profile]) -> frozenset[str]:
-    """Characteristics read once on every connection (profiles tagged ``read_on_connect``)."""
-    return frozenset(
-        normalize(u) for p in profiles if "read_on_connect" in p.tags for u in p.gatt_characteristics
-    )
+    """Characteristics some device reads once on connecting (``Read`` connect steps)."""
+    return frozenset(normalize(s.char) for p in profiles for s in p.connect if isinstance(s, Read))

@@ -7,8 +7,9 @@
 * ``ble-watch``: adapter silence (:class:`SilenceWatch`) -> ``LinkEvent("adapter", "silent")``.
 * ``ble-deliver``: hands queued frames to ``sink.frame`` in arrival order (bounded queue).
 * ``ble-session-ADDR``: cuffs and scales (``connect_on_advert``) are connected when they advertise
-  after a measurement, the clock is set, indications enabled, the burst of stored readings
-  received, and the link closed when the device drops it or goes idle; then a cool-down.
+  after a measurement, the device definition's connect steps run (``Profile.connect``: set the
+  clock, read, subscribe, request stored records), the burst of stored readings received, and
+  the link closed when the device drops it or goes idle; then a cool-down.
 * ``ble-keeper-ADDR``: wristbands (``stay_connected``) are reconnected with backoff after every
   drop; ``poll`` devices are connected every ``poll_interval_s`` for ``poll_listen_s``.
 
@@ -40,13 +41,11 @@ from bleak_retry_connector import establish_connection
 from drivers import registry
 from drivers.ble.adverts import AdvertFilter
 from drivers.ble.backoff import Backoff
-from drivers.ble.devices import BoundDevice, DeviceSpec, bind, normalize_address, read_uuids, subscribe_uuids
+from drivers.ble.devices import BoundDevice, DeviceSpec, bind, normalize_address
 from drivers.ble.silence import SilenceWatch
 from drivers.frames import RawFrame
 from drivers.gatt import uuids
-from drivers.gatt.date_time import DateTime
-from drivers.profile import ConnectPolicy, Profile
-from drivers.profiles.gatt_date_time import encode_current_time
+from drivers.profile import ConnectPolicy, Profile, Read, RequestStored, SetTime, Subscribe
 from drivers.source import FrameSink, LinkEvent, LinkState
 
 ADAPTER = "adapter"
@@ -116,8 +115,6 @@ class BleTransport:
             raise TypeError("clock must have now(), monotonic() and synced() (a gateway.clock.Clock)")
         known = profiles if profiles is not None else registry.profiles()
         self._devices: dict[str, BoundDevice] = bind(devices, known)
-        self._subscribe = subscribe_uuids(known.values())
-        self._read = read_uuids(known.values())
         self._sink = sink
         self._clock = clock
         self._backend = backend or BleBackend()
@@ -435,29 +432,47 @@ class BleTransport:
                 await asyncio.wait_for(lost.wait(), until - now)
 
     async def _prepare(self, bound: BoundDevice, client: BleakClient) -> None:
-        """Set the device clock, read ``read_on_connect`` values (battery), enable notifications."""
-        address = bound.address
-        io = self._timing.io_timeout_s
+        """Run the device definition's connect steps (``Profile.connect``) in order."""
         chars = [c for service in client.services for c in service.characteristics]
         by_uuid = {c.uuid: c for c in chars}
-        await self._set_clock(address, client, by_uuid)
-        for char in chars:
-            if char.uuid not in self._read or "read" not in char.properties:
+        clock_set = False
+        for step in bound.profile.connect:
+            char = by_uuid.get(uuids.normalize(step.racp if isinstance(step, RequestStored) else step.char))
+            if char is None:
                 continue
-            try:
-                value = await asyncio.wait_for(client.read_gatt_char(char), io)
-                self._emit(self._frame("ble_gatt", address, char.uuid, bytes(value)))
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                self._log.info("%s: %s not readable: %s", address, char.uuid, e)
-        for char in chars:
-            if char.uuid not in self._subscribe:
-                continue
-            if not {"notify", "indicate"} & set(char.properties):
-                continue
-            await asyncio.wait_for(client.start_notify(char, self._value_callback(address)), io)
-            self._log.debug("%s: subscribed to %s", address, char.uuid)
+            if isinstance(step, SetTime):
+                if not clock_set and {"write", "write-without-response"} & set(char.properties):
+                    clock_set = True  # the first writable clock characteristic is the one set
+                    await self._set_clock(bound.address, client, char, step)
+            elif isinstance(step, Read):
+                await self._read_char(bound.address, client, char)
+            elif isinstance(step, Subscribe):
+                await self._subscribe_char(bound.address, client, char)
+            else:
+                await self._subscribe_char(bound.address, client, char)
+                await asyncio.wait_for(
+                    client.write_gatt_char(char, step.request, response=True), self._timing.io_timeout_s
+                )
+                self._log.debug("%s: stored records requested", bound.address)
+
+    async def _read_char(self, address: str, client: BleakClient, char: BleakGATTCharacteristic) -> None:
+        if "read" not in char.properties:
+            return
+        try:
+            value = await asyncio.wait_for(client.read_gatt_char(char), self._timing.io_timeout_s)
+            self._emit(self._frame("ble_gatt", address, char.uuid, bytes(value)))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._log.info("%s: %s not readable: %s", address, char.uuid, e)
+
+    async def _subscribe_char(self, address: str, client: BleakClient, char: BleakGATTCharacteristic) -> None:
+        if not {"notify", "indicate"} & set(char.properties):
+            return
+        await asyncio.wait_for(
+            client.start_notify(char, self._value_callback(address)), self._timing.io_timeout_s
+        )
+        self._log.debug("%s: subscribed to %s", address, char.uuid)
 
     def _value_callback(self, address: str) -> Any:
         def on_value(char: BleakGATTCharacteristic, data: bytearray) -> None:
@@ -467,22 +482,10 @@ class BleTransport:
         return on_value
 
     async def _set_clock(
-        self, address: str, client: BleakClient, by_uuid: Mapping[str, BleakGATTCharacteristic]
+        self, address: str, client: BleakClient, target: BleakGATTCharacteristic, step: SetTime
     ) -> None:
-        """Write Current Time (or a writable Date Time) when the gateway's own clock is right."""
-        target = by_uuid.get(uuids.CURRENT_TIME)
-        value: bytes | None = None
-        if target is not None and {"write", "write-without-response"} & set(target.properties):
-            local = self._local_now()
-            value = encode_current_time(
-                DateTime.from_datetime(local), local.isoweekday(), int(local.microsecond * 256 / 1_000_000)
-            )
-        else:
-            target = by_uuid.get(uuids.DATE_TIME)
-            if target is not None and {"write", "write-without-response"} & set(target.properties):
-                value = DateTime.from_datetime(self._local_now()).encode()
-        if target is None or value is None:
-            return
+        """Write the device clock (Current Time, Date Time) when the gateway's own clock is right."""
+        value = step.encode(self._local_now())
         if not self._clock.synced():
             self._log.info("%s: device clock not set: the gateway clock is not synchronised", address)
             return

@@ -23,5 +23,4 @@ PROFILE = Profile(
     transport="ble_gatt",
     decode=decode,
     gatt_characteristics=(uuids.BATTERY_LEVEL,),
-    tags=("subscribe", "read_on_connect"),
 )

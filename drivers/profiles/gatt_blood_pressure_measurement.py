@@ -15,7 +15,8 @@ from drivers.gatt import present, tables, uuids
 from drivers.gatt.ieee11073 import MedFloat
 from drivers.gatt.walker import Walked, bits, walk
 from drivers.measurement import MMHG, PER_MIN, Decoded, Measurement, Value
-from drivers.profile import BleMatch, Profile
+from drivers.profile import BleMatch, Profile, Read, Subscribe
+from drivers.profiles.gatt_date_time import SET_CLOCK
 
 PULSE_RATE_RANGE = ("in_range", "above_upper", "below_lower", "reserved")
 
@@ -105,6 +106,12 @@ PROFILE = Profile(
     ble=BleMatch(service_uuids=(uuids.BLOOD_PRESSURE,)),
     gatt_characteristics=(uuids.BLOOD_PRESSURE_MEASUREMENT,),
     connect_policy="connect_on_advert",
-    tags=("subscribe",),
+    connect=(
+        *SET_CLOCK,
+        Read(uuids.BATTERY_LEVEL),
+        Subscribe(uuids.BLOOD_PRESSURE_MEASUREMENT),
+        Subscribe(uuids.INTERMEDIATE_CUFF_PRESSURE),
+        Subscribe(uuids.BATTERY_LEVEL),
+    ),
     notes="indicates stored readings as a burst after connecting; de-duplicate by device time and values",
 )

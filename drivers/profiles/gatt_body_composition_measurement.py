@@ -18,7 +18,8 @@ from drivers.gatt import present, tables, uuids
 from drivers.gatt.date_time import DateTime
 from drivers.gatt.walker import walk
 from drivers.measurement import CM, KG, KJ, OHM, PERCENT, Decoded, Measurement, Value
-from drivers.profile import BleMatch, Profile
+from drivers.profile import BleMatch, Profile, Read, Subscribe
+from drivers.profiles.gatt_date_time import SET_CLOCK
 from drivers.profiles.gatt_weight_measurement import height, height_m, mass, mass_kg
 
 MASSES = ("muscle_mass", "fat_free_mass", "soft_lean_mass", "body_water_mass", "weight")
@@ -184,7 +185,14 @@ PROFILES = (
         ble=BleMatch(service_uuids=(uuids.BODY_COMPOSITION,)),
         gatt_characteristics=(uuids.BODY_COMPOSITION_MEASUREMENT,),
         connect_policy="connect_on_advert",
-        tags=("subscribe", "merge_weight"),
+        connect=(
+            *SET_CLOCK,
+            Read(uuids.BATTERY_LEVEL),
+            Subscribe(uuids.WEIGHT_MEASUREMENT),
+            Subscribe(uuids.BODY_COMPOSITION_MEASUREMENT),
+            Subscribe(uuids.BATTERY_LEVEL),
+        ),
+        tags=("merge_weight",),
         notes="two-part records (flag bit 12) and Weight Measurement + BCM are merged by the gateway",
     ),
     Profile(

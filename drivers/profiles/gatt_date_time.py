@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from drivers.errors import DecodeError
 from drivers.frames import RawFrame
 from drivers.gatt import date_time, uuids
 from drivers.gatt.walker import Bit, bits
 from drivers.measurement import Decoded
-from drivers.profile import Profile
+from drivers.profile import Profile, SetTime
 
 CURRENT_TIME_SIZE = 10
 ADJUST_REASON = (
@@ -51,6 +53,22 @@ def encode_current_time(
 ) -> bytes:
     """The value the gateway writes to set a device clock (manual time update by default)."""
     return stamp.encode() + bytes((day_of_week, fractions256, adjust_reason))
+
+
+def current_time_value(local: datetime) -> bytes:
+    """Current Time for the local time ``local`` (the ``SetTime`` encoder)."""
+    return encode_current_time(
+        date_time.DateTime.from_datetime(local), local.isoweekday(), int(local.microsecond * 256 / 1_000_000)
+    )
+
+
+def date_time_value(local: datetime) -> bytes:
+    """Date Time for the local time ``local`` (the ``SetTime`` encoder)."""
+    return date_time.DateTime.from_datetime(local).encode()
+
+
+SET_CLOCK = (SetTime(uuids.CURRENT_TIME, current_time_value), SetTime(uuids.DATE_TIME, date_time_value))
+"""The connect steps that set a device clock: Current Time, else a writable Date Time."""
 
 
 PROFILES = (

@@ -12,7 +12,8 @@ from drivers.frames import RawFrame
 from drivers.gatt import tables, uuids
 from drivers.gatt.walker import walk
 from drivers.measurement import PER_MIN, Decoded, Measurement, Value
-from drivers.profile import BleMatch, Profile
+from drivers.profile import BleMatch, Profile, Read, Subscribe
+from drivers.profiles.gatt_date_time import SET_CLOCK
 
 SENSOR_CONTACT = ("not_supported", "not_supported", "no_contact", "detected")
 
@@ -55,5 +56,10 @@ PROFILE = Profile(
     ble=BleMatch(service_uuids=(uuids.HEART_RATE,)),
     gatt_characteristics=(uuids.HEART_RATE_MEASUREMENT,),
     connect_policy="stay_connected",
-    tags=("subscribe",),
+    connect=(
+        *SET_CLOCK,
+        Read(uuids.BATTERY_LEVEL),
+        Subscribe(uuids.HEART_RATE_MEASUREMENT),
+        Subscribe(uuids.BATTERY_LEVEL),
+    ),
 )

@@ -30,5 +30,4 @@ PROFILE = Profile(
     transport="ble_gatt",
     decode=decode,
     gatt_characteristics=(uuids.INTERMEDIATE_CUFF_PRESSURE,),
-    tags=("subscribe",),
 )

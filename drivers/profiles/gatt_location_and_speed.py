@@ -13,7 +13,8 @@ from drivers.frames import RawFrame
 from drivers.gatt import present, tables, uuids
 from drivers.gatt.walker import bits, walk
 from drivers.measurement import DEG, M_PER_S, Decoded, M, Measurement, Value
-from drivers.profile import BleMatch, Profile
+from drivers.profile import BleMatch, Profile, Read, Subscribe
+from drivers.profiles.gatt_date_time import SET_CLOCK
 
 POSITION_STATUS = ("no_position", "ok", "estimated", "last_known")
 ELEVATION_SOURCE = ("positioning_system", "barometric_air_pressure", "database_service", "other")
@@ -75,6 +76,11 @@ PROFILE = Profile(
     ble=BleMatch(service_uuids=(uuids.LOCATION_AND_NAVIGATION,)),
     gatt_characteristics=(uuids.LOCATION_AND_SPEED,),
     connect_policy="stay_connected",
-    tags=("subscribe",),
+    connect=(
+        *SET_CLOCK,
+        Read(uuids.BATTERY_LEVEL),
+        Subscribe(uuids.LOCATION_AND_SPEED),
+        Subscribe(uuids.BATTERY_LEVEL),
+    ),
     notes="values can exceed the default MTU (28 bytes with every field)",
 )

@@ -21,10 +21,11 @@ from typing import Any
 
 from drivers.frames import RawFrame
 from drivers.gatt import present
-from drivers.gatt.uuids import uuid16
+from drivers.gatt.uuids import BATTERY_LEVEL, uuid16
 from drivers.gatt.walker import Bit, Field, Layout, Walked, bits, walk
 from drivers.measurement import PER_MIN, PERCENT, Decoded, Measurement, Value
-from drivers.profile import BleMatch, Profile
+from drivers.profile import BleMatch, Profile, Read, Subscribe
+from drivers.profiles.gatt_date_time import SET_CLOCK
 
 SERVICE = uuid16(0x1822)
 SPOT_CHECK = uuid16(0x2A5E)
@@ -200,6 +201,13 @@ def decode_continuous(frame: RawFrame) -> Decoded:
 
 
 _BLE = BleMatch(service_uuids=(SERVICE,))
+_CONNECT = (
+    *SET_CLOCK,
+    Read(BATTERY_LEVEL),
+    Subscribe(SPOT_CHECK),
+    Subscribe(CONTINUOUS),
+    Subscribe(BATTERY_LEVEL),
+)
 PROFILES = (
     Profile(
         name="gatt.plx_spot_check_measurement",
@@ -210,7 +218,7 @@ PROFILES = (
         ble=_BLE,
         gatt_characteristics=(SPOT_CHECK,),
         connect_policy="connect_on_advert",
-        tags=("subscribe",),
+        connect=_CONNECT,
         notes="indicates stored spot checks as a burst after connecting; de-duplicated by time and values",
     ),
     Profile(
@@ -222,6 +230,6 @@ PROFILES = (
         ble=_BLE,
         gatt_characteristics=(CONTINUOUS,),
         connect_policy="stay_connected",
-        tags=("subscribe",),
+        connect=_CONNECT,
     ),
 )

@@ -12,7 +12,8 @@ from drivers.frames import RawFrame
 from drivers.gatt import present, tables, uuids
 from drivers.gatt.walker import walk
 from drivers.measurement import CM, KG, KG_PER_M2, Decoded, Measurement, Value
-from drivers.profile import BleMatch, Profile
+from drivers.profile import BleMatch, Profile, Read, Subscribe
+from drivers.profiles.gatt_date_time import SET_CLOCK
 
 
 def mass(raw: int, imperial: bool) -> float:
@@ -83,6 +84,12 @@ PROFILE = Profile(
     ble=BleMatch(service_uuids=(uuids.WEIGHT_SCALE,)),
     gatt_characteristics=(uuids.WEIGHT_MEASUREMENT,),
     connect_policy="connect_on_advert",
-    tags=("subscribe",),
+    connect=(
+        *SET_CLOCK,
+        Read(uuids.BATTERY_LEVEL),
+        Subscribe(uuids.WEIGHT_MEASUREMENT),
+        Subscribe(uuids.BODY_COMPOSITION_MEASUREMENT),
+        Subscribe(uuids.BATTERY_LEVEL),
+    ),
     notes="body-composition scales send Weight Measurement then Body Composition: merged by the gateway",
 )
