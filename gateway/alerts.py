@@ -60,9 +60,6 @@ class _Condition:
     suppressed_total: int = 0
 
 
-encode_alert = Alert.to_wire  # the former name, for callers not yet moved to ``Alert.to_wire()``
-
-
 class AlertManager:
     """Raises alerts with ids, notify lists and repeat suppression (see the module docstring).
 

@@ -24,13 +24,13 @@ from drivers.errors import DecodeError
 from drivers.frames import RawFrame
 from drivers.measurement import Measurement
 from drivers.source import LinkEvent
-from gateway.alerts import Alert, AlertManager, encode_alert
+from gateway.alerts import Alert, AlertManager
 from gateway.clock import Clock
 from gateway.events import EventBus
 from gateway.kinds import LANES
 from gateway.pipeline import Pipeline, Processed
 from gateway.quarantine import Quarantine
-from gateway.readings import Reading, encode
+from gateway.readings import Reading
 from gateway.reattribution import Reattribution
 from gateway.registry import DeviceEntry, Registry, RegistrySnapshot
 from gateway.sessions import KioskSessions
@@ -92,13 +92,13 @@ class Counters:
 
 def reading_record(r: Reading) -> Record:
     return Record(
-        id=r.id, stream="readings", lane=LANES[r.kind], kind=r.kind, payload=encode(r), key=r.resident_id
+        id=r.id, stream="readings", lane=LANES[r.kind], kind=r.kind, payload=r.to_wire(), key=r.resident_id
     )
 
 
 def alert_record(a: Alert) -> Record:
     return Record(
-        id=a.id, stream="alerts", lane=Lane.ALERTS, kind=a.kind, payload=encode_alert(a), key=a.resident_id
+        id=a.id, stream="alerts", lane=Lane.ALERTS, kind=a.kind, payload=a.to_wire(), key=a.resident_id
     )
 
 

@@ -1,7 +1,7 @@
 """Readings inside the gateway: the dataclasses and their wire form live in :mod:`uplink.codec`.
 
-Re-exported here for the gateway's modules. ``encode``/``to_wire_dict``/``decode`` are the
-codec's under their former names, for callers not yet moved to ``Reading.to_wire()``,
+Re-exported here for the gateway's modules. ``to_wire_dict`` is the codec's under its former
+name, and ``decode`` gives a stored payload's JSON object, for callers not yet moved to
 ``Reading.to_wire_dict()`` and ``Reading.from_wire()``.
 """
 
@@ -17,7 +17,6 @@ from uplink.codec import DeviceRef as DeviceRef
 from uplink.codec import Reading as Reading
 from uplink.codec import TimeSource as TimeSource
 
-encode = Reading.to_wire
 to_wire_dict = Reading.to_wire_dict
 
 

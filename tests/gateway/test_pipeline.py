@@ -13,7 +13,7 @@ from gateway.clinical import ClinicalSettings
 from gateway.clock import FakeClock
 from gateway.errors import ReadingError
 from gateway.pipeline import Pipeline
-from gateway.readings import encode
+from gateway.readings import Reading
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
 from gateway.sessions import KioskSessions
 from uplink.contract import WireReading
@@ -68,7 +68,7 @@ def bp(sys: float, dia: float, **kw: object) -> Measurement:
 
 
 def wire(r: object) -> WireReading:
-    return WireReading.model_validate_json(encode(r))  # type: ignore[arg-type]
+    return WireReading.model_validate_json(Reading.to_wire(r))  # type: ignore[arg-type]
 
 
 def test_shared_cuff_goes_to_the_signed_in_resident(hut: Hut) -> None:

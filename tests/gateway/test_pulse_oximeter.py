@@ -15,7 +15,6 @@ from drivers.gatt.uuids import uuid16
 from drivers.measurement import Measurement
 from gateway.notify.messages import AlertFacts, what_zh
 from gateway.notify.policy import KIND_NAMES_ZH, is_urgent
-from gateway.readings import encode
 from gateway.registry import DeviceEntry
 from tests.gateway.test_pipeline import Hut
 from uplink.contract import WireReading
@@ -63,7 +62,7 @@ def test_spot_check_below_90_raises_a_critical_low_spo2_alert_for_the_resident(h
     facts = AlertFacts(alert.kind, "王秀英", datetime(2026, 3, 1, tzinfo=UTC), alert.detail)
     assert what_zh(facts) == "血氧偏低(88%)"
     assert KIND_NAMES_ZH["low_spo2"] == "血氧偏低"
-    WireReading.model_validate_json(encode(r))
+    WireReading.model_validate_json(r.to_wire())
 
 
 def test_normal_spo2_raises_nothing_and_an_implausible_one_raises_nothing(hut: Hut) -> None:
@@ -83,7 +82,7 @@ def test_the_continuous_stream_is_telemetry_and_alerts_too(hut: Hut) -> None:
     p = hut.pipeline.from_measurement(m, device=snap.devices["oxi"], frame=frame)
     assert p.reading.kind == "spo2_stream" and p.reading.resident_id == "R001"
     assert [a.kind for a in p.alerts] == ["low_spo2"]
-    WireReading.model_validate_json(encode(p.reading))
+    WireReading.model_validate_json(p.reading.to_wire())
 
 
 def test_a_stream_repeats_values_and_a_spot_check_resent_is_a_duplicate(hut: Hut) -> None:

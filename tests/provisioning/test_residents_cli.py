@@ -18,7 +18,7 @@ from gateway.alerts import AlertManager
 from gateway.clinical import ClinicalSettings
 from gateway.clock import FakeClock
 from gateway.pipeline import Pipeline
-from gateway.readings import Reading, encode
+from gateway.readings import Reading
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
 from gateway.sessions import KioskSessions
 from provisioning.cli import main
@@ -183,7 +183,7 @@ def _make_readings(state_dir: Path) -> tuple[Reading, Reading]:
     async def store() -> None:
         async with Outbox(state_dir / "outbox.db") as box:
             for r in (lost, owned):
-                await box.put(Record(r.id, "readings", Lane.CLINICAL, r.kind, encode(r), key=r.resident_id))
+                await box.put(Record(r.id, "readings", Lane.CLINICAL, r.kind, r.to_wire(), key=r.resident_id))
 
     asyncio.run(store())
     return lost, owned
