@@ -393,19 +393,7 @@ def reading_event(r: Reading) -> Mapping[str, Any]:
         "effective_at": r.effective_at.isoformat(),
         "values": {k: {"value": v.value, "unit": v.unit} for k, v in r.values.items()},
         "flags": list(r.flags),
-        "classification": (
-            None
-            if r.classification is None
-            else {
-                "guideline": r.classification.guideline,
-                "version": r.classification.version,
-                "category": r.classification.category,
-                "label": r.classification.label,
-                "advice": r.classification.advice,
-                "label_zh": r.classification.label_zh,
-                "advice_zh": r.classification.advice_zh,
-            }
-        ),
+        "classification": None if r.classification is None else r.classification.to_wire_dict(),
         "revision": r.revision,
     }
 
