@@ -24,33 +24,13 @@ import pytest
 from buffer.outbox import Outbox
 from tests.county.pg import create_database, private_cluster
 from tests.support.broker import running_broker
+from tests.support.procs import Proc
 from tests.uplink.conftest import settings, undelivered
 from tests.uplink.helpers import reading_record
 from uplink.client import Uplink
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAYS, READINGS = (int(n) for n in os.environ.get("HUTGW_COUNTY_CHAOS", "10x2000").split("x"))
-
-
-class Proc:
-    """A child process we can SIGKILL and start again with the same command line."""
-
-    def __init__(self, name: str, argv: list[str], logdir: Path) -> None:
-        self.name, self.argv, self.logdir = name, argv, logdir
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self.starts += 1
-        log = open(self.logdir / f"{self.name}.log", "ab")  # noqa: SIM115 - the child owns it
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, stdout=log, stderr=log)
-        log.close()
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(15)
-        self.proc = None
 
 
 WRITE_S = 16.0

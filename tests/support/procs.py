@@ -157,3 +157,27 @@ class ReceiverProc:
                 return got
             time.sleep(0.25)
         return got
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Proc:
+    """A child process we can SIGKILL and start again with the same command line."""
+
+    def __init__(self, name: str, argv: list[str], logdir: Path) -> None:
+        self.name, self.argv, self.logdir = name, argv, logdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = open(self.logdir / f"{self.name}.log", "ab")  # noqa: SIM115 - the child owns it
+        self.proc = subprocess.Popen(self.argv, cwd=REPO, stdout=log, stderr=log)
+        log.close()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(15)
+        self.proc = None
