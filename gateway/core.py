@@ -32,7 +32,7 @@ from gateway.pipeline import Pipeline, Processed
 from gateway.quarantine import Quarantine
 from gateway.readings import Reading
 from gateway.reattribution import Reattribution
-from gateway.registry import DeviceEntry, Registry, RegistrySnapshot
+from gateway.registry import DeviceEntry, Registry, RegistrySnapshot, RegistryView
 from gateway.sessions import KioskSessions
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class Gateway:
         gateway_id: str,
         clock: Clock,
         outbox: Outbox,
-        registry: Registry,
+        registry: Registry | RegistryView,
         pipeline: Pipeline,
         sessions: KioskSessions,
         alerts: AlertManager,
@@ -120,14 +120,24 @@ class Gateway:
         logger: logging.Logger | None = None,
         max_unsynced: int = MAX_UNSYNCED,
         on_alerts: Callable[[Sequence[Alert]], Awaitable[None]] | None = None,
+        uplink: UplinkPort | None = None,
+        fences: FenceMonitor | None = None,
+        health_check: Callable[[], str | None] | None = None,
     ) -> None:
-        """``on_alerts``: the escalation engine's intake (``gateway.notify``), called with every
-        alert before it is written to the outbox, so that phones ring without waiting for a disk."""
+        """``registry``: the daemon's :class:`RegistryView` (shared with the pipeline, the alerts
+        and the escalation engine), or a bare registry for which one is made.
+
+        ``on_alerts``: the escalation engine's intake (``gateway.notify``), called with every
+        alert before it is written to the outbox, so that phones ring without waiting for a disk.
+        ``uplink``: woken when records are stored, its state shown by the API (None: buffered only).
+        ``health_check``: the daemon's (None = healthy)."""
+        view = registry if isinstance(registry, RegistryView) else RegistryView(registry, logger or log)
         self.gateway_id = gateway_id
         self.clock = clock
         self.outbox = outbox
         self.records: RecordLog = outbox.records  # the readings as stored (history, revisions)
-        self.registry = registry
+        self.view = view
+        self.registry = view.registry
         self.pipeline = pipeline
         self.sessions = sessions
         self.alerts = alerts
@@ -138,15 +148,15 @@ class Gateway:
         self._on_alerts = on_alerts
         self.counters = Counters()
         self.devices: dict[str, DeviceStatus] = {}
-        self.uplink: UplinkPort | None = None
-        self.fences: FenceMonitor | None = None
-        self.health_check: Callable[[], str | None] | None = None  # the daemon's: None = healthy
+        self.uplink = uplink
+        self.fences = fences
+        self.health_check = health_check
         self._merger = MeasurementMerger()
         self._dedup = Deduplicator()
         self._merge_frames: dict[str, list[RawFrame]] = {}
         self._flush_requested: set[str] = set()
         self._last_cuff: dict[str, float] = {}
-        self._snapshot: RegistrySnapshot = registry.snapshot()
+        self._fences_generation = view.generation
         self._unsynced: dict[str, None] = {}  # reading ids in arrival order (at most max_unsynced)
         self._max_unsynced = max_unsynced
         self.started_at = clock.now()
@@ -154,16 +164,16 @@ class Gateway:
     # -- registry -----------------------------------------------------------------------
     def snapshot(self) -> RegistrySnapshot:
         """The registry as of now; reloaded when a technician changed it (no restart)."""
-        if self.registry.changed():
-            self._snapshot = self.registry.snapshot()
-            if self.fences is not None:
-                self.fences.reload()
-            self.log.info(
-                "registry reloaded: %d residents, %d devices",
-                len(self._snapshot.residents),
-                len(self._snapshot.devices),
-            )
-        return self._snapshot
+        snap = self.view.snapshot()
+        self._current_fences()
+        return snap
+
+    def _current_fences(self) -> FenceMonitor | None:
+        """The fence monitor, its zones swapped in again if the registry was reloaded since."""
+        if self.fences is not None and self._fences_generation != self.view.generation:
+            self._fences_generation = self.view.generation
+            self.fences.reload()
+        return self.fences
 
     def device_for(self, source: str) -> DeviceEntry | None:
         snap = self.snapshot()
@@ -179,8 +189,9 @@ class Gateway:
         is fsynced within the outbox's ``unsynced_max_s``.
         """
         alerts = list(processed.alerts)
-        if self.fences is not None:
-            alerts += self.fences.on_reading(processed.reading)
+        fences = self._current_fences()
+        if fences is not None:
+            alerts += fences.on_reading(processed.reading)
         if alerts and self._on_alerts is not None:
             await self._on_alerts(alerts)
         records = [reading_record(processed.reading), *(alert_record(a) for a in alerts)]
@@ -229,8 +240,9 @@ class Gateway:
         (Idle kiosk sessions are ended by the kiosk API's own watcher, which announces them.)
         """
         await self._release_merged()
-        if self.fences is not None:
-            await self.submit_alerts(self.fences.tick(self.clock.now()))
+        fences = self._current_fences()
+        if fences is not None:
+            await self.submit_alerts(fences.tick(self.clock.now()))
         if self._unsynced and self.clock.synced():
             await self._correct_unsynced()
 

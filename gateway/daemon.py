@@ -43,7 +43,7 @@ from gateway.notify.engine import Escalation
 from gateway.notify.store import NotifyStore
 from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
-from gateway.registry import Registry, ResidentEntry
+from gateway.registry import Registry, RegistryView, ResidentEntry
 from gateway.runtime import RUNTIME_FILE as RUNTIME_FILE  # re-exported
 from gateway.runtime import read_runtime as read_runtime  # re-exported (light: gateway.runtime)
 from gateway.runtime import write_runtime
@@ -203,9 +203,6 @@ class Daemon:
         if local:
             self.log.info("local serial formats: %s", ", ".join(local))
         events = EventBus()
-        alerts = AlertManager.from_config(
-            self.clock, cfg.clinical, guardians=lambda resident_id: gw.snapshot().guardians(resident_id)
-        )
         outbox = Outbox(
             self.state_dir / "outbox.db",
             settings=outbox_settings(cfg.buffer),
@@ -214,11 +211,14 @@ class Daemon:
         await self._stack.enter_async_context(outbox)
         registry = Registry(self.state_dir / "registry.db")
         self._stack.callback(registry.close)
-        notify = self._make_notify(lambda resident_id: gw.snapshot().resident(resident_id), events)
+        # Built before everything that reads the registry, so that none of them needs the core.
+        view = RegistryView(registry, logging.getLogger("hutgw.core"))
+        alerts = AlertManager.from_config(self.clock, cfg.clinical, guardians=view.guardians)
+        notify = self._make_notify(view.resident, events)
         self.notify = notify
         sessions = KioskSessions(self.clock, cfg.api.session_timeout_s)
         pipeline = Pipeline(
-            registry=lambda: gw.snapshot(),
+            registry=view,
             sessions=sessions,
             clinical=ClinicalSettings.from_config(cfg.clinical),
             alerts=alerts,
@@ -227,20 +227,24 @@ class Daemon:
             max_device_future_s=cfg.clock.max_device_future_s,
             device_tz=cfg.clock.device_timezone,
         )
+        # The uplink is made here and entered below, after the API and before the transports.
+        uplink = self._make_uplink(outbox.queue, registry)  # the uplink drains the queue
         gw = Gateway(
             gateway_id=cfg.gateway_id,
             clock=self.clock,
             outbox=outbox,
-            registry=registry,
+            registry=view,
             pipeline=pipeline,
             sessions=sessions,
             alerts=alerts,
             events=events,
             quarantine=Quarantine(self.state_dir / "quarantine.jsonl"),
             on_alerts=notify.on_alerts,
+            uplink=uplink,
+            fences=FenceMonitor(ZoneStore.in_state_dir(self.state_dir), cfg.geofence, alerts),
+            health_check=self.health,
         )
         self.gateway = gw
-        gw.fences = FenceMonitor(ZoneStore.in_state_dir(self.state_dir), cfg.geofence, alerts)
         await self._report_recovery(outbox)
 
         # Local API
@@ -257,10 +261,8 @@ class Daemon:
         self.log.info("local API on %s", self.api_url)
 
         # Uplink (optional) — entered before the transports so it is closed after them.
-        uplink = self._make_uplink(outbox.queue, registry)  # the uplink drains the queue
         if uplink is not None:
             await self._stack.enter_async_context(uplink)
-            gw.uplink = uplink
         else:
             self.log.warning("uplink disabled: no broker or FHIR endpoint configured; readings are buffered")
 
@@ -273,7 +275,6 @@ class Daemon:
             gw, cfg, ble_backend=self.ble_backend, ble_timing=self.ble_timing, clock=self.clock
         )
         self._devices = devices
-        gw.health_check = self.health
         for name, work in (
             ("devices", devices.run(stop)),
             ("maintenance", self._maintenance(outbox, stop)),

@@ -16,6 +16,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -835,3 +836,40 @@ def _device_fields(d: DeviceEntry) -> dict[str, Any]:
 
 def registry_path(state_dir: Path) -> Path:
     return Path(state_dir) / "registry.db"
+
+
+class RegistryView:
+    """The registry as of now, for everyone who reads it (core, pipeline, alerts, escalation):
+    one snapshot, reloaded when a technician changed the registry (no restart).
+
+    Built by the daemon before the things that read it, so none of them needs a lambda that
+    captures the core. ``generation`` counts reloads (0 for the first snapshot), so a reader that
+    keeps derived state (the fence monitor's zones) can tell when to refresh it.
+    """
+
+    def __init__(self, registry: Registry, logger: logging.Logger | None = None) -> None:
+        self.registry = registry
+        self.generation = 0
+        self._log = logger or logging.getLogger("hutgw.core")
+        self._snapshot = registry.snapshot()
+
+    def snapshot(self) -> RegistrySnapshot:
+        if self.registry.changed():
+            self._snapshot = self.registry.snapshot()
+            self.generation += 1
+            self._log.info(
+                "registry reloaded: %d residents, %d devices",
+                len(self._snapshot.residents),
+                len(self._snapshot.devices),
+            )
+        return self._snapshot
+
+    def __call__(self) -> RegistrySnapshot:
+        return self.snapshot()
+
+    def resident(self, resident_id: str | None) -> ResidentEntry | None:
+        return self.snapshot().resident(resident_id)
+
+    def guardians(self, resident_id: str) -> tuple[str, ...]:
+        return self.snapshot().guardians(resident_id)
+

@@ -28,7 +28,7 @@ from gateway.core import MAX_UNSYNCED, Gateway
 from gateway.events import EventBus
 from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
-from gateway.registry import DeviceEntry, Registry, ResidentEntry
+from gateway.registry import DeviceEntry, Registry, RegistryView, ResidentEntry
 from gateway.sessions import KioskSessions
 from tests.support.broker import free_port
 
@@ -93,9 +93,9 @@ async def kiosk_gateway(
         async with outbox:
             sessions = KioskSessions(clock, api.session_timeout_s)
             alerts = AlertManager(clock, 900.0)
-            gw: Gateway
+            view = RegistryView(registry)
             pipeline = Pipeline(
-                registry=lambda: gw.snapshot(),
+                registry=view,
                 sessions=sessions,
                 clinical=ClinicalSettings.default(),
                 alerts=alerts,
@@ -106,7 +106,7 @@ async def kiosk_gateway(
                 gateway_id="hut-test",
                 clock=clock,
                 outbox=outbox,
-                registry=registry,
+                registry=view,
                 pipeline=pipeline,
                 sessions=sessions,
                 alerts=alerts,
