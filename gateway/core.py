@@ -9,14 +9,14 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from buffer.outbox import Outbox
 from buffer.ports import RecordLog
-from buffer.record import Lane, Record
+from buffer.record import Lane
 from drivers import registry as profiles
 from drivers.ble.dedup import Deduplicator
 from drivers.ble.merge import MeasurementMerger, pairs_weight
@@ -31,7 +31,7 @@ from gateway.kinds import LANES
 from gateway.pipeline import Pipeline, Processed
 from gateway.quarantine import Quarantine
 from gateway.readings import Reading
-from gateway.reattribution import Reattribution
+from gateway.recorder import Recorder
 from gateway.registry import DeviceEntry, Registry, RegistrySnapshot, RegistryView
 from gateway.sessions import KioskSessions
 
@@ -90,18 +90,6 @@ class Counters:
     unsynced_forgotten: int = 0  # readings too many to re-time once the clock is synchronised
 
 
-def reading_record(r: Reading) -> Record:
-    return Record(
-        id=r.id, stream="readings", lane=LANES[r.kind], kind=r.kind, payload=r.to_wire(), key=r.resident_id
-    )
-
-
-def alert_record(a: Alert) -> Record:
-    return Record(
-        id=a.id, stream="alerts", lane=Lane.ALERTS, kind=a.kind, payload=a.to_wire(), key=a.resident_id
-    )
-
-
 class Gateway:
     """Everything the transports and the API need, wired once by the daemon."""
 
@@ -144,8 +132,10 @@ class Gateway:
         self.events = events
         self.quarantine = quarantine
         self.log = logger or log
-        self.reattribution = Reattribution(self.records, pipeline, on_revised=self._revised)
-        self._on_alerts = on_alerts
+        self.recorder = Recorder(
+            outbox, events, pipeline, on_alerts=on_alerts, wake=None if uplink is None else uplink.wake
+        )
+        self.reattribution = self.recorder.reattribution
         self.counters = Counters()
         self.devices: dict[str, DeviceStatus] = {}
         self.uplink = uplink
@@ -181,7 +171,7 @@ class Gateway:
 
     # -- intake -------------------------------------------------------------------------
     async def submit(self, processed: Processed, *, acknowledged: bool = False) -> None:
-        """Persist a reading and its alerts, then announce them.
+        """Persist a reading and its alerts (the pipeline's and the fences'), then announce them.
 
         Returns once the records are committed; fsynced first (proof against a power cut) when
         ``acknowledged`` (the caller is about to tell someone the reading is safe: an HTTP 201, a
@@ -192,47 +182,21 @@ class Gateway:
         fences = self._current_fences()
         if fences is not None:
             alerts += fences.on_reading(processed.reading)
-        if alerts and self._on_alerts is not None:
-            await self._on_alerts(alerts)
-        records = [reading_record(processed.reading), *(alert_record(a) for a in alerts)]
-        await self.outbox.put_many(records, durable=True if acknowledged else None)
         r = processed.reading
+        await self.recorder.reading(r, alerts, acknowledged=acknowledged)
         self.counters.readings[r.kind] += 1
         if not r.gateway_clock_synced and LANES[r.kind] == Lane.CLINICAL:
             self._remember_unsynced(r.id)
-        self.events.publish("reading", reading_event(r))
-        for a in alerts:
-            self.events.publish("alert", alert_event(a))
-        self._wake()
 
     async def submit_alerts(self, alerts: Iterable[Alert]) -> None:
-        batch = list(alerts)
-        if not batch:
-            return
-        if self._on_alerts is not None:
-            await self._on_alerts(batch)
-        await self.outbox.put_many([alert_record(a) for a in batch])
-        for a in batch:
-            self.events.publish("alert", alert_event(a))
-        self._wake()
+        await self.recorder.alerts(alerts)
 
     async def submit_alert_status(self, events: Sequence[tuple[str, bytes]]) -> None:
         """Alert-status events (``gateway.notify``) for the uplink: (event id, JSON) each."""
-        await self.outbox.put_many(
-            [
-                Record(id=eid, stream="alert_status", lane=Lane.ALERTS, kind="alert_status", payload=payload)
-                for eid, payload in events
-            ],
-            durable=True,
-        )
-        self._wake()
+        await self.recorder.alert_status(events)
 
     async def revise(self, reading: Reading) -> None:
-        await self.reattribution.revise(reading)
-
-    def _revised(self, reading: Reading) -> None:
-        self.events.publish("reading", reading_event(reading))
-        self._wake()
+        await self.recorder.revise(reading)
 
     async def tick(self) -> None:
         """Periodic work: merged records due, fence signal checks, re-timing once the clock is synced.
@@ -267,10 +231,6 @@ class Gateway:
             )
             if fixed is not None:
                 self.log.info("reading %s re-timed now that the clock is synchronised", reading_id)
-
-    def _wake(self) -> None:
-        if self.uplink is not None:
-            self.uplink.wake()
 
     # -- FrameSink ----------------------------------------------------------------------
     async def frame(self, raw: RawFrame) -> bytes | None:
@@ -393,29 +353,3 @@ class Gateway:
             }
             for k, s in sorted(self.devices.items())
         ]
-
-
-def reading_event(r: Reading) -> Mapping[str, Any]:
-    return {
-        "id": r.id,
-        "kind": r.kind,
-        "resident_id": r.resident_id,
-        "attribution": r.attribution,
-        "device": r.device.id,
-        "effective_at": r.effective_at.isoformat(),
-        "values": {k: {"value": v.value, "unit": v.unit} for k, v in r.values.items()},
-        "flags": list(r.flags),
-        "classification": None if r.classification is None else r.classification.to_wire_dict(),
-        "revision": r.revision,
-    }
-
-
-def alert_event(a: Alert) -> Mapping[str, Any]:
-    return {
-        "id": a.id,
-        "kind": a.kind,
-        "severity": a.severity,
-        "resident_id": a.resident_id,
-        "message": a.message,
-        "raised_at": a.raised_at.isoformat(),
-    }

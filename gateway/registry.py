@@ -872,4 +872,3 @@ class RegistryView:
 
     def guardians(self, resident_id: str) -> tuple[str, ...]:
         return self.snapshot().guardians(resident_id)
-
