@@ -78,22 +78,28 @@ _ALERT_COLUMNS = ("id", "gateway_id", "kind", "severity", "resident_id", "raised
 _STATUS_COLUMNS = ("id", "alert_id", "gateway_id", "event", "state", "at", "batch_id", "payload")
 
 # One INSERT: ``prior`` (what is stored of the staged ids) is read in the statement's snapshot.
+# ``prior`` looks each staged id up in the primary key (a correlated subquery, which PostgreSQL
+# runs as one index probe per staged row): a join let the planner, which has no statistics for
+# the temporary table, merge-join the whole ``readings`` index instead, so every envelope cost
+# time in proportion to everything ever stored (measured: 4.7 ms per 500 rows on an empty table,
+# 38 ms at 100,000 rows; now 4 ms at both). ``foreign_``: NULL when the id is not stored yet,
+# true when another gateway's reading has it.
 _INSERT_READINGS = """
 WITH prior AS (
-    SELECT s.id, bool_or(r.gateway_id <> s.gateway_id) AS foreign_
-    FROM stage_readings s JOIN readings r ON r.id = s.id
-    GROUP BY s.id
+    SELECT s.id,
+           (SELECT bool_or(r.gateway_id <> s.gateway_id) FROM readings r WHERE r.id = s.id) AS foreign_
+    FROM stage_readings s
 ), ins AS (
     INSERT INTO readings (id, revision, gateway_id, kind, resident_id, effective_at, batch_id, payload)
     SELECT s.id, s.revision, s.gateway_id, s.kind, s.resident_id, s.effective_at, s.batch_id, s.payload
-    FROM stage_readings s LEFT JOIN prior p ON p.id = s.id
+    FROM stage_readings s JOIN prior p ON p.id = s.id
     WHERE p.foreign_ IS NOT TRUE
     ORDER BY s.id, s.revision
     ON CONFLICT (id, revision) DO NOTHING
     RETURNING id
 )
-SELECT (SELECT count(*) FROM ins i LEFT JOIN prior p ON p.id = i.id WHERE p.id IS NULL) AS new,
-       (SELECT count(*) FROM ins i JOIN prior p ON p.id = i.id) AS revised,
+SELECT (SELECT count(*) FROM ins i JOIN prior p ON p.id = i.id WHERE p.foreign_ IS NULL) AS new,
+       (SELECT count(*) FROM ins i JOIN prior p ON p.id = i.id WHERE p.foreign_ IS NOT NULL) AS revised,
        (SELECT coalesce(array_agg(id), '{}') FROM prior WHERE foreign_) AS foreign_ids
 """
 _INSERT_ONCE = """
@@ -189,6 +195,10 @@ class PostgresStore:
                 min_size=0,  # no background floor-keeping: a connection is made when needed
                 max_size=self._pool_size,
                 init=_init_connection,
+                # No JIT: these are short statements on a few hundred rows, but the planner's
+                # estimates (no statistics for the staging tables) crossed jit_above_cost and
+                # compiling took 15-270 ms per envelope, many times the statement itself.
+                server_settings={"jit": "off"},
                 command_timeout=self._timeout_s,
                 timeout=self._timeout_s,
             )

@@ -15,7 +15,14 @@ import pytest
 from buffer.ids import uuid7
 from county.errors import StoreUnavailable
 from county.fleet import fleet
-from county.postgres import PostgresStore, migrate, migrations
+from county.postgres import (
+    _INSERT_READINGS,
+    _READING_COLUMNS,
+    PostgresStore,
+    migrate,
+    migrations,
+    rows_for_copy,
+)
 from county.receiver import FOREIGN_READING, import_export, prepare
 from tests.support.broker import free_port
 from tests.uplink.helpers import alert, reading
@@ -120,6 +127,37 @@ async def test_alerts_and_alert_status_once_invalid_counted(pg_url: str) -> None
             42.0,
         )
         assert entry.clock_synced is False and entry.unanswered_alerts == 1
+
+
+def _scans_of(plan: dict[str, Any], relation: str) -> list[dict[str, Any]]:
+    found = [plan] if plan.get("Relation Name") == relation and "Scan" in plan["Node Type"] else []
+    for child in plan.get("Plans", []):
+        found += _scans_of(child, relation)
+    return found
+
+
+async def test_storing_probes_stored_ids_by_key_never_scans_all_readings(pg_url: str) -> None:
+    """Each envelope must cost the same however many readings are stored: the ownership check
+    looks each staged id up in the primary key (a plan that merge-joined the whole index made
+    every envelope slower as the table grew), and no JIT compiles these short statements."""
+    async with PostgresStore(pg_url, instance="a") as store:
+        async with store._con("filling") as con:  # a county's table: 100,000 readings stored
+            await con.execute(
+                "INSERT INTO readings (id, revision, gateway_id, kind, batch_id, payload)"
+                " SELECT 'r-' || i, 0, 'hut-' || i % 300, 'weight', 'b-0',"
+                " jsonb_build_object('pad', repeat('x', 700)) FROM generate_series(1, 100000) i"
+            )
+        p = prepare("hut-7", "readings", env([reading() for _ in range(500)], "b-next"))
+        async with store._con("explaining") as con, con.transaction():
+            assert await con.fetchval("SHOW jit") == "off"
+            await con.copy_records_to_table(
+                "stage_readings", records=rows_for_copy(p), columns=_READING_COLUMNS
+            )
+            plan = orjson.loads(await con.fetchval("EXPLAIN (FORMAT JSON) " + _INSERT_READINGS))[0]["Plan"]
+    scans = _scans_of(plan, "readings")
+    assert scans, plan
+    for scan in scans:
+        assert scan["Node Type"] == "Bitmap Heap Scan" or "Index Cond" in scan, scan
 
 
 async def test_two_instances_storing_the_same_batch_at_once_keep_one_row_each(pg_url: str) -> None:
