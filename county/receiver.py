@@ -16,6 +16,7 @@ import asyncio
 import gc
 import logging
 import random
+import socket
 import time
 import uuid
 from collections.abc import Iterable
@@ -259,6 +260,9 @@ class BrokerOptions:
             tls_context=tls,
             protocol=version,
             logger=logging.getLogger("hutgw.receiver.mqtt"),
+            # paho leaves Nagle's algorithm on: the tail of an ack (or a PUBACK) waited for the
+            # broker's delayed TCP ACK, ~40 ms per envelope, which bounded a gateway's drain.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             **kwargs,
         )
         client.pending_calls_threshold = 10_000

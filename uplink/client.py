@@ -21,6 +21,7 @@ import dataclasses
 import enum
 import logging
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, suppress
@@ -271,6 +272,9 @@ class Uplink:
             max_inflight_messages=max(20, s.max_inflight_batches * 2 + 10),
             tls_context=self._tls,
             logger=self._paho_log,
+            # paho leaves Nagle's algorithm on: a message's tail (or a PUBACK) could wait for
+            # the broker's delayed TCP ACK, up to ~40 ms per batch.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             **kwargs,
         )
         client.pending_calls_threshold = 10_000
