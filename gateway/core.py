@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from buffer.outbox import Outbox
 from buffer.ports import RecordLog
 from buffer.record import Lane
-from drivers import registry as profiles
-from drivers.ble.dedup import Deduplicator
-from drivers.ble.merge import MeasurementMerger, pairs_weight
-from drivers.errors import DecodeError
 from drivers.frames import RawFrame
 from drivers.measurement import Measurement
 from drivers.source import LinkEvent
 from gateway.alerts import Alert, AlertManager
+from gateway.assembly import Assembly
 from gateway.clock import Clock
 from gateway.events import EventBus
+from gateway.intake import Counters, Intake
 from gateway.kinds import LANES
 from gateway.pipeline import Pipeline, Processed
 from gateway.quarantine import Quarantine
@@ -66,28 +61,6 @@ class UplinkPort(Protocol):
     async def __aenter__(self) -> Any: ...
 
     async def __aexit__(self, *exc: object) -> Any: ...
-
-
-@dataclass
-class DeviceStatus:
-    source: str
-    state: str = "unknown"
-    last_seen: datetime | None = None
-    rssi: int | None = None
-    battery_pct: int | None = None
-    detail: str = ""
-
-
-@dataclass
-class Counters:
-    frames: Counter[str] = field(default_factory=Counter)
-    decode_errors: Counter[str] = field(default_factory=Counter)
-    decode_error_categories: Counter[tuple[str, str]] = field(default_factory=Counter)  # (profile, category)
-    readings: Counter[str] = field(default_factory=Counter)
-    duplicates: int = 0
-    unknown_sources: int = 0
-    api_refused: int = 0
-    unsynced_forgotten: int = 0  # readings too many to re-time once the clock is synchronised
 
 
 class Gateway:
@@ -137,14 +110,12 @@ class Gateway:
         )
         self.reattribution = self.recorder.reattribution
         self.counters = Counters()
-        self.devices: dict[str, DeviceStatus] = {}
+        self.intake = Intake(self.device_for, quarantine, self.counters, self.log)
+        self.devices = self.intake.devices  # link status per device (the API's device view)
+        self.assembly = Assembly(clock.monotonic, self.counters, self.log)
         self.uplink = uplink
         self.fences = fences
         self.health_check = health_check
-        self._merger = MeasurementMerger()
-        self._dedup = Deduplicator()
-        self._merge_frames: dict[str, list[RawFrame]] = {}
-        self._flush_requested: set[str] = set()
         self._last_cuff: dict[str, float] = {}
         self._fences_generation = view.generation
         self._unsynced: dict[str, None] = {}  # reading ids in arrival order (at most max_unsynced)
@@ -234,122 +205,61 @@ class Gateway:
 
     # -- FrameSink ----------------------------------------------------------------------
     async def frame(self, raw: RawFrame) -> bytes | None:
-        device = self.device_for(raw.source)
-        profile = profiles.for_frame(raw.transport, raw.channel, device.profile if device else None)
-        tag = device.id if device else raw.source
-        status = self.devices.setdefault(tag, DeviceStatus(source=raw.source))
-        status.last_seen = raw.received_at
-        if raw.rssi is not None:
-            status.rssi = raw.rssi
-        if profile is None:
-            self.counters.unknown_sources += 1
-            self.log.debug("[%s] frame from an unprovisioned source ignored (%d bytes)", tag, len(raw.data))
+        """Intake (lookup, device status, decode, quarantine) → assembly (merge, dedup) → pipeline
+        → recorder; device events become alerts, a cuff's pressure while it inflates a kiosk event."""
+        accepted = self.intake.frame(raw)
+        if accepted is None:
             return None
-        self.counters.frames[profile.name] += 1
-        try:
-            decoded = profile.decode(raw)
-        except DecodeError as e:
-            self.counters.decode_errors[profile.name] += 1
-            self.counters.decode_error_categories[profile.name, e.category] += 1
-            self.quarantine.keep(
-                raw, device_id=device.id if device else None, profile=profile.name, error=str(e)
-            )
-            self.log.warning("[%s] %s frame rejected: %s; raw %s", tag, profile.name, e, raw.data.hex())
-            return None
-        except Exception:  # a decoder bug must not take the daemon down; keep the bytes
-            self.counters.decode_errors[profile.name] += 1
-            self.counters.decode_error_categories[profile.name, "decoder_crashed"] += 1
-            self.quarantine.keep(
-                raw, device_id=device.id if device else None, profile=profile.name, error="decoder crashed"
-            )
-            self.log.exception("[%s] %s decoder failed; raw %s", tag, profile.name, raw.data.hex())
-            return None
+        device, decoded = accepted.device, accepted.decoded
         if device is None:
-            # Frames from devices nobody provisioned are decoded (for `devices scan`) but not stored.
-            self.counters.unknown_sources += 1
             return decoded.reply
         for ev in decoded.events:
-            if ev.kind == "battery":
-                pct = ev.detail.get("percent", ev.detail.get("level_pct"))  # GATT/BTHome, watches
-                status.battery_pct = int(pct) if isinstance(pct, int | float) else status.battery_pct
             if ev.kind == "cuff_pressure":
-                now = self.clock.monotonic()
-                if now - self._last_cuff.get(device.id, float("-inf")) > MEASUREMENT_GAP_S:
-                    self.events.publish("measurement_started", {"device": device.id})
-                self._last_cuff[device.id] = now
-                self.events.publish("cuff_pressure", {"device": device.id, **dict(ev.detail)})
+                self._cuff_pressure(device, ev.detail)
                 continue
             await self.submit_alerts(self.pipeline.from_event(ev, device=device, frame=raw))
         if decoded.measurements:
-            self._merge_frames.setdefault(device.id, []).append(raw)
-            ready = self._merger.push(
-                device.id,
-                decoded.measurements,
-                self.clock.monotonic(),
-                pair_weight=pairs_weight(profiles.profiles().get(device.profile)),
-            )
-            await self._accept(device, ready, acknowledged=decoded.reply is not None)
+            frame, ready = self.assembly.push(device, raw, decoded.measurements)
+            await self._accept(device, frame, ready, acknowledged=decoded.reply is not None)
         return decoded.reply
 
-    async def _accept(
-        self, device: DeviceEntry, ready: list[Measurement], *, acknowledged: bool = False
-    ) -> None:
-        """Store merged measurements, except stored readings a device re-sent."""
-        if not ready:
-            return
-        frames = self._merge_frames.pop(device.id, [])
-        if not frames:
-            return
-        # A merged record (two-part body composition, weight + body composition) keeps the raw
-        # bytes of every frame it came from, in arrival order.
-        frame = frames[-1] if len(frames) == 1 else replace(frames[-1], data=b"".join(f.data for f in frames))
+    def _cuff_pressure(self, device: DeviceEntry, detail: Mapping[str, Any]) -> None:
         now = self.clock.monotonic()
-        for m in ready:
-            if self._dedup.seen(device.id, m, now):
-                self.counters.duplicates += 1
-                self.log.debug("[%s] stored reading re-sent by the device, ignored", device.id)
-                continue
+        if now - self._last_cuff.get(device.id, float("-inf")) > MEASUREMENT_GAP_S:
+            self.events.publish("measurement_started", {"device": device.id})
+        self._last_cuff[device.id] = now
+        self.events.publish("cuff_pressure", {"device": device.id, **dict(detail)})
+
+    async def _accept(
+        self,
+        device: DeviceEntry,
+        frame: RawFrame | None,
+        ready: list[Measurement],
+        *,
+        acknowledged: bool = False,
+    ) -> None:
+        """Store assembled measurements, except stored readings a device re-sent."""
+        if not ready or frame is None:
+            return
+        for m in self.assembly.fresh(device.id, ready):
             await self.submit(
                 self.pipeline.from_measurement(m, device=device, frame=frame), acknowledged=acknowledged
             )
 
     async def _release_merged(self) -> None:
-        for device_id in list(self._flush_requested):
-            self._flush_requested.discard(device_id)
-            device = self.snapshot().device(device_id)
-            if device is not None:
-                await self._accept(device, self._merger.flush(device_id))
-        by_device: dict[str, list[Measurement]] = {}
-        for device_id, m in self._merger.due(self.clock.monotonic()):
-            by_device.setdefault(device_id, []).append(m)
-        for device_id, ms in by_device.items():
-            device = self.snapshot().device(device_id)
-            if device is not None:
-                await self._accept(device, ms)
+        for device, frame, ready in self.assembly.released(
+            lambda device_id: self.snapshot().device(device_id)
+        ):
+            await self._accept(device, frame, ready)
 
     def link(self, event: LinkEvent) -> None:
         device = self.device_for(event.source)
-        tag = device.id if device else event.source
         if device is not None and event.state == "disconnected":
-            self._flush_requested.add(device.id)
-        status = self.devices.setdefault(tag, DeviceStatus(source=event.source))
-        status.state = event.state
-        status.detail = event.detail
-        if event.rssi is not None:
-            status.rssi = event.rssi
+            self.assembly.disconnected(device.id)
+        tag = self.intake.link(event, device)
         self.log.info("[%s] link %s %s", tag, event.state, event.detail)
         self.events.publish("device", {"device": tag, "state": event.state, "detail": event.detail})
 
     # -- views --------------------------------------------------------------------------
     def device_view(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "device": k,
-                "source": s.source,
-                "state": s.state,
-                "last_seen": s.last_seen.isoformat() if s.last_seen else None,
-                "rssi": s.rssi,
-                "battery_pct": s.battery_pct,
-            }
-            for k, s in sorted(self.devices.items())
-        ]
+        return self.intake.device_view()
