@@ -153,6 +153,9 @@ def build_app(gateway: Gateway, cfg: ApiConfig, *, notify: Escalation | None = N
     check_exposure(cfg)
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY_BYTES)
     app[readings.GATEWAY] = gateway
+    app[readings.RECORDS] = gateway.records
+    app[readings.COUNTERS] = gateway.counters
+    app[readings.REATTRIBUTION] = gateway.reattribution
     app[API_CONFIG] = cfg
     if notify is not None:
         app[alerts.NOTIFY] = notify

@@ -29,11 +29,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from buffer.ports import RecordLog
 from buffer.record import Lane, Stored
 from gateway.api.doctor import doctor_check
 from gateway.api.errors import problem, validation_errors
 from gateway.api.kiosk import WATCH
-from gateway.api.readings import GATEWAY, reading_view
+from gateway.api.readings import GATEWAY, REATTRIBUTION, RECORDS, reading_view
 from gateway.core import Gateway
 from gateway.errors import ReadingError
 from gateway.kinds import KINDS, LANES
@@ -226,7 +227,7 @@ async def get_history(request: web.Request) -> web.Response:
         return problem(404, f"no resident {resident_id!r} in the registry")
     since = gw.clock.now().timestamp() - q.days * 86_400
     kinds = [q.kind] if q.kind else list(HEALTH_KINDS)
-    rows = await gw.records.history(resident_id, since=since, limit=q.limit, kinds=kinds)
+    rows = await request.app[RECORDS].history(resident_id, since=since, limit=q.limit, kinds=kinds)
     readings = [reading_view(d, s) for s, d in readable(rows)]
     return web.json_response(
         {
@@ -234,7 +235,7 @@ async def get_history(request: web.Request) -> web.Response:
             "display_name": resident.name,
             "readings": readings,
             "trend": trends(readings),
-            "today": await today_summary(gw, resident_id),
+            "today": await today_summary(gw, request.app[RECORDS], resident_id),
         }
     )
 
@@ -243,14 +244,14 @@ def _fenced(gw: Gateway, resident_id: str) -> bool:
     return gw.fences is not None and any(z.resident_id == resident_id for z in gw.fences.engine.zones)
 
 
-async def today_summary(gw: Gateway, resident_id: str) -> dict[str, Any]:
+async def today_summary(gw: Gateway, records: RecordLog, resident_id: str) -> dict[str, Any]:
     """Today's (since local midnight) positions and heart rates, counted rather than listed:
     how many, and for positions how many times the resident was outside a safe zone (or inside
     a danger zone) by the fence alerts; ``fenced`` says whether any zone is set for her."""
     local = gw.clock.now().astimezone()
     midnight = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
     since = midnight.timestamp()
-    rows = await gw.records.history(resident_id, since=since, limit=MAX_LIMIT, kinds=SUMMARY_KINDS)
+    rows = await records.history(resident_id, since=since, limit=MAX_LIMIT, kinds=SUMMARY_KINDS)
     counts = dict.fromkeys(SUMMARY_KINDS, 0)
     rates: list[float] = []
     for _, d in readable(rows):
@@ -258,7 +259,7 @@ async def today_summary(gw: Gateway, resident_id: str) -> dict[str, Any]:
         hr = (d.get("values") or {}).get("heart_rate")
         if d["kind"] == "heart_rate" and isinstance(hr, Mapping) and isinstance(hr.get("value"), int | float):
             rates.append(float(hr["value"]))
-    alerts = await gw.records.history(resident_id, since=since, limit=MAX_LIMIT, kinds=FENCE_ALERTS)
+    alerts = await records.history(resident_id, since=since, limit=MAX_LIMIT, kinds=FENCE_ALERTS)
     outside = 0
     for s in alerts:
         if s.stream != "alerts":
@@ -292,9 +293,11 @@ class UnattributedQuery(BaseModel):
     claimable: bool = False
 
 
-async def _unattributed(gw: Gateway, *, since_s: float, limit: int) -> list[tuple[Stored, dict[str, Any]]]:
+async def _unattributed(
+    gw: Gateway, records: RecordLog, *, since_s: float, limit: int
+) -> list[tuple[Stored, dict[str, Any]]]:
     now = gw.clock.now()
-    rows = await gw.records.unattributed(stream="readings", since=now.timestamp() - since_s, limit=limit)
+    rows = await records.unattributed(stream="readings", since=now.timestamp() - since_s, limit=limit)
     cutoff = now - timedelta(seconds=since_s)
     return [
         (s, d)
@@ -318,7 +321,7 @@ async def get_unattributed(request: web.Request) -> web.Response:
         window = CLAIM_WINDOW_S
     else:
         return problem(403, "sign in first (or send the doctor's PIN)")
-    rows = await _unattributed(gw, since_s=window, limit=q.limit)
+    rows = await _unattributed(gw, request.app[RECORDS], since_s=window, limit=q.limit)
     return web.json_response({"readings": [reading_view(d, s) for s, d in rows], "window_s": window})
 
 
@@ -351,7 +354,7 @@ async def post_assign(request: web.Request) -> web.Response:
         resident_id = session.resident_id
     window = None if doctor else gw.clock.now() - timedelta(seconds=CLAIM_WINDOW_S)
     try:
-        assigned = await gw.reattribution.assign(reading_id, resident_id, received_after=window)
+        assigned = await request.app[REATTRIBUTION].assign(reading_id, resident_id, received_after=window)
     except NoSuchReading:
         return problem(404, f"no reading {reading_id!r}")
     except NotAReading as e:

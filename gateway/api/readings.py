@@ -23,15 +23,23 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from buffer.errors import OutboxClosedError, StorageError
+from buffer.ports import RecordLog
 from buffer.record import Stored
 from gateway.api.errors import problem, storage_unavailable, validation_errors
 from gateway.config import ApiConfig
 from gateway.core import Gateway
 from gateway.errors import ReadingError
+from gateway.intake import Counters
 from gateway.pipeline import Processed
+from gateway.reattribution import Reattribution
 
 # The application's keys every route module needs (here, not in app.py, which imports them all).
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
+# Narrow ports (build_app sets them from what the daemon made): the readings as stored, the
+# intake's counters, the service that edits stored readings.
+RECORDS: web.AppKey[RecordLog] = web.AppKey("records", RecordLog)
+COUNTERS: web.AppKey[Counters] = web.AppKey("counters", Counters)
+REATTRIBUTION: web.AppKey[Reattribution] = web.AppKey("reattribution", Reattribution)
 API_CONFIG: web.AppKey[ApiConfig] = web.AppKey("api_config", ApiConfig)
 
 BODY_TIMEOUT_S = 10.0
@@ -166,8 +174,8 @@ class ManualEntry(Protocol):
     def device_id(self) -> str: ...
 
 
-def _refused(gw: Gateway, errors: Mapping[str, str]) -> web.Response:
-    gw.counters.api_refused += 1
+def _refused(counters: Counters, errors: Mapping[str, str]) -> web.Response:
+    counters.api_refused += 1
     return problem(422, "invalid reading", errors)
 
 
@@ -184,13 +192,13 @@ async def enter_manual(
         return problem(408, f"the request body did not arrive within {BODY_TIMEOUT_S:.0f} s")
     strict = strict_body_errors(body)
     if strict:
-        return _refused(gw, strict)
+        return _refused(request.app[COUNTERS], strict)
     try:
         entry = parse(body)
     except ValidationError as e:
-        return _refused(gw, validation_errors(e))
+        return _refused(request.app[COUNTERS], validation_errors(e))
     if entry.measured_at is not None and entry.measured_at.tzinfo is None:
-        return _refused(gw, {"measured_at": "needs a time zone (e.g. Z or +08:00)"})
+        return _refused(request.app[COUNTERS], {"measured_at": "needs a time zone (e.g. Z or +08:00)"})
     try:
         processed = gw.pipeline.from_manual(
             entry.kind,
@@ -201,7 +209,7 @@ async def enter_manual(
             entered_by=entered_by,
         )
     except ReadingError as e:
-        return _refused(gw, e.errors)
+        return _refused(request.app[COUNTERS], e.errors)
     try:
         await gw.submit(processed, acknowledged=True)  # the caller gets a 201 or 200 for it
     except (StorageError, OutboxClosedError) as e:  # nothing stored: 503, the outbox logs it (rate-limited)
