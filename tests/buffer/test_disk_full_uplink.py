@@ -44,6 +44,8 @@ async def test_the_uplink_keeps_its_connection_and_delivers_what_is_stored(
                 await asyncio.sleep(0.005)
 
         trying = asyncio.create_task(intake())
+        # the intake is refused before the uplink starts, and goes on trying while it drains
+        await wait_until(lambda: refused > 10, what="new readings refused on the full disk")
         try:
             async with (
                 run_receiver(tmp_path / "county.db", broker.url) as rx,
