@@ -482,13 +482,7 @@ class NotifyStore:
     ) -> None:
         """Sent; ``round_done`` = (alert id, round, next_at): the escalation timer starts when the
         round's last message went out."""
-        with self._tx() as db:
-            db.execute(
-                "UPDATE messages SET status = 'sent', sent_at = ?, error = NULL WHERE seq = ?", (now, seq)
-            )
-            if round_done is not None:
-                self._start_timer_if_round_sent(db, *round_done)
-            self._events(db, events)
+        self._finish(seq, "sent", sent_at=now, error=None, events=events, round_done=round_done)
 
     def mark_retry(self, seq: int, *, error: str, next_try_at: float) -> None:
         with self._tx() as db:
@@ -505,8 +499,24 @@ class NotifyStore:
         events: Sequence[tuple[str, bytes]] = (),
         round_done: tuple[str, int, float] | None = None,
     ) -> None:
+        """Failed for good (a number the network refuses); the round's timer starts as for a sent one."""
+        self._finish(seq, "failed", sent_at=None, error=error, events=events, round_done=round_done)
+
+    def _finish(
+        self,
+        seq: int,
+        status: str,
+        *,
+        sent_at: float | None,
+        error: str | None,
+        events: Sequence[tuple[str, bytes]],
+        round_done: tuple[str, int, float] | None,
+    ) -> None:
         with self._tx() as db:
-            db.execute("UPDATE messages SET status = 'failed', error = ? WHERE seq = ?", (error, seq))
+            db.execute(
+                "UPDATE messages SET status = ?, sent_at = COALESCE(?, sent_at), error = ? WHERE seq = ?",
+                (status, sent_at, error, seq),
+            )
             if round_done is not None:
                 self._start_timer_if_round_sent(db, *round_done)
             self._events(db, events)
