@@ -49,6 +49,7 @@ def _load_drain() -> Any:
 
 drain = _load_drain()
 
+from buffer.ids import uuid7  # noqa: E402
 from buffer.record import Lane, Record  # noqa: E402
 from county.postgres import _READING_COLUMNS, PostgresStore, _init_connection, rows_for_copy  # noqa: E402
 from county.receiver import prepare  # noqa: E402
@@ -61,7 +62,6 @@ from tests.county.pg import (  # noqa: E402
     shared_server_usable,
 )
 from uplink import envelope  # noqa: E402
-from uplink.ids import uuid7  # noqa: E402
 
 RESIDENTS = [f"r-{i:04d}" for i in range(600)]
 BP_CLASS = {

@@ -14,9 +14,9 @@ neighbour's scale in radio range must not write into someone's record.
 
 from __future__ import annotations
 
-from gateway.readings import Attribution
 from gateway.registry import DeviceEntry
 from gateway.sessions import Session
+from uplink.codec import Attribution
 
 UNKNOWN_USER = 0xFF
 

@@ -25,7 +25,7 @@ from typing import Literal
 
 from drivers.measurement import Value
 from gateway.config import ClinicalConfig
-from gateway.readings import Classification
+from uplink.codec import Classification
 
 BP_GUIDELINE = "中国高血压防治指南 (Chinese guidelines for the prevention and treatment of hypertension)"
 BP_VERSION = "2018 revision"

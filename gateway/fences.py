@@ -11,12 +11,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from gateway.alerts import Alert, AlertManager, Severity
+from gateway.alerts import AlertManager
 from gateway.config import GeofenceConfig
 from gateway.geofence.engine import FenceEvent, FenceSettings, Fix, GeofenceEngine
 from gateway.geofence.positions import is_current
 from gateway.geofence.store import ZoneStore
-from gateway.readings import Reading
+from uplink.codec import Alert, Reading, Severity
 
 log = logging.getLogger("hutgw.fences")
 

@@ -1,4 +1,4 @@
-"""From a decoded measurement (or a manual entry) to a :class:`~gateway.readings.Reading`.
+"""From a decoded measurement (or a manual entry) to a :class:`~uplink.codec.Reading`.
 
 Every reading goes through the same steps: units normalised (``gateway.kinds``; value names the
 gateway does not know go to ``extras["other_values"]``, never dropped), time resolved
@@ -28,10 +28,11 @@ from datetime import datetime, tzinfo
 from types import MappingProxyType
 from typing import Any
 
+from buffer.ids import uuid7
 from drivers.frames import RawFrame
 from drivers.measurement import KG_PER_M2, DeviceEvent, Measurement, Value
 from gateway import clinical as cl
-from gateway.alerts import Alert, AlertManager, Severity
+from gateway.alerts import AlertManager
 from gateway.attribution import attribute
 from gateway.clock import Clock
 from gateway.errors import ReadingError
@@ -40,8 +41,7 @@ from gateway.logsetup import health_debug
 from gateway.registry import DeviceEntry, RegistrySnapshot, ResidentEntry
 from gateway.sessions import KioskSessions
 from gateway.timebase import BOOT_KEY, MONOTONIC_KEY, ClockCorrector, TimeDecision, as_tz, resolve_time
-from uplink.codec import Attribution, Classification, DeviceRef, Reading
-from uplink.ids import uuid7
+from uplink.codec import Alert, Attribution, Classification, DeviceRef, Reading, Severity
 
 log = logging.getLogger(__name__)
 
@@ -541,6 +541,3 @@ def _scalars(
             out[k] = v
     return out
 
-
-# The codec's, under its former name, for callers not yet moved to ``Reading.from_wire()``.
-reading_from_wire = Reading.from_wire_dict

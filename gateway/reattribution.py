@@ -18,8 +18,8 @@ from datetime import datetime
 from buffer.ports import RecordLog
 from buffer.record import Stored
 from gateway.pipeline import Pipeline
-from gateway.readings import Reading
 from gateway.timebase import ClockCorrector
+from uplink.codec import Reading
 
 
 class NoSuchReading(LookupError):

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.clock import Clock
-from gateway.readings import TimeSource
+from uplink.codec import TimeSource
 
 DEFAULT_DEVICE_TZ = "Asia/Shanghai"
 

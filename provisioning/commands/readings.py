@@ -15,21 +15,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from buffer.errors import OutboxError
 from buffer.outbox import Outbox
 from buffer.record import State, Stored
 from gateway.alerts import AlertManager
 from gateway.clinical import ClinicalSettings
 from gateway.clock import SystemClock
-from gateway.pipeline import Pipeline, reading_from_wire
-from gateway.readings import Reading
+from gateway.pipeline import Pipeline
 from gateway.reattribution import AlreadyAssigned, NoSuchReading, NotAReading, Reattribution
 from gateway.registry import Registry, registry_path
 from gateway.sessions import KioskSessions
 from provisioning.context import load_context
 from provisioning.errors import EXIT_OK, BadInputError, ConflictError, NotFoundError
+from uplink.codec import Reading
 
 SCAN_STATES = (State.PENDING, State.INFLIGHT, State.DELIVERED)
 
@@ -67,7 +65,7 @@ def _outbox_path(state_dir: Path) -> Path:
 
 def _decode(stored: Stored) -> Reading | None:
     try:
-        return reading_from_wire(orjson.loads(stored.payload))
+        return Reading.from_wire(stored.payload)
     except (ValueError, KeyError, TypeError):
         return None
 

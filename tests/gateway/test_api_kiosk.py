@@ -29,8 +29,8 @@ from gateway.api.history import trend_of
 from gateway.api.page import FILES
 from gateway.config import ApiConfig
 from gateway.errors import ConfigError
-from gateway.readings import decode
 from tests.support.kiosk import CUFF_ADDRESS, KioskRig, bpm, cuff_pressure, kiosk_gateway
+from uplink.codec import wire_dict
 
 PIN = "2468"
 ROOT = Path(__file__).resolve().parents[2]
@@ -362,7 +362,7 @@ async def test_history_bad_query_names_the_field(client: TestClient, query: str,
 async def stored(rig: KioskRig, reading_id: str) -> tuple[Stored, dict[str, Any]]:
     s = await rig.gateway.outbox.get(reading_id)
     assert s is not None
-    return s, decode(s.payload)
+    return s, wire_dict(s.payload)
 
 
 async def test_signed_in_resident_claims_a_just_measured_reading(client: TestClient, rig: KioskRig) -> None:

@@ -12,11 +12,11 @@ from drivers.ble.backoff import Backoff
 from drivers.ble.transport import Timing
 from gateway.config import parse
 from gateway.daemon import Daemon
-from gateway.readings import decode
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
 from tests.drivers.blesim import SimWorld
 from tests.drivers.blesim.devices import bcs_scale, bp_cuff, bthome_button, hr_band, press
 from tests.support.broker import free_port
+from uplink.codec import wire_dict
 
 CUFF, SCALE, BAND, BUTTON = "C0:FF:EE:00:00:01", "C0:FF:EE:00:00:02", "C0:FF:EE:00:00:03", "C0:FF:EE:00:00:04"
 FAST = Timing(
@@ -85,7 +85,7 @@ async def test_ble_devices_through_the_whole_gateway(tmp_path: Path) -> None:
 
             async def readings() -> list[dict]:  # type: ignore[type-arg]
                 rows = await gw.outbox.list(stream="readings", limit=1000)
-                return [decode(r.payload) for r in rows]
+                return [wire_dict(r.payload) for r in rows]
 
             def of(rows: list[dict], device: str) -> list[dict]:  # type: ignore[type-arg]
                 return [r for r in rows if r["device"]["id"] == device]
@@ -117,10 +117,10 @@ async def test_ble_devices_through_the_whole_gateway(tmp_path: Path) -> None:
             stored = await eventually(
                 lambda: _when(
                     gw.outbox.list(stream="alerts", limit=100),
-                    lambda a: any(decode(x.payload)["kind"] == "sos" for x in a),
+                    lambda a: any(wire_dict(x.payload)["kind"] == "sos" for x in a),
                 )
             )
-            alerts = [decode(x.payload) for x in stored or [] if decode(x.payload)["kind"] == "sos"]
+            alerts = [wire_dict(x.payload) for x in stored or [] if wire_dict(x.payload)["kind"] == "sos"]
             assert alerts and alerts[0]["resident_id"] == "R0001"
             assert alerts[0]["severity"] == "critical" and "13800000000" in alerts[0]["notify"]
 

@@ -13,15 +13,15 @@ from drivers.frames import RawFrame
 from drivers.gatt import uuids
 from gateway.config import ApiConfig
 from gateway.core import Gateway
-from gateway.readings import decode
 from gateway.registry import DeviceEntry
 from tests.support.kiosk import kiosk_gateway, make_clock
+from uplink.codec import wire_dict
 
 BUTTON = "A4:C1:38:8D:18:B2"
 
 
 async def sos_alerts(gw: Gateway) -> list[dict[str, object]]:
-    alerts = [decode(r.payload) for r in await gw.outbox.list(stream="alerts", limit=100)]
+    alerts = [wire_dict(r.payload) for r in await gw.outbox.list(stream="alerts", limit=100)]
     return [a for a in alerts if a["kind"] == "sos"]
 
 

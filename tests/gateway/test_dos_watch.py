@@ -9,9 +9,9 @@ from pathlib import Path
 from drivers.watch.codec import build_frame
 from gateway.config import parse
 from gateway.daemon import Daemon
-from gateway.readings import decode
 from gateway.registry import DeviceEntry, Registry
 from tests.support.broker import free_port
+from uplink.codec import wire_dict
 
 WATCH_ID = "8800000015"
 
@@ -47,7 +47,7 @@ async def test_same_watch_id_from_two_addresses_raises_one_gateway_fault(tmp_pat
         conns.append(await lk(port, "127.0.0.1"))  # back and forth: the same condition
         async with asyncio.timeout(10):
             while True:
-                alerts = [decode(r.payload) for r in await gw.outbox.list(stream="alerts", limit=50)]
+                alerts = [wire_dict(r.payload) for r in await gw.outbox.list(stream="alerts", limit=50)]
                 faults = [a for a in alerts if a["kind"] == "gateway_fault"]
                 if faults:
                     break

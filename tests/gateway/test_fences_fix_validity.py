@@ -22,9 +22,9 @@ from gateway.core import Gateway
 from gateway.fences import FenceMonitor
 from gateway.geofence.store import ZoneStore
 from gateway.geofence.zones import parse_feature_collection
-from gateway.readings import decode
 from gateway.registry import DeviceEntry
 from tests.support.kiosk import kiosk_gateway, make_clock
+from uplink.codec import wire_dict
 
 GPS = "/dev/hutgw-gps"
 HOME = (30.2741, 120.1551)
@@ -68,7 +68,7 @@ async def feed(gw: Gateway, clock: FakeClock, sentence: Callable[[datetime], byt
 
 
 async def fence_alerts(gw: Gateway) -> list[str]:
-    alerts = [decode(r.payload) for r in await gw.outbox.list(stream="alerts", limit=100)]
+    alerts = [wire_dict(r.payload) for r in await gw.outbox.list(stream="alerts", limit=100)]
     return [a["kind"] for a in alerts if str(a["kind"]).startswith("fence")]
 
 

@@ -9,9 +9,9 @@ from gateway.config import parse
 from gateway.daemon import Daemon
 from gateway.geofence.store import ZoneStore
 from gateway.geofence.zones import parse_feature_collection
-from gateway.readings import decode
 from gateway.registry import Registry, ResidentEntry
 from tests.support.broker import free_port
+from uplink.codec import wire_dict
 
 HOME = (30.2741, 120.1551)  # a village centre (WGS-84)
 
@@ -56,7 +56,7 @@ async def test_walk_out_raises_one_fence_exit_alert(tmp_path: Path) -> None:
                 measured_at=start + timedelta(seconds=30 * i),
             )
             await gw.submit(p)
-        alerts = [decode(r.payload) for r in await gw.outbox.list(stream="alerts", limit=50)]
+        alerts = [wire_dict(r.payload) for r in await gw.outbox.list(stream="alerts", limit=50)]
         exits = [a for a in alerts if a["kind"] == "fence_exit"]
         assert len(exits) == 1, alerts
         exit_alert = exits[0]

@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.alerts import Alert
 from gateway.clock import FakeClock
 from gateway.config import NotifyConfig
 from gateway.notify.channel import ChannelError
@@ -23,6 +22,7 @@ from gateway.notify.engine import Escalation
 from gateway.notify.policy import is_ack_text, mask_phone, phone_key
 from gateway.notify.store import NewMessage, NotifyStore
 from gateway.registry import ResidentEntry
+from uplink.codec import Alert
 from uplink.contract import WireAlertStatus
 
 G1, G2 = "+8613900000001", "13900000002"

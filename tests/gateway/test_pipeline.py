@@ -13,9 +13,9 @@ from gateway.clinical import ClinicalSettings
 from gateway.clock import FakeClock
 from gateway.errors import ReadingError
 from gateway.pipeline import Pipeline
-from gateway.readings import Reading
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
 from gateway.sessions import KioskSessions
+from uplink.codec import Reading
 from uplink.contract import WireReading
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

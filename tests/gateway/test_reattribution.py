@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from buffer import Lane, Record
 from gateway.config import ApiConfig
 from gateway.errors import ReadingError
-from gateway.readings import Reading, decode
 from gateway.reattribution import AlreadyAssigned, NoSuchReading, NotAReading, Reattribution, TooOld
 from tests.support.kiosk import KioskRig, kiosk_gateway
+from uplink.codec import Reading, wire_dict
 
 BP = {"kind": "blood_pressure", "values": {"systolic": 150, "diastolic": 85, "pulse_rate": 70}}
 
@@ -60,7 +60,7 @@ async def test_assign_edits_the_stored_reading_once(state_dir: Path) -> None:
         assert seen == [assigned]
         stored = await rig.gateway.records.get(rid)
         assert stored is not None
-        data: dict[str, Any] = decode(stored.payload)
+        data: dict[str, Any] = wire_dict(stored.payload)
         assert (stored.key, data["resident_id"], data["revision"]) == ("R0001", "R0001", 1)
 
         with pytest.raises(AlreadyAssigned) as taken:

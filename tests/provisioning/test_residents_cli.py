@@ -18,11 +18,11 @@ from gateway.alerts import AlertManager
 from gateway.clinical import ClinicalSettings
 from gateway.clock import FakeClock
 from gateway.pipeline import Pipeline
-from gateway.readings import Reading
 from gateway.registry import DeviceEntry, Registry, ResidentEntry
 from gateway.sessions import KioskSessions
 from provisioning.cli import main
 from provisioning.errors import EXIT_CONFLICT, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_OK
+from uplink.codec import Reading
 from uplink.contract import WireReading
 
 NATIONAL_ID = "11010519491231002X"

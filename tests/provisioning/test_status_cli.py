@@ -12,10 +12,10 @@ import pytest
 from buffer.ids import uuid7
 from buffer.outbox import Outbox
 from buffer.record import Lane, Record
-from gateway.alerts import Alert
 from provisioning.errors import EXIT_OK, EXIT_UNREACHABLE
 from tests.provisioning.clihelp import Cli, Pty, RunningDaemon, add_scale
 from tests.support.serial import tanita_line
+from uplink.codec import Alert
 
 
 def alert(kind: str, message: str, resident: str | None = "R001") -> Record:

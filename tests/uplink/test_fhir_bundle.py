@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.kinds import KINDS
-from gateway.readings import Classification
+from uplink.codec import Classification
 from uplink.contract import WireReading
 from uplink.fhir import codes
 from uplink.fhir.bundle import (
