@@ -9,7 +9,7 @@
 Wiring in the gateway (the sink): decode each frame with
 ``registry.for_frame(frame.transport, frame.channel, device_profile)``; pass the measurements
 through ``merge.MeasurementMerger.push(device, measurements, monotonic,
-pair_weight=merge.pairs_weight(device_profile))``, call ``flush(device)`` on a ``disconnected``
-link event and ``due(monotonic)`` every second or so; then drop what
+merge=merge.merge_rule(device_profile))`` (the definition's ``Profile.merge``), call
+``flush(device)`` on a ``disconnected`` link event and ``due(monotonic)`` every second or so; then drop what
 ``dedup.Deduplicator.seen(device, measurement, monotonic)`` reports as already passed on.
 """

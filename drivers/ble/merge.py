@@ -3,12 +3,13 @@
 * Body Composition two-part records: consecutive BCM measurements flagged ``multiple_packet``
   from the same device are one record; a part that repeats a value the held record already has,
   or a part without the flag, closes it; so does ``fragment_window_s`` without a further part.
-* Weight Measurement + Body Composition: body-composition scales indicate WM (weight, user, time
-  stamp) then BCM (often without them). For devices pushed with ``pair_weight=True`` (profiles
-  tagged ``merge_weight``, see :func:`pairs_weight`) a weight is
-  held up to ``pair_window_s`` for its BCM (either order) and the two become one
-  ``body_composition`` measurement; an unpaired weight is released as ``weight`` when the window
-  ends, a second weight releases the first.
+* A part sent on its own, merged into its reading: the device definition says so as data,
+  ``Profile.merge`` (:class:`drivers.profile.MergeInto`), and ``push(..., merge=profile.merge)``
+  applies it. Body-composition scales indicate Weight Measurement (weight, user, time stamp) then
+  BCM (often without them): ``MergeInto(part="weight", into="body_composition")``. A part is held
+  up to ``pair_window_s`` for its reading (either order) and the two become one ``into``
+  measurement; an unpaired part is released as it is when the window ends, a second part (or a
+  second reading) releases the first.
 
 ``push`` returns what is ready now; ``due(at)`` what timed out; ``flush(device)`` everything held
 for a device (call it when the device disconnects). Other kinds pass straight through.
@@ -20,15 +21,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from drivers.measurement import Measurement
-from drivers.profile import Profile
+from drivers.profile import MergeInto, Profile
 
 MULTIPLE_PACKET = "multiple_packet"
-MERGE_WEIGHT_TAG = "merge_weight"
+#: What ``pair_weight=True`` meant before the rule was data on the definition.
+_WEIGHT_INTO_BODY_COMPOSITION = MergeInto(part="weight", into="body_composition")
+
+
+def merge_rule(profile: Profile | None) -> MergeInto | None:
+    """How a device with this profile has its readings merged (``Profile.merge``), if at all."""
+    return None if profile is None else profile.merge
 
 
 def pairs_weight(profile: Profile | None) -> bool:
-    """Whether a device with this profile sends Weight Measurement + BCM halves of one reading."""
-    return profile is not None and MERGE_WEIGHT_TAG in profile.tags
+    """Deprecated: whether the profile declares a merge rule. Kept for ``gateway/assembly.py``
+    until it passes ``merge=merge_rule(profile)`` to :meth:`MeasurementMerger.push`."""
+    return merge_rule(profile) is not None
 
 
 def combine(first: Measurement, second: Measurement, kind: str | None = None) -> Measurement:
@@ -54,10 +62,10 @@ def combine(first: Measurement, second: Measurement, kind: str | None = None) ->
 class _Held:
     fragments: Measurement | None = None
     fragments_deadline: float = 0.0
-    weight: Measurement | None = None
-    body: Measurement | None = None
+    part: Measurement | None = None
+    whole: Measurement | None = None
     pair_deadline: float = 0.0
-    pair_weight: bool = False
+    rule: MergeInto | None = None
     ready: list[Measurement] = field(default_factory=list)
 
 
@@ -68,17 +76,26 @@ class MeasurementMerger:
         self._held: dict[str, _Held] = {}
 
     def push(
-        self, device: str, measurements: Sequence[Measurement], at: float, *, pair_weight: bool = False
+        self,
+        device: str,
+        measurements: Sequence[Measurement],
+        at: float,
+        *,
+        merge: MergeInto | None = None,
+        pair_weight: bool = False,
     ) -> list[Measurement]:
+        """``merge``: the device definition's rule (``Profile.merge``). ``pair_weight=True`` is
+        the former spelling of the body-composition scale's rule (deprecated)."""
+        rule = merge if merge is not None else (_WEIGHT_INTO_BODY_COMPOSITION if pair_weight else None)
         held = self._held.setdefault(device, _Held())
-        held.pair_weight = pair_weight
+        held.rule = rule
         for m in measurements:
             if m.kind == "body_composition" and MULTIPLE_PACKET in m.flags:
                 self._fragment(held, m, at)
             elif m.kind == "body_composition":
                 self._close_fragments(held, at)
                 self._pair(held, m, at)
-            elif m.kind == "weight" and pair_weight:
+            elif rule is not None and m.kind in (rule.part, rule.into):
                 self._pair(held, m, at)
             else:
                 held.ready.append(m)
@@ -89,7 +106,7 @@ class MeasurementMerger:
         for device, held in list(self._held.items()):
             if held.fragments is not None and at >= held.fragments_deadline:
                 self._close_fragments(held, at)
-            if (held.weight is not None or held.body is not None) and at >= held.pair_deadline:
+            if (held.part is not None or held.whole is not None) and at >= held.pair_deadline:
                 self._release_pair(held)
             out.extend((device, m) for m in self._take(device, held))
         return out
@@ -105,13 +122,13 @@ class MeasurementMerger:
     def next_deadline(self) -> float | None:
         deadlines = [h.fragments_deadline for h in self._held.values() if h.fragments is not None]
         deadlines += [
-            h.pair_deadline for h in self._held.values() if h.weight is not None or h.body is not None
+            h.pair_deadline for h in self._held.values() if h.part is not None or h.whole is not None
         ]
         return min(deadlines, default=None)
 
     def _take(self, device: str, held: _Held) -> list[Measurement]:
         ready, held.ready = held.ready, []
-        if held.fragments is None and held.weight is None and held.body is None:
+        if held.fragments is None and held.part is None and held.whole is None:
             self._held.pop(device, None)
         return ready
 
@@ -128,24 +145,27 @@ class MeasurementMerger:
         self._pair(held, replace(record, flags=tuple(f for f in record.flags if f != MULTIPLE_PACKET)), at)
 
     def _pair(self, held: _Held, m: Measurement, at: float) -> None:
-        if not held.pair_weight:
+        rule = held.rule
+        if rule is None or m.kind not in (rule.part, rule.into):
             held.ready.append(m)
             return
-        slot = "weight" if m.kind == "weight" else "body"
-        other = held.body if slot == "weight" else held.weight
-        if getattr(held, slot) is not None:
+        is_part = m.kind == rule.part
+        if (held.part if is_part else held.whole) is not None:
             self._release_pair(held)
-            other = None
+        other = held.whole if is_part else held.part
         if other is None:
-            setattr(held, slot, m)
+            if is_part:
+                held.part = m
+            else:
+                held.whole = m
             held.pair_deadline = at + self.pair_window_s
             return
-        body, weight = (other, m) if slot == "weight" else (m, other)
-        held.weight = held.body = None
-        held.ready.append(combine(body, weight, kind="body_composition"))
+        whole, part = (other, m) if is_part else (m, other)
+        held.part = held.whole = None
+        held.ready.append(combine(whole, part, kind=rule.into))
 
     def _release_pair(self, held: _Held) -> None:
-        for m in (held.weight, held.body):
+        for m in (held.part, held.whole):
             if m is not None:
                 held.ready.append(m)
-        held.weight = held.body = None
+        held.part = held.whole = None

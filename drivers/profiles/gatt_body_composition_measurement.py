@@ -18,7 +18,7 @@ from drivers.gatt import present, tables, uuids
 from drivers.gatt.date_time import DateTime
 from drivers.gatt.walker import walk
 from drivers.measurement import CM, KG, KJ, OHM, PERCENT, Decoded, Measurement, Value
-from drivers.profile import BleMatch, Profile, Read, Subscribe
+from drivers.profile import BleMatch, MergeInto, Profile, Read, Subscribe
 from drivers.profiles.gatt_date_time import SET_CLOCK
 from drivers.profiles.gatt_weight_measurement import height, height_m, mass, mass_kg
 
@@ -192,7 +192,7 @@ PROFILES = (
             Subscribe(uuids.BODY_COMPOSITION_MEASUREMENT),
             Subscribe(uuids.BATTERY_LEVEL),
         ),
-        tags=("merge_weight",),
+        merge=MergeInto(part="weight", into="body_composition"),
         notes="two-part records (flag bit 12) and Weight Measurement + BCM are merged by the gateway",
     ),
     Profile(

@@ -263,5 +263,4 @@ PROFILE = Profile(
     serial=SerialSettings(baudrate=9600),
     framer=framer,
     notes="RMC and GGA give positions; 4800 baud on older receivers (set baudrate per device).",
-    tags=("serial", "gps"),
 )

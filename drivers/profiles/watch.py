@@ -94,7 +94,6 @@ PROFILES = (
         connect_policy="none",
         framer=framer,
         notes="Watches connect to the hut's listener ([watch] listen); LK and AL are answered.",
-        tags=("tcp", "watch", "gps"),
     ),
     Profile(
         name="watch.stream",
@@ -104,6 +103,5 @@ PROFILES = (
         decode_sequence=decode_sequence,
         framer=framer,
         notes="Diagnostic: decodes a whole TCP read; the listener frames streams itself.",
-        tags=("tcp", "watch"),
     ),
 )

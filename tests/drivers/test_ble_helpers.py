@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import random
 from datetime import datetime
 
@@ -19,7 +20,9 @@ from drivers.ble.merge import MeasurementMerger
 from drivers.ble.silence import SilenceWatch
 from drivers.errors import DriverError
 from drivers.gatt import uuids
+from drivers.kinds import KINDS
 from drivers.measurement import KG, MMHG, PER_MIN, PERCENT, Measurement, Value
+from drivers.profile import MergeInto
 
 T0 = datetime(2024, 3, 15, 8, 30)
 
@@ -76,6 +79,9 @@ def test_dedup_memory_is_bounded(values: list[int]) -> None:
 # --- merge ---------------------------------------------------------------------------------
 
 
+SCALE = MergeInto(part="weight", into="body_composition")
+
+
 def weight(kg: float, user: int | None = 1) -> Measurement:
     return Measurement("weight", {"weight": Value(kg, KG)}, T0, None, user)
 
@@ -105,8 +111,8 @@ def test_a_repeated_field_starts_a_new_record() -> None:
 
 def test_weight_then_body_composition_pair_into_one() -> None:
     m = MeasurementMerger(pair_window_s=5)
-    assert m.push("S", [weight(70.0)], 0.0, pair_weight=True) == []
-    [out] = m.push("S", [bcm(body_fat_pct=21)], 1.0, pair_weight=True)
+    assert m.push("S", [weight(70.0)], 0.0, merge=SCALE) == []
+    [out] = m.push("S", [bcm(body_fat_pct=21)], 1.0, merge=SCALE)
     assert out.kind == "body_composition"
     assert out.values == {"body_fat_pct": Value(21, PERCENT), "weight": Value(70.0, KG)}
     assert (out.device_time, out.user_index) == (T0, 1)
@@ -114,7 +120,7 @@ def test_weight_then_body_composition_pair_into_one() -> None:
 
 def test_an_unpaired_weight_is_released_after_the_window() -> None:
     m = MeasurementMerger(pair_window_s=5)
-    m.push("S", [weight(70.0)], 0.0, pair_weight=True)
+    m.push("S", [weight(70.0)], 0.0, merge=SCALE)
     assert m.next_deadline() == 5.0
     assert m.due(4.9) == []
     assert m.due(5.0) == [("S", weight(70.0))]
@@ -122,8 +128,8 @@ def test_an_unpaired_weight_is_released_after_the_window() -> None:
 
 def test_a_second_weight_releases_the_first() -> None:
     m = MeasurementMerger()
-    m.push("S", [weight(70.0)], 0.0, pair_weight=True)
-    assert m.push("S", [weight(71.0)], 1.0, pair_weight=True) == [weight(70.0)]
+    m.push("S", [weight(70.0)], 0.0, merge=SCALE)
+    assert m.push("S", [weight(71.0)], 1.0, merge=SCALE) == [weight(70.0)]
 
 
 def test_without_pairing_weights_and_other_kinds_pass_through() -> None:
@@ -220,9 +226,45 @@ def test_subscriptions_cover_measurements_cuff_pressure_and_battery_only() -> No
 
 
 def test_only_body_composition_scales_pair_weights() -> None:
-    from drivers.ble.merge import pairs_weight
+    from drivers.ble.merge import merge_rule, pairs_weight
 
+    assert merge_rule(registry.get("gatt.body_composition_measurement")) == SCALE
+    assert merge_rule(registry.get("gatt.weight_measurement")) is None
+    assert merge_rule(registry.get("mi_scale_v2.adv")) is None
+    assert merge_rule(None) is None
+    # the former boolean, kept until gateway/assembly.py passes merge=
     assert pairs_weight(registry.get("gatt.body_composition_measurement"))
     assert not pairs_weight(registry.get("gatt.weight_measurement"))
-    assert not pairs_weight(registry.get("mi_scale_v2.adv"))
-    assert not pairs_weight(None)
+
+
+def test_merge_rules_are_typed_data_on_the_definition_not_tags() -> None:
+    import dataclasses
+
+    from drivers.ble import merge as merge_module
+    from drivers.profile import Profile
+
+    assert "tags" not in {f.name for f in dataclasses.fields(Profile)}
+    assert "tags" not in inspect.getsource(merge_module)
+    for name, p in registry.profiles().items():
+        if p.merge is not None:
+            assert {p.merge.part, p.merge.into} <= set(KINDS), name
+    with pytest.raises(ValueError):
+        MergeInto(part="weight", into="weight")
+
+
+def test_a_merge_rule_is_applied_as_declared() -> None:
+    rule = MergeInto(part="pulse", into="blood_pressure")
+    m = MeasurementMerger(pair_window_s=5)
+    pulse = Measurement("pulse", {"pulse_rate": Value(61, PER_MIN)})
+    assert m.push("C", [pulse], 0.0, merge=rule) == []
+    [out] = m.push("C", [bp(120)], 1.0, merge=rule)
+    assert out.kind == "blood_pressure" and set(out.values) == {"systolic", "diastolic", "pulse_rate"}
+    # the same parts without the rule pass straight through
+    assert m.push("D", [pulse, bp(120)], 2.0) == [pulse, bp(120)]
+
+
+def test_pair_weight_still_means_the_scale_rule() -> None:
+    m = MeasurementMerger(pair_window_s=5)
+    assert m.push("S", [weight(70.0)], 0.0, pair_weight=True) == []
+    [out] = m.push("S", [bcm(body_fat_pct=21)], 1.0, pair_weight=True)
+    assert out.kind == "body_composition" and "weight" in out.values

@@ -38,7 +38,6 @@ def to_profile(fmt: LineFormat) -> Profile:
         framer=partial(_framer, fmt),
         provisional=fmt.provisional,
         notes=fmt.notes,
-        tags=("serial", "format-file"),
     )
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from drivers import registry
 from drivers.ble.dedup import Deduplicator
-from drivers.ble.merge import MeasurementMerger, pairs_weight
+from drivers.ble.merge import MeasurementMerger, merge_rule
 from drivers.errors import DecodeError
 from drivers.frames import RawFrame
 from drivers.measurement import DeviceEvent, Measurement
@@ -55,8 +55,8 @@ class RecordingSink:
             self.errors.append((frame, e))
             return None
         self.events.extend((frame.source, e) for e in decoded.events)
-        pair = pairs_weight(registry.profiles().get(device_profile or ""))
-        ready = self.merger.push(frame.source, decoded.measurements, time.monotonic(), pair_weight=pair)
+        rule = merge_rule(registry.profiles().get(device_profile or ""))
+        ready = self.merger.push(frame.source, decoded.measurements, time.monotonic(), merge=rule)
         self._accept(frame.source, ready)
         return None
 
