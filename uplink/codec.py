@@ -1,8 +1,16 @@
-"""The reading and the alert as the gateway keeps them (frozen dataclasses), and their wire form.
+"""The gateway's messages to the county as frozen dataclasses, and their one wire form each.
 
-The wire form is the JSON of :class:`uplink.contract.WireReading` / :class:`uplink.contract.WireAlert`
-without ``seq`` (which :mod:`uplink.envelope` splices in when it builds an envelope). This module
-is the one place that writes it and reads it back:
+* :class:`Reading` and :class:`Alert` (the outbox's records): the JSON of
+  :class:`uplink.contract.WireReading` / :class:`uplink.contract.WireAlert` without ``seq`` (which
+  :mod:`uplink.envelope` splices in when it builds an envelope);
+* :class:`AlertStatus`: one step of an urgent alert's notification, the JSON of
+  :class:`uplink.contract.WireAlertStatus` without ``seq`` (stored in ``notify.db``, then in the
+  outbox's ``alert_status`` stream); optional fields that are ``None`` are left out;
+* :class:`GatewayStatus` (birth, heartbeat, last will on ``status``) and :class:`CommandResult`
+  (on ``command_results``): whole messages, :class:`uplink.contract.Status` and
+  :class:`uplink.contract.CommandResult`, ``schema`` included, byte for byte what pydantic wrote.
+
+This module is the one place that writes them and reads them back:
 
 * ``to_wire()`` gives the compact JSON the outbox stores (orjson; no pydantic on this path, a
   reading is encoded for every measurement), ``to_wire_dict()`` the same as a ``dict``;
@@ -10,7 +18,7 @@ is the one place that writes it and reads it back:
   re-timing). They trust what the gateway wrote and check only that it is shaped like one: a
   payload that is not a reading raises ``ValueError``, ``KeyError`` or ``TypeError``.
 
-``from_wire(x.to_wire()) == x`` for every reading and alert, except a reading's ``user_index``
+``from_wire(x.to_wire()) == x`` for every message, except a reading's ``user_index``
 (a multi-user device's slot, used to attribute it), which is not on the wire and reads back as
 ``None``. Values that are whole numbers are written as JSON integers (``72``, not ``72.0``). What
 arrives from outside (the county's receiver, the FHIR encoder) is validated by the pydantic
@@ -24,14 +32,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from drivers.kinds import Value
+from uplink.contract import COMMAND_RESULT_SCHEMA, STATUS_SCHEMA
+from uplink.contract import AlertEvent as AlertEvent
+from uplink.contract import AlertState as AlertState
 from uplink.contract import Attribution as Attribution
 from uplink.contract import Severity as Severity
 from uplink.contract import TimeSource as TimeSource
+
+AckVia = Literal["sms", "kiosk", "county", "cli"]
+GatewayState = Literal["online", "offline"]
+CommandStatus = Literal["done", "refused", "failed"]
 
 
 def _iso(dt: datetime) -> str:
@@ -213,6 +228,221 @@ class Alert:
     def from_wire(cls, payload: bytes) -> Alert:
         """An alert back from the JSON the outbox stores (:meth:`to_wire`)."""
         return cls.from_wire_dict(wire_dict(payload))
+
+
+def _time(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value))
+
+
+def _opt_time(value: Any) -> datetime | None:
+    return None if value is None else _time(value)
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return tuple(str(v) for v in value)
+
+
+def _obj(value: Any) -> MappingProxyType[str, Any]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStatus:
+    """One step of an urgent alert's notification (docs/alerts.md): a round started (``to`` the
+    numbers, ``roles`` theirs), a message handed to a phone (``notified``) or not (``failed``),
+    ``acknowledged`` (``by``, ``by_label``, ``via``), ``unanswered``, ``reminded``."""
+
+    id: str
+    alert_id: str
+    kind: str
+    resident_id: str | None
+    event: AlertEvent
+    state: AlertState
+    round: int
+    at: datetime
+    to: str | tuple[str, ...] | None = None
+    roles: tuple[str, ...] | None = None
+    role: str | None = None
+    channel: str | None = None
+    purpose: str | None = None
+    message_round: int | None = None
+    by: str | None = None
+    by_label: str | None = None
+    via: AckVia | None = None
+    error: str | None = None
+
+    def to_wire_dict(self) -> dict[str, Any]:
+        """The JSON object of :class:`uplink.contract.WireAlertStatus` (without ``seq``; the
+        optional fields that are ``None`` left out)."""
+        d: dict[str, Any] = {
+            "id": self.id,
+            "alert_id": self.alert_id,
+            "kind": self.kind,
+            "resident_id": self.resident_id,
+            "event": self.event,
+            "state": self.state,
+            "round": self.round,
+            "at": _iso(self.at),
+        }
+        optional = (
+            ("to", self.to if self.to is None or isinstance(self.to, str) else list(self.to)),
+            ("roles", None if self.roles is None else list(self.roles)),
+            ("role", self.role),
+            ("channel", self.channel),
+            ("purpose", self.purpose),
+            ("message_round", self.message_round),
+            ("by", self.by),
+            ("by_label", self.by_label),
+            ("via", self.via),
+            ("error", self.error),
+        )
+        d.update((k, v) for k, v in optional if v is not None)
+        return d
+
+    def to_wire(self) -> bytes:
+        """The compact JSON ``notify.db`` keeps and the outbox's ``alert_status`` stream stores."""
+        return orjson.dumps(self.to_wire_dict())
+
+    @classmethod
+    def from_wire_dict(cls, data: Mapping[str, Any]) -> AlertStatus:
+        """An event back from its wire JSON object (:meth:`to_wire_dict`)."""
+        to = data.get("to")
+        roles = data.get("roles")
+        message_round = data.get("message_round")
+        return cls(
+            id=str(data["id"]),
+            alert_id=str(data["alert_id"]),
+            kind=str(data["kind"]),
+            resident_id=data.get("resident_id"),
+            event=data["event"],
+            state=data["state"],
+            round=int(data["round"]),
+            at=_time(data["at"]),
+            to=None if to is None else to if isinstance(to, str) else _strs(to),
+            roles=None if roles is None else _strs(roles),
+            role=data.get("role"),
+            channel=data.get("channel"),
+            purpose=data.get("purpose"),
+            message_round=None if message_round is None else int(message_round),
+            by=data.get("by"),
+            by_label=data.get("by_label"),
+            via=data.get("via"),
+            error=data.get("error"),
+        )
+
+    @classmethod
+    def from_wire(cls, payload: bytes) -> AlertStatus:
+        """An event back from its JSON (:meth:`to_wire`)."""
+        return cls.from_wire_dict(wire_dict(payload))
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStatus:
+    """The gateway's ``status`` message: birth and heartbeat (``online``, with the counters of
+    docs/uplink.md, *Liveness*) and last will (``offline``)."""
+
+    gateway_id: str
+    state: GatewayState
+    at: datetime | None = None
+    counters: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def to_wire_dict(self) -> dict[str, Any]:
+        """The JSON object of :class:`uplink.contract.Status`."""
+        return {
+            "schema": STATUS_SCHEMA,
+            "gateway_id": self.gateway_id,
+            "state": self.state,
+            "at": None if self.at is None else _iso(self.at),
+            "counters": dict(self.counters),
+        }
+
+    def to_wire(self) -> bytes:
+        """The message published on ``<prefix>/<gateway_id>/status``."""
+        return orjson.dumps(self.to_wire_dict())
+
+    @classmethod
+    def from_wire_dict(cls, data: Mapping[str, Any]) -> GatewayStatus:
+        """A status back from its JSON object (``ValueError`` when ``schema`` is another)."""
+        _check_schema(data, STATUS_SCHEMA)
+        state = data["state"]
+        if state not in ("online", "offline"):
+            raise ValueError(f"status state {state!r} is neither online nor offline")
+        return cls(
+            gateway_id=str(data["gateway_id"]),
+            state=state,
+            at=_opt_time(data.get("at")),
+            counters=_obj(data.get("counters")),
+        )
+
+    @classmethod
+    def from_wire(cls, payload: bytes) -> GatewayStatus:
+        """A status back from the message (:meth:`to_wire`)."""
+        return cls.from_wire_dict(wire_dict(payload))
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """The answer to one down-link command (docs/uplink.md, *Down-link commands*): ``done`` with
+    its ``result``, or ``refused`` / ``failed`` with the ``reason``."""
+
+    command_id: str | None
+    gateway_id: str
+    status: CommandStatus
+    at: datetime
+    name: str | None = None
+    reason: str | None = None
+    result: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def to_wire_dict(self) -> dict[str, Any]:
+        """The JSON object of :class:`uplink.contract.CommandResult`."""
+        return {
+            "schema": COMMAND_RESULT_SCHEMA,
+            "command_id": self.command_id,
+            "gateway_id": self.gateway_id,
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "result": dict(self.result),
+            "at": _iso(self.at),
+        }
+
+    def to_wire(self) -> bytes:
+        """The message published on ``<prefix>/<gateway_id>/command_results``."""
+        return orjson.dumps(self.to_wire_dict())
+
+    @classmethod
+    def from_wire_dict(cls, data: Mapping[str, Any]) -> CommandResult:
+        """A result back from its JSON object (``ValueError`` when ``schema`` is another)."""
+        _check_schema(data, COMMAND_RESULT_SCHEMA)
+        status = data["status"]
+        if status not in ("done", "refused", "failed"):
+            raise ValueError(f"command status {status!r} is not done, refused or failed")
+        command_id = data.get("command_id")
+        return cls(
+            command_id=None if command_id is None else str(command_id),
+            gateway_id=str(data["gateway_id"]),
+            status=status,
+            at=_time(data["at"]),
+            name=data.get("name"),
+            reason=data.get("reason"),
+            result=_obj(data.get("result")),
+        )
+
+    @classmethod
+    def from_wire(cls, payload: bytes) -> CommandResult:
+        """A result back from the message (:meth:`to_wire`)."""
+        return cls.from_wire_dict(wire_dict(payload))
+
+
+def _check_schema(data: Mapping[str, Any], schema: str) -> None:
+    if data.get("schema") != schema:
+        raise ValueError(f"not a {schema} message (schema {data.get('schema')!r})")
 
 
 def wire_dict(payload: bytes) -> dict[str, Any]:
