@@ -17,7 +17,7 @@ from buffer.record import Lane
 from drivers.frames import RawFrame
 from drivers.measurement import Measurement
 from drivers.source import LinkEvent
-from gateway.alerts import Alert, AlertManager
+from gateway.alerts import AlertManager
 from gateway.assembly import Assembly
 from gateway.clock import Clock
 from gateway.events import EventBus
@@ -25,10 +25,10 @@ from gateway.intake import Counters, Intake
 from gateway.kinds import LANES
 from gateway.pipeline import Pipeline, Processed
 from gateway.quarantine import Quarantine
-from gateway.readings import Reading
 from gateway.recorder import Recorder
 from gateway.registry import DeviceEntry, Registry, RegistrySnapshot, RegistryView
 from gateway.sessions import KioskSessions
+from uplink.codec import Alert, Reading
 
 if TYPE_CHECKING:
     from gateway.fences import FenceMonitor

@@ -13,12 +13,11 @@ from typing import Any
 
 from buffer.outbox import Outbox
 from buffer.record import Lane, Record
-from gateway.alerts import Alert
 from gateway.events import EventBus
 from gateway.kinds import LANES
 from gateway.pipeline import Pipeline
-from gateway.readings import Reading
 from gateway.reattribution import Reattribution
+from uplink.codec import Alert, Reading
 
 
 def reading_record(r: Reading) -> Record:
