@@ -11,8 +11,9 @@ from gateway.geofence.store import ZoneStore
 from gateway.geofence.zones import parse_feature_collection
 from gateway.registry import InUseError, InvalidEntryError, Registry, ResidentEntry, validate_resident
 from hutgw_errors import HutError
+from uplink.codec import CommandResult, CommandStatus
 from uplink.commands import AlertAckArgs, GeofencesArgs, ResidentsArgs
-from uplink.contract import Command, CommandResult
+from uplink.contract import Command
 
 log = logging.getLogger("hutgw.commands")
 
@@ -40,7 +41,7 @@ class CommandHandler:
         self._clock = clock
 
     def _result(
-        self, cmd: Command, status: str, *, reason: str | None = None, **result: Any
+        self, cmd: Command, status: CommandStatus, *, reason: str | None = None, **result: Any
     ) -> CommandResult:
         now: datetime = self._clock.now()
         return CommandResult(

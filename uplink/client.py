@@ -37,6 +37,7 @@ from paho.mqtt.properties import Properties
 from hutgw_errors import HutError
 from uplink import envelope
 from uplink.backoff import Backoff
+from uplink.codec import CommandResult, GatewayStatus
 from uplink.commands import (
     AckRefused,
     AckVerifier,
@@ -46,7 +47,7 @@ from uplink.commands import (
     ReplayStore,
     load_public_key,
 )
-from uplink.contract import Command, CommandResult, Status
+from uplink.contract import Command
 from uplink.drainer import (
     Batch,
     ClaimLike,
@@ -504,13 +505,12 @@ class Uplink:
     # -- status --------------------------------------------------------------------------
 
     def _status_bytes(self, state: str, counters: dict[str, Any]) -> bytes:
-        status = Status(
+        return GatewayStatus(
             gateway_id=self._gateway_id,
             state="online" if state == "online" else "offline",
             at=self._clock(),
             counters=counters,
-        )
-        return status.model_dump_json(by_alias=True).encode()
+        ).to_wire()
 
     async def _counters(self) -> dict[str, Any]:
         st = self.state
@@ -573,7 +573,7 @@ class Uplink:
             result = await self._execute(checked)
         await client.publish(
             self.topics[COMMAND_RESULTS],
-            result.model_dump_json(by_alias=True).encode(),
+            result.to_wire(),
             qos=1,
             timeout=self._s.io_timeout_s,
         )

@@ -14,8 +14,9 @@ import orjson
 from buffer.outbox import Outbox
 from tests.support.broker import Broker
 from uplink.client import Uplink
+from uplink.codec import CommandResult
 from uplink.commands import load_private_key, make_command
-from uplink.contract import Command, CommandResult
+from uplink.contract import Command
 
 from .conftest import run_receiver, settings, wait_until
 
