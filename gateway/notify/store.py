@@ -19,13 +19,16 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
+from buffer.ids import uuid7
 from gateway.errors import GatewayError
 from gateway.notify.policy import phone_key
+from uplink.codec import AckVia, AlertEvent, AlertState, AlertStatus
 
 SCHEMA_VERSION = 1
 
@@ -112,6 +115,48 @@ class AlertRow:
     acked_role: str | None
     acked_at: float | None
     ack_via: str | None
+
+    def status_event(
+        self,
+        event: AlertEvent,
+        at: float,
+        *,
+        state: AlertState | None = None,
+        round: int | None = None,
+        to: str | Sequence[str] | None = None,
+        roles: Sequence[str] | None = None,
+        role: str | None = None,
+        channel: str | None = None,
+        purpose: str | None = None,
+        message_round: int | None = None,
+        by: str | None = None,
+        by_label: str | None = None,
+        via: AckVia | None = None,
+        error: str | None = None,
+    ) -> AlertStatus:
+        """This alert's step ``event`` at ``at`` (seconds since the epoch) as it travels to the
+        county (``hut.alert_status/1``; ``.to_wire()`` is what the ``events`` table keeps): a new
+        id, and the alert's state and round unless the step changes them."""
+        return AlertStatus(
+            id=uuid7(),
+            alert_id=self.id,
+            kind=self.kind,
+            resident_id=self.resident_id,
+            event=event,
+            state=cast(AlertState, self.state) if state is None else state,
+            round=self.round if round is None else round,
+            at=datetime.fromtimestamp(at, UTC),
+            to=to if to is None or isinstance(to, str) else tuple(to),
+            roles=None if roles is None else tuple(roles),
+            role=role,
+            channel=channel,
+            purpose=purpose,
+            message_round=message_round,
+            by=by,
+            by_label=by_label,
+            via=via,
+            error=error,
+        )
 
 
 @dataclass(frozen=True, slots=True)
