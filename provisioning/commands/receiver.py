@@ -40,6 +40,7 @@ from provisioning.errors import (
     UnreachableError,
 )
 from uplink import topics
+from uplink.codec import CommandResult
 from uplink.commands import COMMAND_NAMES, load_private_key, make_command, private_key_pem, public_key_b64
 from uplink.contract import Receipt
 from uplink.errors import UplinkError
@@ -230,7 +231,8 @@ def run_command(args: argparse.Namespace) -> int:
     results_topic = topics.topic(prefix, args.gateway_id, topics.COMMAND_RESULTS)
     commands_topic = topics.topic(prefix, args.gateway_id, topics.COMMANDS)
 
-    async def main() -> dict[str, Any] | None:
+    async def main() -> CommandResult | None:
+        """The gateway's result (``None`` when not waiting for one, or none came in time)."""
         client = options.client(identifier=f"hutgw-command-{body['id'][-12:]}", timeout=10)
         try:
             async with asyncio.timeout(15):
@@ -248,27 +250,27 @@ def run_command(args: argparse.Namespace) -> int:
                     async for message in client.messages:
                         payload = message.payload if isinstance(message.payload, bytes) else b""
                         try:
-                            result = orjson.loads(payload)
-                        except orjson.JSONDecodeError:
+                            result = CommandResult.from_wire(payload)
+                        except (ValueError, KeyError, TypeError):
                             continue
-                        if isinstance(result, dict) and result.get("command_id") == body["id"]:
+                        if result.command_id == body["id"]:
                             return result
-            return {}
+            return None
         finally:
             await client.__aexit__(None, None, None)
 
     result = asyncio.run(main())
-    if result is None:
+    if args.wait <= 0:
         print(json.dumps({"sent": body["id"]}))
         return EXIT_OK
-    if not result:
+    if result is None:
         print(
             f"error: no result from {args.gateway_id} within {args.wait:.0f} s (command {body['id']})",
             file=sys.stderr,
         )
         return EXIT_UNREACHABLE
-    print(json.dumps(result, ensure_ascii=False))
-    return EXIT_OK if result.get("status") == "done" else EXIT_FAILURE
+    print(json.dumps(result.to_wire_dict(), ensure_ascii=False))
+    return EXIT_OK if result.status == "done" else EXIT_FAILURE
 
 
 def run_keygen(args: argparse.Namespace) -> int:
