@@ -43,8 +43,9 @@ from drivers.ble.adverts import AdvertFilter
 from drivers.ble.backoff import Backoff
 from drivers.ble.devices import BoundDevice, DeviceSpec, bind, normalize_address
 from drivers.ble.silence import SilenceWatch
+from drivers.errors import DecodeError
 from drivers.frames import RawFrame
-from drivers.gatt import uuids
+from drivers.gatt import racp, uuids
 from drivers.profile import ConnectPolicy, Profile, Read, RequestStored, SetTime, Subscribe
 from drivers.source import FrameSink, LinkEvent, LinkState
 
@@ -138,6 +139,7 @@ class BleTransport:
         self._connected: set[str] = set()
         self._cooldown_until: dict[str, float] = {}
         self._last_activity: dict[str, float] = {}
+        self._record_counts: dict[str, dict[str, int]] = {}  # frames per device and characteristic
         self.dropped_frames = 0
         self.scanner_restarts = 0
 
@@ -395,7 +397,7 @@ class BleTransport:
         reason = "session done"
         try:
             self._last_activity[address] = self._clock.monotonic()
-            await self._prepare(bound, client)
+            await self._prepare(bound, client, lost)
             self._last_activity[address] = self._clock.monotonic()
             if mode == "stay":
                 await lost.wait()
@@ -431,11 +433,12 @@ class BleTransport:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lost.wait(), until - now)
 
-    async def _prepare(self, bound: BoundDevice, client: BleakClient) -> None:
+    async def _prepare(self, bound: BoundDevice, client: BleakClient, lost: asyncio.Event) -> None:
         """Run the device definition's connect steps (``Profile.connect``) in order."""
         chars = [c for service in client.services for c in service.characteristics]
         by_uuid = {c.uuid: c for c in chars}
         clock_set = False
+        subscribed: set[str] = set()
         for step in bound.profile.connect:
             char = by_uuid.get(uuids.normalize(step.racp if isinstance(step, RequestStored) else step.char))
             if char is None:
@@ -447,13 +450,113 @@ class BleTransport:
             elif isinstance(step, Read):
                 await self._read_char(bound.address, client, char)
             elif isinstance(step, Subscribe):
-                await self._subscribe_char(bound.address, client, char)
+                if char.uuid not in subscribed:
+                    await self._subscribe_char(bound.address, client, char)
+                    subscribed.add(char.uuid)
             else:
-                await self._subscribe_char(bound.address, client, char)
+                await self._request_stored(bound.address, client, char, step, by_uuid, subscribed, lost)
+
+    async def _request_stored(
+        self,
+        address: str,
+        client: BleakClient,
+        control: BleakGATTCharacteristic,
+        step: RequestStored,
+        by_uuid: Mapping[str, BleakGATTCharacteristic],
+        subscribed: set[str],
+        lost: asyncio.Event,
+    ) -> None:
+        """A ``RequestStored`` step: indications on the records and the RACP, the request, the
+        records (handed on as frames like live ones) until the RACP response code. Whatever goes
+        wrong is one log line naming the step; the connection and the next steps carry on."""
+        name = f"RequestStored(RACP {control.uuid[4:8]})"
+        if not ("write" in control.properties and "indicate" in control.properties):
+            self._log.info("%s: %s skipped: the RACP is not writable with indications", address, name)
+            return
+        records = [by_uuid[u] for u in (uuids.normalize(r) for r in step.records) if u in by_uuid]
+        counts = self._record_counts.setdefault(address, {})
+        before = sum(counts.get(c.uuid, 0) for c in records)
+        responses: asyncio.Queue[bytes] = asyncio.Queue()
+        try:
+            for char in records:
+                if char.uuid not in subscribed:
+                    await self._subscribe_char(address, client, char)
+                    subscribed.add(char.uuid)
+            if control.uuid in subscribed:  # an earlier Subscribe step: its responses come here now
+                await asyncio.wait_for(client.stop_notify(control), self._timing.io_timeout_s)
+            await asyncio.wait_for(
+                client.start_notify(control, lambda _c, data: responses.put_nowait(bytes(data))),
+                self._timing.io_timeout_s,
+            )
+            subscribed.add(control.uuid)
+            await asyncio.wait_for(
+                client.write_gatt_char(control, step.request, response=True), self._timing.io_timeout_s
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._log.warning(
+                "%s: %s failed: %s; no stored records downloaded, the connection carries on", address, name, e
+            )
+            return
+        try:
+            async with asyncio.timeout(step.timeout_s):
+                response = await self._racp_response(address, name, responses, step.request[0], lost)
+        except TimeoutError:
+            self._log.warning(
+                "%s: %s: no RACP response within %g s (%d record(s) received); procedure aborted, "
+                "the connection carries on",
+                address,
+                name,
+                step.timeout_s,
+                sum(counts.get(c.uuid, 0) for c in records) - before,
+            )
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(
-                    client.write_gatt_char(char, step.request, response=True), self._timing.io_timeout_s
+                    client.write_gatt_char(control, racp.ABORT, response=True), self._timing.io_timeout_s
                 )
-                self._log.debug("%s: stored records requested", bound.address)
+            return
+        received = sum(counts.get(c.uuid, 0) for c in records) - before
+        if response is None:
+            self._log.info(
+                "%s: %s: the link dropped before the RACP response (%d record(s))", address, name, received
+            )
+        elif response.code == racp.SUCCESS:
+            self._log.info("%s: %s: %d stored record(s) downloaded", address, name, received)
+        elif response.code == racp.NO_RECORDS_FOUND:
+            self._log.info("%s: %s: no stored records on the device", address, name)
+        else:
+            self._log.warning(
+                "%s: %s: the device answered %s; %d record(s) received, the connection carries on",
+                address,
+                name,
+                response.describe(),
+                received,
+            )
+
+    async def _racp_response(
+        self, address: str, name: str, responses: asyncio.Queue[bytes], request: int, lost: asyncio.Event
+    ) -> racp.ResponseCode | None:
+        """The RACP response code to ``request`` (None when the link drops first)."""
+        while True:
+            got = asyncio.ensure_future(responses.get())
+            dropped = asyncio.ensure_future(lost.wait())
+            try:
+                await asyncio.wait((got, dropped), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                got.cancel()
+                dropped.cancel()
+            if not got.done() or got.cancelled():
+                return None
+            data = got.result()
+            try:
+                response = racp.parse_response(data)
+            except DecodeError as e:
+                self._log.warning("%s: %s: RACP indication %s ignored: %s", address, name, data.hex(), e)
+                continue
+            if isinstance(response, racp.ResponseCode) and response.request_opcode == request:
+                return response
+            self._log.debug("%s: %s: RACP %s while waiting", address, name, response)
 
     async def _read_char(self, address: str, client: BleakClient, char: BleakGATTCharacteristic) -> None:
         if "read" not in char.properties:
@@ -475,8 +578,11 @@ class BleTransport:
         self._log.debug("%s: subscribed to %s", address, char.uuid)
 
     def _value_callback(self, address: str) -> Any:
+        counts = self._record_counts.setdefault(address, {})
+
         def on_value(char: BleakGATTCharacteristic, data: bytearray) -> None:
             self._last_activity[address] = self._clock.monotonic()
+            counts[char.uuid] = counts.get(char.uuid, 0) + 1
             self._emit(self._frame("ble_gatt", address, char.uuid, bytes(data)))
 
         return on_value

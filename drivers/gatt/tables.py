@@ -147,3 +147,42 @@ LNS_FLAGS = (
     Bit("elevation_source", 10, 2),
     Bit("heading_source", 12),
 )
+
+# Record Access Control Point 0x2A52 (brief section 8): op code + operator + operand. Not a
+# flags layout (the first octet is an op code, matched by value), so these are code tables; the
+# requests the gateway writes and the responses it waits for are read by drivers/gatt/racp.py.
+RACP_OPCODES: dict[int, str] = {
+    0x01: "report_stored_records",
+    0x02: "delete_stored_records",
+    0x03: "abort_operation",
+    0x04: "report_number_of_stored_records",
+    0x05: "number_of_stored_records_response",
+    0x06: "response_code",
+}
+RACP_OPERATORS: dict[int, str] = {
+    0x00: "null",
+    0x01: "all_records",
+    0x02: "less_than_or_equal_to",
+    0x03: "greater_than_or_equal_to",
+    0x04: "within_range_of",
+    0x05: "first_record",
+    0x06: "last_record",
+}
+RACP_RESPONSE_CODES: dict[int, str] = {
+    0x01: "success",
+    0x02: "op_code_not_supported",
+    0x03: "invalid_operator",
+    0x04: "operator_not_supported",
+    0x05: "invalid_operand",
+    0x06: "no_records_found",
+    0x07: "abort_unsuccessful",
+    0x08: "procedure_not_completed",
+    0x09: "operand_not_supported",
+}
+RACP_FILTER_TYPES: dict[int, str] = {0x01: "sequence_number", 0x02: "user_facing_time"}
+#: Op codes that take an operator other than Null (requests with a record filter) ...
+RACP_FILTERED_REQUESTS = frozenset({0x01, 0x02, 0x04})
+#: ... and those whose operator must be Null (abort, and the server's two responses).
+RACP_NULL_OPERATOR_ONLY = frozenset({0x03, 0x05, 0x06})
+#: Operators followed by a filter (filter type octet + value, or min + max for a range).
+RACP_OPERATORS_WITH_OPERAND = frozenset({0x02, 0x03, 0x04})

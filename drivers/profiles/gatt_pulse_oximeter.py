@@ -1,7 +1,10 @@
 """BLE pulse oximeters (Pulse Oximeter Service 0x1822): one device, two characteristics.
 
 * ``gatt.plx_spot_check_measurement`` (0x2A5E, indicated): one finished measurement, optionally
-  time stamped (stored readings come as a burst after connecting) -> a ``spo2`` spot reading.
+  time stamped -> a ``spo2`` spot reading. Stored spot checks are downloaded on every
+  connection through the service's Record Access Control Point (0x2A52, "report stored records:
+  all records"): they arrive as 0x2A5E indications with their time stamps, decoded like live
+  ones (and de-duplicated by time and values), until the RACP response code.
 * ``gatt.plx_continuous_measurement`` (0x2A5F, notified about once a second while the finger is
   in) -> a ``spo2_stream`` reading; the fast and slow averages, when sent, are kept as fields.
 
@@ -21,10 +24,10 @@ from typing import Any
 
 from drivers.frames import RawFrame
 from drivers.gatt import present
-from drivers.gatt.uuids import BATTERY_LEVEL, uuid16
+from drivers.gatt.uuids import BATTERY_LEVEL, RECORD_ACCESS_CONTROL_POINT, uuid16
 from drivers.gatt.walker import Bit, Field, Layout, Walked, bits, walk
 from drivers.measurement import PER_MIN, PERCENT, Decoded, Measurement, Value
-from drivers.profile import BleMatch, Profile, Read, Subscribe
+from drivers.profile import BleMatch, Profile, Read, RequestStored, Subscribe
 from drivers.profiles.gatt_date_time import SET_CLOCK
 
 SERVICE = uuid16(0x1822)
@@ -207,6 +210,8 @@ _CONNECT = (
     Subscribe(SPOT_CHECK),
     Subscribe(CONTINUOUS),
     Subscribe(BATTERY_LEVEL),
+    # last: the live readings are subscribed before the download starts
+    RequestStored(RECORD_ACCESS_CONTROL_POINT, records=(SPOT_CHECK,)),
 )
 PROFILES = (
     Profile(
@@ -219,7 +224,7 @@ PROFILES = (
         gatt_characteristics=(SPOT_CHECK,),
         connect_policy="connect_on_advert",
         connect=_CONNECT,
-        notes="indicates stored spot checks as a burst after connecting; de-duplicated by time and values",
+        notes="stored spot checks downloaded through the RACP on connecting; de-duplicated by time, values",
     ),
     Profile(
         name="gatt.plx_continuous_measurement",

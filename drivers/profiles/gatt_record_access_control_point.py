@@ -1,4 +1,10 @@
-"""``gatt.record_access_control_point`` (0x2A52): stored-record download requests and responses."""
+"""``gatt.record_access_control_point`` (0x2A52): stored-record download requests and responses.
+
+Decodes any RACP value (what the gateway writes and what a device indicates), for vectors and
+``hutgw decode``; the code tables are in :mod:`drivers.gatt.tables`, and the BLE transport reads
+a device's responses with :func:`drivers.gatt.racp.parse_response` (a ``RequestStored`` connect
+step).
+"""
 
 from __future__ import annotations
 
@@ -6,42 +12,23 @@ from typing import Any
 
 from drivers.errors import DecodeError
 from drivers.frames import RawFrame
-from drivers.gatt import uuids
+from drivers.gatt import racp, uuids
+from drivers.gatt.tables import (
+    RACP_FILTER_TYPES,
+    RACP_FILTERED_REQUESTS,
+    RACP_NULL_OPERATOR_ONLY,
+    RACP_OPCODES,
+    RACP_OPERATORS,
+    RACP_OPERATORS_WITH_OPERAND,
+    RACP_RESPONSE_CODES,
+)
 from drivers.measurement import Decoded
 from drivers.profile import Profile
 
-OPCODES = {
-    0x01: "report_stored_records",
-    0x02: "delete_stored_records",
-    0x03: "abort_operation",
-    0x04: "report_number_of_stored_records",
-    0x05: "number_of_stored_records_response",
-    0x06: "response_code",
-}
-OPERATORS = {
-    0x00: "null",
-    0x01: "all_records",
-    0x02: "less_than_or_equal_to",
-    0x03: "greater_than_or_equal_to",
-    0x04: "within_range_of",
-    0x05: "first_record",
-    0x06: "last_record",
-}
-RESPONSE_CODES = {
-    0x01: "success",
-    0x02: "op_code_not_supported",
-    0x03: "invalid_operator",
-    0x04: "operator_not_supported",
-    0x05: "invalid_operand",
-    0x06: "no_records_found",
-    0x07: "abort_unsuccessful",
-    0x08: "procedure_not_completed",
-    0x09: "operand_not_supported",
-}
-FILTER_TYPES = {0x01: "sequence_number", 0x02: "user_facing_time"}
-_REQUESTS_WITH_FILTER = (0x01, 0x02, 0x04)
-_NULL_OPERATOR_ONLY = (0x03, 0x05, 0x06)
-_FILTERED_OPERATORS = (0x02, 0x03, 0x04)
+OPCODES = RACP_OPCODES
+OPERATORS = RACP_OPERATORS
+RESPONSE_CODES = RACP_RESPONSE_CODES
+FILTER_TYPES = RACP_FILTER_TYPES
 
 
 def _filter_fields(operator: int, operand: bytes) -> dict[str, Any]:
@@ -73,9 +60,9 @@ def decode(frame: RawFrame) -> Decoded:
         raise DecodeError("reserved_value", f"op code 0x{opcode:02x} is RFU", field="opcode")
     if operator not in OPERATORS:
         raise DecodeError("reserved_value", f"operator 0x{operator:02x} is RFU", field="operator")
-    if opcode in _NULL_OPERATOR_ONLY and operator != 0x00:
+    if opcode in RACP_NULL_OPERATOR_ONLY and operator != 0x00:
         raise DecodeError("invalid_operator", f"{OPCODES[opcode]} needs the Null operator", field="operator")
-    if opcode in _REQUESTS_WITH_FILTER and operator == 0x00:
+    if opcode in RACP_FILTERED_REQUESTS and operator == 0x00:
         raise DecodeError(
             "invalid_operator", f"{OPCODES[opcode]} needs an operator, got Null", field="operator"
         )
@@ -86,7 +73,7 @@ def decode(frame: RawFrame) -> Decoded:
         "operator_value": operator,
         "operand_hex": operand.hex(),
     }
-    if opcode in _REQUESTS_WITH_FILTER and operator in _FILTERED_OPERATORS:
+    if opcode in RACP_FILTERED_REQUESTS and operator in RACP_OPERATORS_WITH_OPERAND:
         fields.update(_filter_fields(operator, operand))
     elif opcode == 0x05:
         if len(operand) < 2:
@@ -107,9 +94,7 @@ def decode(frame: RawFrame) -> Decoded:
 
 def encode(opcode: str, operator: str = "null", operand: bytes = b"") -> bytes:
     """A request the gateway writes, e.g. ``encode("report_stored_records", "all_records")``."""
-    op = {v: k for k, v in OPCODES.items()}[opcode]
-    oper = {v: k for k, v in OPERATORS.items()}[operator]
-    return bytes((op, oper)) + operand
+    return racp.request(opcode, operator, operand)
 
 
 PROFILE = Profile(

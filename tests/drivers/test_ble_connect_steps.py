@@ -103,7 +103,7 @@ async def test_a_made_up_definition_runs_step_by_step_against_the_simulator() ->
             SetTime(uuids.DATE_TIME, lambda _t: b"never"),  # ... and no other
             Read(NOT_THERE),
             Read(INFO),
-            RequestStored("2A52"),
+            RequestStored("2A52", timeout_s=0.3),  # never answered: aborted after the timeout
             Subscribe(STREAM),
         ),
     )
@@ -122,8 +122,10 @@ async def test_a_made_up_definition_runs_step_by_step_against_the_simulator() ->
         world.running(),
     ):
         await until(lambda: any(e.state == "disconnected" for e in sink.links))
-    assert [uuid for uuid, _ in device.writes] == [CLOCK, uuids.RECORD_ACCESS_CONTROL_POINT]
-    assert device.writes[0][1].startswith(b"T") and device.writes[1][1] == b"\x01\x01"
+    racp = uuids.RECORD_ACCESS_CONTROL_POINT
+    assert [uuid for uuid, _ in device.writes] == [CLOCK, racp, racp]
+    assert device.writes[0][1].startswith(b"T")
+    assert [value for _, value in device.writes[1:]] == [b"\x01\x01", b"\x03\x00"]
     assert subscriptions == [uuids.RECORD_ACCESS_CONTROL_POINT, STREAM]
     assert [(f.channel, f.data) for f in sink.frames] == [(INFO, b"info"), (STREAM, b"\x2a")]
 

@@ -168,8 +168,7 @@ class SimClient(BaseBleakClient):
         char = p.characteristic(characteristic.uuid)
         if not {"write", "write-without-response"} & set(char.properties):
             raise BleakError(f"{characteristic.uuid} is not writable")
-        p.writes.append((characteristic.uuid, bytes(data)))
-        char.value = bytes(data)
+        p.written(characteristic.uuid, bytes(data))
 
     async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: SizedBuffer) -> None:
         self._require()

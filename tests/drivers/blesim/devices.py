@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from drivers.gatt import uuids
+from drivers.profiles.gatt_date_time import date_time_value
 from tests.drivers.blesim.peripherals import Characteristic, SimPeripheral
+from tests.drivers.blesim.racp import RacpServer
 
 # Three stored BP readings (vectors bpm-005, bpm-011 and bpm-001 style, all with time stamps).
 CUFF_READINGS = (
@@ -139,3 +142,63 @@ def bthome_button(address: str) -> SimPeripheral:
 
 def press(button: SimPeripheral, packet_id: int, event: int = 0x01) -> None:
     button.service_data = {uuids.BTHOME: bytes([0x40, 0x00, packet_id, 0x01, 0x64, 0x3A, event])}
+
+
+PLX = uuids.uuid16(0x1822)
+PLX_SPOT_CHECK = uuids.uuid16(0x2A5E)
+PLX_CONTINUOUS = uuids.uuid16(0x2A5F)
+PLX_FEATURES = uuids.uuid16(0x2A60)
+
+
+def plx_spot(spo2: int, pulse: int, when: datetime) -> bytes:
+    """A time-stamped PLX spot check (flags 0x01; SFLOATs with exponent 0), as a device stores it."""
+    return b"\x01" + spo2.to_bytes(2, "little") + pulse.to_bytes(2, "little") + date_time_value(when)
+
+
+#: Three stored spot checks: vector plxs-001 (94 %, 147 /min, 2024-11-29 23:08:57, status fields)
+#: and two built from the spot-check layout (PLXS 1.0.1).
+OXIMETER_STORED = (
+    bytes.fromhex("0facf3bef5e8070b1d170839204022000066e3"),
+    plx_spot(97, 64, datetime(2024, 11, 30, 7, 15, 0)),
+    plx_spot(88, 71, datetime(2024, 11, 30, 19, 2, 30)),
+)
+#: Continuous measurements notified while the finger is in: vectors plxc-001 and plxc-003.
+OXIMETER_LIVE = (bytes.fromhex("00e8f384f3"), bytes.fromhex("0064005a00"))
+
+
+def pulse_oximeter(
+    address: str,
+    stored: tuple[bytes, ...] = OXIMETER_STORED,
+    *,
+    racp: RacpServer | None = None,
+    live: tuple[bytes, ...] = OXIMETER_LIVE,
+    live_every_s: float = 0.02,
+) -> SimPeripheral:
+    """A Pulse Oximeter Service device: spot checks (0x2A5E, indicate), a continuous stream
+    (0x2A5F, notify, sent while subscribed), its stored spot checks through a PLXS RACP
+    (``racp``, by default a standard server holding ``stored``)."""
+    server = racp if racp is not None else RacpServer(PLX_SPOT_CHECK, list(stored))
+
+    async def stream(p: SimPeripheral, uuid: str) -> None:
+        if uuid != PLX_CONTINUOUS:
+            return
+        while True:
+            for value in live:
+                await asyncio.sleep(live_every_s)
+                p.notify(PLX_CONTINUOUS, value)
+
+    return SimPeripheral(
+        address=address,
+        name="PLX Oximeter",
+        service_uuids=[PLX],
+        characteristics=[
+            Characteristic(PLX_SPOT_CHECK, PLX, ["indicate"]),
+            Characteristic(PLX_CONTINUOUS, PLX, ["notify"]),
+            Characteristic(PLX_FEATURES, PLX, ["read"], bytes.fromhex("0f00")),
+            Characteristic(uuids.RECORD_ACCESS_CONTROL_POINT, PLX, ["write", "indicate"]),
+            Characteristic(uuids.DATE_TIME, uuids.CURRENT_TIME_SERVICE, ["read", "write"], bytes(7)),
+            Characteristic(uuids.BATTERY_LEVEL, uuids.BATTERY_SERVICE, ["read", "notify"], bytes([90])),
+        ],
+        on_subscribe=stream,
+        on_write=server.on_write,
+    )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tests.drivers.blesim.backend import SimClient
 
-Script = Callable[["SimPeripheral", str], Awaitable[None]]
+Script = Callable[["SimPeripheral", str], Coroutine[Any, Any, None]]
+#: Runs (synchronously) when the central writes a characteristic: ``(peripheral, uuid, value)``;
+#: raising a ``BleakError`` is the ATT error response, :meth:`SimPeripheral.spawn` answers later.
+WriteHook = Callable[["SimPeripheral", str, bytes], None]
 
 
 @dataclass
@@ -24,7 +27,8 @@ class Characteristic:
 @dataclass
 class SimPeripheral:
     """A device. ``on_subscribe(peripheral, uuid)`` runs (as a task) when the central enables
-    notifications/indications on ``uuid``; it calls :meth:`notify` and may :meth:`drop_link`."""
+    notifications/indications on ``uuid``; it calls :meth:`notify` and may :meth:`drop_link`.
+    ``on_write(peripheral, uuid, value)`` runs when the central writes (a control point)."""
 
     address: str
     name: str | None = None
@@ -34,6 +38,7 @@ class SimPeripheral:
     manufacturer_data: dict[int, bytes] = field(default_factory=dict)
     characteristics: list[Characteristic] = field(default_factory=list)
     on_subscribe: Script | None = None
+    on_write: WriteHook | None = None
     advertising: bool = True
     connectable: bool = True
     requires_bond: bool = False
@@ -65,9 +70,20 @@ class SimPeripheral:
     def subscribe(self, uuid: str, callback: Callable[[bytearray], None]) -> None:
         self.subscribed[uuid] = callback
         if self.on_subscribe is not None:
-            task = asyncio.get_running_loop().create_task(self.on_subscribe(self, uuid))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.spawn(self.on_subscribe(self, uuid))
+
+    def written(self, uuid: str, value: bytes) -> None:
+        """The central wrote ``value`` (recorded in ``writes``; accepted when this returns)."""
+        self.writes.append((uuid, value))
+        if self.on_write is not None:
+            self.on_write(self, uuid, value)
+        self.characteristic(uuid).value = value
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a script for as long as the link lasts (cancelled when it closes)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def link_closed(self) -> None:
         self.client = None
