@@ -54,14 +54,22 @@ def test_random_bytes_only_raise_decode_error(name: str, data: bytes) -> None:
         assert e.category in CATEGORIES
 
 
-@pytest.mark.parametrize("name", ["gatt.body_composition_measurement.sequence"])
+#: Every profile whose unit is several frames, found by walking the registry.
+SEQUENCE_PROFILES = sorted(name for name, p in registry.profiles().items() if p.decode_sequence is not None)
+
+
+def test_the_sequence_decoders_are_found_in_the_registry() -> None:
+    assert "gatt.body_composition_measurement.sequence" in SEQUENCE_PROFILES
+
+
+@pytest.mark.parametrize("name", SEQUENCE_PROFILES)
 @settings(max_examples=300, deadline=None)
 @given(parts=st.lists(st.binary(max_size=30), min_size=1, max_size=4))
 def test_random_sequences_only_raise_decode_error(name: str, parts: list[bytes]) -> None:
     profile = registry.get(name)
     assert profile.decode_sequence is not None
     try:
-        _check(profile.decode_sequence([RawFrame("ble_gatt", "x", p, AT) for p in parts]))
+        _check(profile.decode_sequence([RawFrame(profile.transport, "x", p, AT) for p in parts]))
     except DecodeError as e:
         assert e.category in CATEGORIES
 
