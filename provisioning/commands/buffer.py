@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
+from pydantic import ValidationError
 
 from buffer.ids import uuid7
 from buffer.outbox import Outbox
@@ -33,7 +33,7 @@ from provisioning.atomicfile import replace_keeping
 from provisioning.context import load_context
 from provisioning.errors import EXIT_OK, BadInputError, NotFoundError
 from uplink import envelope
-from uplink.contract import RECEIPT_SCHEMA
+from uplink.contract import Receipt
 
 EXPORT_BATCH = 500
 
@@ -146,41 +146,38 @@ def run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_receipt(path: Path) -> dict[str, Any]:
+def _read_receipt(path: Path) -> Receipt:
+    """The receipt ``hutgw receiver import`` wrote, checked against the contract's model."""
+    hint = "give the receipt file `hutgw receiver import` wrote"
     try:
-        data = orjson.loads(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise NotFoundError(
-            f"receipt {path} does not exist", hint="give the receipt file `hutgw receiver import` wrote"
-        ) from None
-    except (OSError, orjson.JSONDecodeError) as e:
+        raise NotFoundError(f"receipt {path} does not exist", hint=hint) from None
+    except OSError as e:
+        raise BadInputError(f"receipt {path} is not readable: {e}", hint=hint) from None
+    try:
+        return Receipt.model_validate_json(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        if first["type"] == "json_invalid":
+            raise BadInputError(f"receipt {path} is not readable JSON: {first['msg']}", hint=hint) from None
+        where = ".".join(str(x) for x in first["loc"]) or "the file"
         raise BadInputError(
-            f"receipt {path} is not readable JSON: {e}",
-            hint="give the receipt file `hutgw receiver import` wrote",
+            f"{path} is not a receipt from `hutgw receiver import` ({where}: {first['msg']})", hint=hint
         ) from None
-    if (
-        not isinstance(data, dict)
-        or data.get("schema") != RECEIPT_SCHEMA
-        or not isinstance(data.get("accepted"), list)
-    ):
-        raise BadInputError(f"{path} is not a receipt from `hutgw receiver import`")
-    return data
 
 
 def run_mark_delivered(args: argparse.Namespace) -> int:
     receipt = _read_receipt(args.receipt)
     path, _ = _outbox_path(args)
-    ids = [str(i) for i in receipt["accepted"]]
-    exported_at = receipt.get("exported_at")
+    ids = receipt.accepted
 
     async def main() -> int:
         async with Outbox(path) as ob:
-            return await ob.mark_delivered(
-                ids, exported_at=float(exported_at) if isinstance(exported_at, int | float) else None
-            )
+            return await ob.mark_delivered(ids, exported_at=receipt.exported_at)
 
     n = asyncio.run(main())
-    rejected = receipt.get("rejected") or []
+    rejected = receipt.rejected
     if args.json:
         print(json.dumps({"receipt_ids": len(ids), "marked": n, "rejected_at_county": len(rejected)}))
     else:
