@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import orjson
-
 from buffer.outbox import Outbox
 from gateway.clock import SystemClock
 from gateway.config import ApiConfig
@@ -27,6 +25,7 @@ from gateway.settings import outbox_settings
 from provisioning.context import Context
 from provisioning.daemon_api import DaemonApi
 from provisioning.errors import UnreachableError
+from uplink.codec import Alert, wire_time
 
 ALERT_SCAN = 5000
 
@@ -62,17 +61,17 @@ async def _from_outbox(
     recent = []
     for row in rows[-alerts:] if alerts > 0 else []:
         try:
-            a = orjson.loads(row.payload)
-        except orjson.JSONDecodeError:
+            a = Alert.from_wire(row.payload)
+        except (ValueError, KeyError, TypeError):
             continue
         recent.append(
             {
-                "id": a.get("id"),
-                "kind": a.get("kind"),
-                "severity": a.get("severity"),
-                "resident_id": a.get("resident_id"),
-                "raised_at": a.get("raised_at"),
-                "message": a.get("message"),
+                "id": a.id,
+                "kind": a.kind,
+                "severity": a.severity,
+                "resident_id": a.resident_id,
+                "raised_at": wire_time(a.raised_at),
+                "message": a.message,
                 "state": row.state.value,
             }
         )

@@ -49,7 +49,8 @@ GatewayState = Literal["online", "offline"]
 CommandStatus = Literal["done", "refused", "failed"]
 
 
-def _iso(dt: datetime) -> str:
+def wire_time(dt: datetime) -> str:
+    """A time as the wire writes it: ISO 8601 with its offset, ``Z`` for UTC."""
     return dt.isoformat().replace("+00:00", "Z")
 
 
@@ -126,8 +127,8 @@ class Reading:
             "attribution": self.attribution,
             "device": {"id": d.id, "profile": d.profile, "address": d.address},
             "measured_at": self.measured_at,
-            "received_at": _iso(self.received_at),
-            "effective_at": _iso(self.effective_at),
+            "received_at": wire_time(self.received_at),
+            "effective_at": wire_time(self.effective_at),
             "time_source": self.time_source,
             "gateway_clock_synced": self.gateway_clock_synced,
             "values": {k: {"value": _num(v.value), "unit": v.unit} for k, v in self.values.items()},
@@ -197,7 +198,7 @@ class Alert:
             "severity": self.severity,
             "resident_id": self.resident_id,
             "notify": list(self.notify),
-            "raised_at": _iso(self.raised_at),
+            "raised_at": wire_time(self.raised_at),
             "message": self.message,
             "reading_id": self.reading_id,
             "suppressed_repeats": self.suppressed_repeats,
@@ -288,7 +289,7 @@ class AlertStatus:
             "event": self.event,
             "state": self.state,
             "round": self.round,
-            "at": _iso(self.at),
+            "at": wire_time(self.at),
         }
         optional = (
             ("to", self.to if self.to is None or isinstance(self.to, str) else list(self.to)),
@@ -358,7 +359,7 @@ class GatewayStatus:
             "schema": STATUS_SCHEMA,
             "gateway_id": self.gateway_id,
             "state": self.state,
-            "at": None if self.at is None else _iso(self.at),
+            "at": None if self.at is None else wire_time(self.at),
             "counters": dict(self.counters),
         }
 
@@ -409,7 +410,7 @@ class CommandResult:
             "status": self.status,
             "reason": self.reason,
             "result": dict(self.result),
-            "at": _iso(self.at),
+            "at": wire_time(self.at),
         }
 
     def to_wire(self) -> bytes:
