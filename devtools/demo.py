@@ -368,7 +368,7 @@ async def _run(
         async def scale_sim() -> None:
             while not await sleep_or_stop(stop, 2.5):
                 who = rng.choice(RESIDENTS)
-                gw.sessions.sign_in(who.resident_id, "card")  # the resident taps a card at the kiosk
+                daemon.sessions.sign_in(who.resident_id, "card")  # the resident taps a card at the kiosk
                 await asyncio.sleep(0.3)
                 if rng.random() < 0.15:
                     scale.write(b"\x00\xffnoise" + bytes(rng.randrange(256) for _ in range(8)) + b"\r\n")
@@ -381,7 +381,7 @@ async def _run(
                     )
                 )
                 await asyncio.sleep(1.0)
-                gw.sessions.sign_out()
+                daemon.sessions.sign_out()
 
         async def doctor_sim() -> None:
             while not await sleep_or_stop(stop, 1.7):
@@ -400,7 +400,7 @@ async def _run(
             while True:
                 delivered = await store.reading_ids()
                 for row in list(board.rows.values()):
-                    rec = await gw.outbox.get(row.id)
+                    rec = await daemon.outbox.get(row.id)
                     row.state = rec.state.value if rec is not None else "gone"
                     row.at_county = row.id in delivered
                 await asyncio.sleep(0.5)

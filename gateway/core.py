@@ -1,18 +1,18 @@
 """The running core: turns frames and API input into durable records, alerts and events.
 
-The daemon (:mod:`gateway.daemon`) builds one :class:`Gateway` and hands it to the
-transports (as their :class:`drivers.source.FrameSink`) and to the local API.
+The daemon (:mod:`gateway.daemon`) builds the parts (registry view, pipeline, recorder,
+counters, fence monitor) and one :class:`Gateway` over them, and hands it to the transports (as
+their :class:`drivers.source.FrameSink`). The local API never sees it: it gets narrow ports
+(:mod:`gateway.api.ports`), one of which is :meth:`Gateway.submit`.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from buffer.outbox import Outbox
-from buffer.ports import RecordLog
 from buffer.record import Lane
 from drivers.frames import RawFrame
 from drivers.measurement import Measurement
@@ -21,14 +21,13 @@ from gateway.alerts import AlertManager
 from gateway.assembly import Assembly
 from gateway.clock import Clock
 from gateway.events import EventBus
-from gateway.intake import Counters, Intake
+from gateway.intake import Counters, DeviceStatus, Intake
 from gateway.kinds import LANES
 from gateway.pipeline import Pipeline, Processed
 from gateway.quarantine import Quarantine
 from gateway.recorder import Recorder
-from gateway.registry import DeviceEntry, Registry, RegistrySnapshot, RegistryView
-from gateway.sessions import KioskSessions
-from uplink.codec import Alert, Reading
+from gateway.registry import DeviceEntry, RegistrySnapshot, RegistryView
+from uplink.codec import Alert
 
 if TYPE_CHECKING:
     from gateway.fences import FenceMonitor
@@ -48,7 +47,8 @@ MEASUREMENT_GAP_S = 10.0
 
 
 class UplinkPort(Protocol):
-    """What the core needs of an uplink (MQTT ``uplink.client.Uplink`` or FHIR over HTTP)."""
+    """What the daemon needs of an uplink (MQTT ``uplink.client.Uplink`` or FHIR over HTTP): it
+    enters it, the recorder wakes it, the API and the health check read its state."""
 
     @property
     def state(self) -> UplinkState: ...
@@ -64,63 +64,49 @@ class UplinkPort(Protocol):
 
 
 class Gateway:
-    """Everything the transports and the API need, wired once by the daemon."""
+    """The frame sink and the core's periodic work (intake → assembly → pipeline → recorder),
+    over parts the daemon made; it holds nothing for the API or the daemon's other parts."""
 
     def __init__(
         self,
         *,
-        gateway_id: str,
         clock: Clock,
-        outbox: Outbox,
-        registry: Registry | RegistryView,
+        registry: RegistryView,
         pipeline: Pipeline,
-        sessions: KioskSessions,
-        alerts: AlertManager,
+        recorder: Recorder,
         events: EventBus,
+        counters: Counters,
         quarantine: Quarantine,
+        alerts: AlertManager,
+        fences: FenceMonitor | None = None,
         logger: logging.Logger | None = None,
         max_unsynced: int = MAX_UNSYNCED,
-        on_alerts: Callable[[Sequence[Alert]], Awaitable[None]] | None = None,
-        uplink: UplinkPort | None = None,
-        fences: FenceMonitor | None = None,
-        health_check: Callable[[], str | None] | None = None,
     ) -> None:
         """``registry``: the daemon's :class:`RegistryView` (shared with the pipeline, the alerts
-        and the escalation engine), or a bare registry for which one is made.
-
-        ``on_alerts``: the escalation engine's intake (``gateway.notify``), called with every
-        alert before it is written to the outbox, so that phones ring without waiting for a disk.
-        ``uplink``: woken when records are stored, its state shown by the API (None: buffered only).
-        ``health_check``: the daemon's (None = healthy)."""
-        view = registry if isinstance(registry, RegistryView) else RegistryView(registry, logger or log)
-        self.gateway_id = gateway_id
+        and the escalation engine). ``recorder``: stores and announces what the core accepted
+        (it hands alerts to the escalation engine first and wakes the uplink). ``counters``: the
+        intake's, shared with the API and the uplink's status. ``alerts``: raises the device
+        supervisor's alerts (:mod:`gateway.devices`); the pipeline has its own reference."""
         self.clock = clock
-        self.outbox = outbox
-        self.records: RecordLog = outbox.records  # the readings as stored (history, revisions)
-        self.view = view
-        self.registry = view.registry
+        self.view = registry
         self.pipeline = pipeline
-        self.sessions = sessions
-        self.alerts = alerts
+        self.recorder = recorder
         self.events = events
-        self.quarantine = quarantine
-        self.log = logger or log
-        self.recorder = Recorder(
-            outbox, events, pipeline, on_alerts=on_alerts, wake=None if uplink is None else uplink.wake
-        )
-        self.reattribution = self.recorder.reattribution
-        self.counters = Counters()
-        self.intake = Intake(self.device_for, quarantine, self.counters, self.log)
-        self.devices = self.intake.devices  # link status per device (the API's device view)
-        self.assembly = Assembly(clock.monotonic, self.counters, self.log)
-        self.uplink = uplink
+        self.counters = counters
+        self.alerts = alerts
         self.fences = fences
-        self.health_check = health_check
+        self.log = logger or log
+        self.intake = Intake(self.device_for, quarantine, counters, self.log)
+        self.assembly = Assembly(clock.monotonic, counters, self.log)
         self._last_cuff: dict[str, float] = {}
-        self._fences_generation = view.generation
+        self._fences_generation = registry.generation
         self._unsynced: dict[str, None] = {}  # reading ids in arrival order (at most max_unsynced)
         self._max_unsynced = max_unsynced
-        self.started_at = clock.now()
+
+    @property
+    def devices(self) -> dict[str, DeviceStatus]:
+        """Link status per device (the intake's; the device supervisor reads it)."""
+        return self.intake.devices
 
     # -- registry -----------------------------------------------------------------------
     def snapshot(self) -> RegistrySnapshot:
@@ -162,13 +148,6 @@ class Gateway:
     async def submit_alerts(self, alerts: Iterable[Alert]) -> None:
         await self.recorder.alerts(alerts)
 
-    async def submit_alert_status(self, events: Sequence[tuple[str, bytes]]) -> None:
-        """Alert-status events (``gateway.notify``) for the uplink: (event id, JSON) each."""
-        await self.recorder.alert_status(events)
-
-    async def revise(self, reading: Reading) -> None:
-        await self.recorder.revise(reading)
-
     async def tick(self) -> None:
         """Periodic work: merged records due, fence signal checks, re-timing once the clock is synced.
 
@@ -197,7 +176,7 @@ class Gateway:
     async def _correct_unsynced(self) -> None:
         corrector = self.pipeline.corrector()
         for reading_id in sorted(self._unsynced):
-            fixed = await self.reattribution.retime(
+            fixed = await self.recorder.reattribution.retime(
                 reading_id, corrector, on_read=functools.partial(self._unsynced.pop, reading_id, None)
             )
             if fixed is not None:
@@ -259,7 +238,3 @@ class Gateway:
         tag = self.intake.link(event, device)
         self.log.info("[%s] link %s %s", tag, event.state, event.detail)
         self.events.publish("device", {"device": tag, "state": event.state, "detail": event.detail})
-
-    # -- views --------------------------------------------------------------------------
-    def device_view(self) -> list[dict[str, Any]]:
-        return self.intake.device_view()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from drivers.serial.formats import load_format_dir
 from gateway import memory
 from gateway.alerts import AlertManager
 from gateway.api.app import build_app, check_exposure, start_api
+from gateway.api.ports import About, ApiPorts, FenceZones
 from gateway.clinical import ClinicalSettings
 from gateway.clock import Clock, SystemClock
 from gateway.commands import CommandHandler
@@ -38,11 +40,13 @@ from gateway.errors import GatewayError
 from gateway.events import EventBus
 from gateway.fences import FenceMonitor
 from gateway.geofence.store import ZoneStore
+from gateway.intake import Counters
 from gateway.notify.channel import ModemChannel
 from gateway.notify.engine import Escalation
 from gateway.notify.store import NotifyStore
 from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
+from gateway.recorder import Recorder
 from gateway.registry import Registry, RegistryView, ResidentEntry
 from gateway.runtime import RUNTIME_FILE as RUNTIME_FILE  # re-exported
 from gateway.runtime import read_runtime as read_runtime  # re-exported (light: gateway.runtime)
@@ -162,8 +166,13 @@ class Daemon:
         self._stack = contextlib.AsyncExitStack()
         self._runner: web.AppRunner | None = None
         self._tasks: asyncio.TaskGroup | None = None
+        # The parts _start() builds (tests and the demo reach them here, not through the core).
         self.gateway: Gateway
         self.notify: Escalation
+        self.outbox: Outbox
+        self.sessions: KioskSessions
+        self.uplink: UplinkPort | None = None
+        self.api_ports: ApiPorts
         self.api_url = ""
         self._healthy_reason: str | None = None
 
@@ -209,14 +218,19 @@ class Daemon:
             logger=logging.getLogger("hutgw.buffer"),
         )
         await self._stack.enter_async_context(outbox)
+        self.outbox = outbox
         registry = Registry(self.state_dir / "registry.db")
         self._stack.callback(registry.close)
         # Built before everything that reads the registry, so that none of them needs the core.
         view = RegistryView(registry, logging.getLogger("hutgw.core"))
         alerts = AlertManager.from_config(self.clock, cfg.clinical, guardians=view.guardians)
+        # The escalation engine before the uplink (whose alert.ack command acknowledges through
+        # it) and the recorder (which hands it every alert); its status events go to the recorder
+        # through the task that emits them (notify.run below), not through the constructor.
         notify = self._make_notify(view.resident, events)
         self.notify = notify
         sessions = KioskSessions(self.clock, cfg.api.session_timeout_s)
+        self.sessions = sessions
         pipeline = Pipeline(
             registry=view,
             sessions=sessions,
@@ -227,28 +241,52 @@ class Daemon:
             max_device_future_s=cfg.clock.max_device_future_s,
             device_tz=cfg.clock.device_timezone,
         )
+        counters = Counters()  # the intake's; also read by the API and the uplink's status
         # The uplink is made here and entered below, after the API and before the transports.
-        uplink = self._make_uplink(outbox.queue, registry)  # the uplink drains the queue
+        uplink = self._make_uplink(outbox.queue, registry, notify, counters)  # it drains the queue
+        self.uplink = uplink
+        recorder = Recorder(
+            outbox, events, pipeline, on_alerts=notify.on_alerts, wake=None if uplink is None else uplink.wake
+        )
+        quarantine = Quarantine(self.state_dir / "quarantine.jsonl")
+        fences = FenceMonitor(ZoneStore.in_state_dir(self.state_dir), cfg.geofence, alerts)
         gw = Gateway(
-            gateway_id=cfg.gateway_id,
             clock=self.clock,
-            outbox=outbox,
             registry=view,
             pipeline=pipeline,
-            sessions=sessions,
-            alerts=alerts,
+            recorder=recorder,
             events=events,
-            quarantine=Quarantine(self.state_dir / "quarantine.jsonl"),
-            on_alerts=notify.on_alerts,
-            uplink=uplink,
-            fences=FenceMonitor(ZoneStore.in_state_dir(self.state_dir), cfg.geofence, alerts),
-            health_check=self.health,
+            counters=counters,
+            quarantine=quarantine,
+            alerts=alerts,
+            fences=fences,
         )
         self.gateway = gw
-        await self._report_recovery(outbox)
+        await self._report_recovery(outbox, alerts, recorder)
 
-        # Local API
-        app = build_app(gw, cfg.api, notify=notify)
+        # Local API: narrow ports, made here and nowhere else (gateway/api/ports.py)
+        ports = ApiPorts(
+            about=About(cfg.gateway_id, self.clock.now()),
+            clock=self.clock,
+            sessions=sessions,
+            events=events,
+            residents=view,
+            manual=pipeline,
+            submit=gw,
+            clinical=pipeline.clinical,
+            records=outbox.records,
+            reattribution=recorder.reattribution,
+            counters=counters,
+            devices=gw.intake,
+            outbox=outbox.queue,
+            quarantine=quarantine,
+            alerts=alerts,
+            zones=FenceZones(fences),
+            uplink=uplink,
+            health=self.health,
+        )
+        self.api_ports = ports
+        app = build_app(ports, cfg.api, notify=notify)
         try:  # behind the connection cap and idle timeout (gateway/api/app.py)
             api = await start_api(app, cfg.api)
         except OSError as e:
@@ -275,11 +313,13 @@ class Daemon:
             gw, cfg, ble_backend=self.ble_backend, ble_timing=self.ble_timing, clock=self.clock
         )
         self._devices = devices
+        # FHIR over HTTP maps alerts, not their notification steps (docs/alerts.md): no sink then.
+        status = None if cfg.uplink.transport == "http" else recorder
         for name, work in (
             ("devices", devices.run(stop)),
-            ("maintenance", self._maintenance(outbox, stop)),
-            ("ticks", self._ticks(stop)),
-            ("notify", notify.run(stop)),
+            ("maintenance", self._maintenance(outbox, alerts, recorder, stop)),
+            ("ticks", self._ticks(gw, stop)),
+            ("notify", notify.run(stop, status=status)),
         ):
             self.tasks[name] = self._tasks.create_task(work, name=name)
         await devices.started.wait()
@@ -341,15 +381,14 @@ class Daemon:
             clock=self.clock,
             resident=resident,
             channel=channel,
-            emit=None  # FHIR over HTTP maps alerts, not their notification steps (docs/alerts.md)
-            if self.config.uplink.transport == "http"
-            else lambda batch: self.gateway.submit_alert_status(batch),
             announce=lambda view: events.publish("alert_status", view),
             logger=logging.getLogger("hutgw.notify"),
         )
         return engine
 
-    def _make_uplink(self, outbox: Queue, registry: Registry) -> UplinkPort | None:
+    def _make_uplink(
+        self, outbox: Queue, registry: Registry, notify: Escalation, counters: Counters
+    ) -> UplinkPort | None:
         cfg = self.config
         logger = logging.getLogger("hutgw.uplink")
         if cfg.uplink.transport == "http":
@@ -371,22 +410,22 @@ class Daemon:
             outbox,
             gateway_id=cfg.gateway_id,
             logger=logger,
-            status_provider=self._status_counters,
+            status_provider=functools.partial(status_counters, outbox, counters, self.clock),
             encode_batch=encode_batch,
             on_command=CommandHandler(
                 registry,
                 ZoneStore.in_state_dir(self.state_dir),
                 gateway_id=cfg.gateway_id,
                 clock=self.clock,
-                alerts=self.notify,
+                alerts=notify,
             ),
         )
 
-    async def _report_recovery(self, outbox: Outbox) -> None:
+    async def _report_recovery(self, outbox: Outbox, alerts: AlertManager, recorder: Recorder) -> None:
         report = outbox.recovery
         if report is None:
             return
-        alert = self.gateway.alerts.raise_alert(
+        alert = alerts.raise_alert(
             "buffer_recovered",
             "warning",
             None,
@@ -398,10 +437,10 @@ class Daemon:
             },
         )
         if alert is not None:
-            await self.gateway.submit_alerts([alert])
+            await recorder.alerts([alert])
         await outbox.recovery_reported()  # stored: not raised again on the next start
 
-    async def _maintain_once(self, outbox: Outbox) -> None:
+    async def _maintain_once(self, outbox: Outbox, alerts: AlertManager, recorder: Recorder) -> None:
         result = await outbox.maintain()
         if not (result.dropped or result.overflow):
             return
@@ -410,7 +449,7 @@ class Daemon:
             message = "outbox over its disk quota with only clinical readings and alerts left"
         else:
             message = f"outbox over its disk quota: dropped {sum(dropped.values())} oldest telemetry readings"
-        alert = self.gateway.alerts.raise_alert(
+        alert = alerts.raise_alert(
             "buffer_overflow",
             "critical" if result.overflow else "warning",
             None,
@@ -418,16 +457,7 @@ class Daemon:
             {"dropped": dropped, "overflow": result.overflow, "used_bytes": result.used_bytes},
         )
         if alert is not None:
-            await self.gateway.submit_alerts([alert])
-
-    async def _status_counters(self) -> dict[str, Any]:
-        stats = await self.gateway.outbox.stats()
-        return {
-            "pending": {lane: by_state.get("pending", 0) for lane, by_state in stats.depth.items()},
-            "oldest_pending_age_s": stats.oldest_pending_age_s,
-            "decode_errors": sum(self.gateway.counters.decode_errors.values()),
-            "clock_synced": self.clock.synced(),
-        }
+            await recorder.alerts([alert])
 
     def health(self) -> str | None:
         """``None`` when the daemon is healthy, else the first reason found.
@@ -448,10 +478,9 @@ class Daemon:
         for name, task in self.tasks.items():
             if task.done() and name != "watchdog":
                 return f"{name} task stopped"
-        gw = self.gateway
-        if gw.uplink is not None and not gw.uplink.running:
+        if self.uplink is not None and not self.uplink.running:
             return "uplink task stopped"
-        reason = gw.outbox.health(stuck_after_s=self.stale_after_s)
+        reason = self.outbox.health(stuck_after_s=self.stale_after_s)
         if reason is None and self._devices is not None:
             reason = self._devices.health(stale_after_s=self.stale_after_s)
         if reason is not None:
@@ -466,18 +495,19 @@ class Daemon:
         reason = self.health()
         return True if reason is None else reason
 
-    async def _maintenance(self, outbox: Outbox, stop: asyncio.Event) -> None:
+    async def _maintenance(
+        self, outbox: Outbox, alerts: AlertManager, recorder: Recorder, stop: asyncio.Event
+    ) -> None:
         while not stop.is_set():
             try:
-                await self._maintain_once(outbox)
+                await self._maintain_once(outbox, alerts, recorder)
             except Exception:
                 self.log.exception("outbox maintenance failed; will retry")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), MAINTENANCE_INTERVAL_S)
 
-    async def _ticks(self, stop: asyncio.Event) -> None:
+    async def _ticks(self, gw: Gateway, stop: asyncio.Event) -> None:
         """Once a second: the core's periodic work; once a minute, free heap back to the system."""
-        gw = self.gateway
         ticks = 0
         while not stop.is_set():
             ticks += 1
@@ -492,6 +522,17 @@ class Daemon:
             self._last_tick = asyncio.get_running_loop().time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_INTERVAL_S)
+
+
+async def status_counters(queue: Queue, counters: Counters, clock: Clock) -> dict[str, Any]:
+    """The counters of the uplink's status heartbeat (``hut.status/1``)."""
+    stats = await queue.stats()
+    return {
+        "pending": {lane: by_state.get("pending", 0) for lane, by_state in stats.depth.items()},
+        "oldest_pending_age_s": stats.oldest_pending_age_s,
+        "decode_errors": sum(counters.decode_errors.values()),
+        "clock_synced": clock.synced(),
+    }
 
 
 async def serve(config: Config, *, on_ready: Callable[[Daemon], None] | None = None) -> int:

@@ -39,6 +39,10 @@ class Recorder:
     before it is written to the outbox. ``wake``: the uplink's (drain now), or None when there is
     no uplink. Revisions (re-attribution, re-timing) go through :attr:`reattribution`, which
     announces the revised reading here.
+
+    It is also the escalation engine's status sink (``gateway.notify.engine.AlertStatusSink``,
+    :meth:`alert_status`), handed to the engine's task by the daemon: the engine is built first
+    (the uplink acknowledges alerts through it), so neither holds the other at construction.
     """
 
     def __init__(
@@ -79,7 +83,8 @@ class Recorder:
         self.wake()
 
     async def alert_status(self, events: Sequence[tuple[str, bytes]]) -> None:
-        """Alert-status events (``gateway.notify``) for the uplink: (event id, JSON) each."""
+        """Alert-status events (``gateway.notify``) for the uplink: (event id, JSON) each; fsynced
+        before it returns (the engine then marks them emitted)."""
         await self.outbox.put_many(
             [
                 Record(id=eid, stream="alert_status", lane=Lane.ALERTS, kind="alert_status", payload=payload)
@@ -88,9 +93,6 @@ class Recorder:
             durable=True,
         )
         self.wake()
-
-    async def revise(self, reading: Reading) -> None:
-        await self.reattribution.revise(reading)
 
     def _revised(self, reading: Reading) -> None:
         self.events.publish("reading", reading_event(reading))

@@ -34,9 +34,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import alerts, doctor, history, kiosk, metrics, page, readings, stream
 from gateway.api.errors import problem
-from gateway.api.readings import API_CONFIG
+from gateway.api.ports import API_CONFIG, ApiPorts, install
 from gateway.config import ApiConfig, is_loopback
-from gateway.core import Gateway
 from gateway.errors import ConfigError
 from gateway.notify.engine import Escalation
 
@@ -149,13 +148,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             connections.idle(transport)
 
 
-def build_app(gateway: Gateway, cfg: ApiConfig, *, notify: Escalation | None = None) -> web.Application:
+def build_app(ports: ApiPorts, cfg: ApiConfig, *, notify: Escalation | None = None) -> web.Application:
+    """The API over ``ports`` (made by the daemon, :mod:`gateway.api.ports`), each under its key."""
     check_exposure(cfg)
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY_BYTES)
-    app[readings.GATEWAY] = gateway
-    app[readings.RECORDS] = gateway.records
-    app[readings.COUNTERS] = gateway.counters
-    app[readings.REATTRIBUTION] = gateway.reattribution
+    install(app, ports)
     app[API_CONFIG] = cfg
     if notify is not None:
         app[alerts.NOTIFY] = notify

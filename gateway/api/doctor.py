@@ -25,9 +25,8 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from gateway.api.errors import problem
+from gateway.api.ports import API_CONFIG, CLOCK
 from gateway.api.readings import (
-    API_CONFIG,
-    GATEWAY,
     MAX_VALUES,
     STRICT_INPUT,
     Text,
@@ -200,6 +199,6 @@ async def post_manual(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     cfg = app[API_CONFIG]
-    app[AUTH] = DoctorAuth(pin=cfg.doctor_pin, token=cfg.token, monotonic=app[GATEWAY].clock.monotonic)
+    app[AUTH] = DoctorAuth(pin=cfg.doctor_pin, token=cfg.token, monotonic=app[CLOCK].monotonic)
     app.router.add_get("/api/v1/doctor", get_doctor)
     app.router.add_post("/api/v1/doctor/readings", post_manual)

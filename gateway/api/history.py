@@ -34,12 +34,12 @@ from buffer.record import Lane, Stored
 from gateway.api.doctor import doctor_check
 from gateway.api.errors import problem, validation_errors
 from gateway.api.kiosk import WATCH
-from gateway.api.readings import GATEWAY, REATTRIBUTION, RECORDS, reading_view
-from gateway.core import Gateway
+from gateway.api.ports import CLOCK, REATTRIBUTION, RECORDS, RESIDENTS, SESSIONS, ZONES, ZoneLookup
+from gateway.api.readings import reading_view
 from gateway.errors import ReadingError
 from gateway.kinds import KINDS, LANES
-from gateway.readings import decode, to_wire_dict
 from gateway.reattribution import AlreadyAssigned, NoSuchReading, NotAReading, TooOld
+from uplink.codec import Alert, Reading
 
 log = logging.getLogger("hutgw.api.history")
 
@@ -74,19 +74,16 @@ TREND_VALUES: Mapping[str, Mapping[str, float]] = MappingProxyType(
 
 
 def readable(rows: Iterable[Stored]) -> list[tuple[Stored, dict[str, Any]]]:
-    """Reading rows with their decoded payload; a row that is not a reading is skipped (and
-    logged), so one damaged row cannot take a resident's whole history away."""
+    """Reading rows with their wire JSON (read back through the codec, ``Reading.from_wire``); a
+    row that is not a reading is skipped (and logged), so one damaged row cannot take a
+    resident's whole history away."""
     out = []
     for s in rows:
         if s.stream != "readings":
             continue
         try:
-            d = decode(s.payload)
-            if not isinstance(d, dict) or not isinstance(d.get("values"), dict):
-                raise ValueError("not a reading object")
-            _when(d["received_at"])  # both times must parse
-            _when(d["effective_at"])
-        except (ValueError, KeyError, TypeError) as e:
+            d = Reading.from_wire(s.payload).to_wire_dict()
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             log.warning("outbox record %s is not a readable reading (%s); skipped", s.id, e)
             continue
         out.append((s, d))
@@ -208,24 +205,25 @@ def _query(request: web.Request, model: type[BaseModel]) -> BaseModel | web.Resp
 
 
 async def get_history(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
+    sessions = request.app[SESSIONS]
+    clock = request.app[CLOCK]
     resident_id = request.match_info["resident_id"]
     doctor, refused = doctor_check(request)
     if refused is not None:
         return refused
     if not doctor:
-        session = gw.sessions.current()
+        session = sessions.current()
         if session is None or session.resident_id != resident_id:
             return problem(403, "only the signed-in resident's own readings (or the doctor's PIN)")
-        gw.sessions.touch()
+        sessions.touch()
     q = _query(request, HistoryQuery)
     if isinstance(q, web.Response):
         return q
     assert isinstance(q, HistoryQuery)
-    resident = gw.snapshot().resident(resident_id)
+    resident = request.app[RESIDENTS].snapshot().resident(resident_id)
     if resident is None:
         return problem(404, f"no resident {resident_id!r} in the registry")
-    since = gw.clock.now().timestamp() - q.days * 86_400
+    since = clock.now().timestamp() - q.days * 86_400
     kinds = [q.kind] if q.kind else list(HEALTH_KINDS)
     rows = await request.app[RECORDS].history(resident_id, since=since, limit=q.limit, kinds=kinds)
     readings = [reading_view(d, s) for s, d in readable(rows)]
@@ -235,20 +233,20 @@ async def get_history(request: web.Request) -> web.Response:
             "display_name": resident.name,
             "readings": readings,
             "trend": trends(readings),
-            "today": await today_summary(gw, request.app[RECORDS], resident_id),
+            "today": await today_summary(
+                request.app[RECORDS], request.app[ZONES], resident_id, now=clock.now()
+            ),
         }
     )
 
 
-def _fenced(gw: Gateway, resident_id: str) -> bool:
-    return gw.fences is not None and any(z.resident_id == resident_id for z in gw.fences.engine.zones)
-
-
-async def today_summary(gw: Gateway, records: RecordLog, resident_id: str) -> dict[str, Any]:
+async def today_summary(
+    records: RecordLog, zones: ZoneLookup, resident_id: str, *, now: datetime
+) -> dict[str, Any]:
     """Today's (since local midnight) positions and heart rates, counted rather than listed:
     how many, and for positions how many times the resident was outside a safe zone (or inside
     a danger zone) by the fence alerts; ``fenced`` says whether any zone is set for her."""
-    local = gw.clock.now().astimezone()
+    local = now.astimezone()
     midnight = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
     since = midnight.timestamp()
     rows = await records.history(resident_id, since=since, limit=MAX_LIMIT, kinds=SUMMARY_KINDS)
@@ -265,16 +263,16 @@ async def today_summary(gw: Gateway, records: RecordLog, resident_id: str) -> di
         if s.stream != "alerts":
             continue
         try:
-            a = decode(s.payload)
-        except ValueError:
+            a = Alert.from_wire(s.payload)
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
-        if isinstance(a, dict) and a.get("severity") == "critical":
+        if a.severity == "critical":
             outside += 1
     return {
         "since": midnight.isoformat(),
         "position": {
             "count": counts.get("position", 0),
-            "fenced": _fenced(gw, resident_id),
+            "fenced": zones.fenced(resident_id),
             "outside": outside,
         },
         "heart_rate": {
@@ -294,9 +292,8 @@ class UnattributedQuery(BaseModel):
 
 
 async def _unattributed(
-    gw: Gateway, records: RecordLog, *, since_s: float, limit: int
+    records: RecordLog, now: datetime, *, since_s: float, limit: int
 ) -> list[tuple[Stored, dict[str, Any]]]:
-    now = gw.clock.now()
     rows = await records.unattributed(stream="readings", since=now.timestamp() - since_s, limit=limit)
     cutoff = now - timedelta(seconds=since_s)
     return [
@@ -307,7 +304,6 @@ async def _unattributed(
 
 
 async def get_unattributed(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
     doctor, refused = doctor_check(request)
     if refused is not None:
         return refused
@@ -317,11 +313,12 @@ async def get_unattributed(request: web.Request) -> web.Response:
     assert isinstance(q, UnattributedQuery)
     if doctor and not q.claimable:
         window = q.hours * 3600
-    elif gw.sessions.current() is not None:
+    elif request.app[SESSIONS].current() is not None:
         window = CLAIM_WINDOW_S
     else:
         return problem(403, "sign in first (or send the doctor's PIN)")
-    rows = await _unattributed(gw, request.app[RECORDS], since_s=window, limit=q.limit)
+    now = request.app[CLOCK].now()
+    rows = await _unattributed(request.app[RECORDS], now, since_s=window, limit=q.limit)
     return web.json_response({"readings": [reading_view(d, s) for s, d in rows], "window_s": window})
 
 
@@ -332,7 +329,7 @@ class AssignIn(BaseModel):
 
 
 async def post_assign(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
+    sessions = request.app[SESSIONS]
     doctor, refused = doctor_check(request)
     if refused is not None:
         return refused
@@ -341,7 +338,7 @@ async def post_assign(request: web.Request) -> web.Response:
     except ValidationError as e:
         return problem(422, "invalid assignment", validation_errors(e))
     reading_id = request.match_info["reading_id"]
-    session = None if doctor else gw.sessions.current()
+    session = None if doctor else sessions.current()
     if doctor:
         if body.resident_id is None:
             return problem(422, "invalid assignment", {"resident_id": "required"})
@@ -352,7 +349,7 @@ async def post_assign(request: web.Request) -> web.Response:
         return problem(403, "a resident can only claim a reading for themself")
     else:
         resident_id = session.resident_id
-    window = None if doctor else gw.clock.now() - timedelta(seconds=CLAIM_WINDOW_S)
+    window = None if doctor else request.app[CLOCK].now() - timedelta(seconds=CLAIM_WINDOW_S)
     try:
         assigned = await request.app[REATTRIBUTION].assign(reading_id, resident_id, received_after=window)
     except NoSuchReading:
@@ -371,9 +368,9 @@ async def post_assign(request: web.Request) -> web.Response:
     except ReadingError as e:
         return problem(422, "invalid assignment", e.errors)
     if session is not None:
-        gw.sessions.touch()
+        sessions.touch()
         request.app[WATCH].sync()
-    return web.json_response({"reading": reading_view(to_wire_dict(assigned))})
+    return web.json_response({"reading": reading_view(assigned.to_wire_dict())})
 
 
 def setup(app: web.Application) -> None:

@@ -24,11 +24,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.api.doctor import AUTH
 from gateway.api.errors import problem, validation_errors
+from gateway.api.ports import (
+    ABOUT,
+    API_CONFIG,
+    CLINICAL,
+    COUNTERS,
+    EVENTS,
+    RESIDENTS,
+    SESSIONS,
+    UPLINK,
+    Residents,
+    UplinkView,
+)
 from gateway.api.ratelimit import Rate, RateLimit
-from gateway.api.readings import API_CONFIG, GATEWAY
 from gateway.api.tasks import background
-from gateway.core import Gateway
+from gateway.events import EventBus
+from gateway.intake import Counters
 from gateway.registry import RegistrySnapshot, ResidentEntry, looks_like_national_id
+from gateway.sessions import KioskSessions
 
 log = logging.getLogger("hutgw.api.kiosk")
 
@@ -48,11 +61,11 @@ class SignIn(BaseModel):
     value: str = Field(min_length=1, max_length=128)
 
 
-def uplink_view(gw: Gateway) -> dict[str, Any]:
+def uplink_view(uplink: UplinkView | None) -> dict[str, Any]:
     """The uplink's state as the kiosk shows it."""
-    if gw.uplink is None:
+    if uplink is None:
         return {"enabled": False, "connected": False}
-    st = gw.uplink.state
+    st = uplink.state
     return {
         "enabled": True,
         "connected": st.connected,
@@ -62,20 +75,20 @@ def uplink_view(gw: Gateway) -> dict[str, Any]:
     }
 
 
-def session_view(gw: Gateway) -> dict[str, Any] | None:
+def session_view(sessions: KioskSessions, residents: Residents) -> dict[str, Any] | None:
     """The live session as JSON (None when nobody is signed in)."""
-    s = gw.sessions.current()
+    s = sessions.current()
     if s is None:
         return None
-    resident = gw.snapshot().resident(s.resident_id)
+    resident = residents.snapshot().resident(s.resident_id)
     return {
         "id": s.id,
         "resident_id": s.resident_id,
         "display_name": resident.name if resident is not None else s.resident_id,
         "method": s.method,
         "started_at": s.started_at.isoformat(),
-        "timeout_s": gw.sessions.timeout_s,
-        "remaining_s": gw.sessions.remaining_s(),
+        "timeout_s": sessions.timeout_s,
+        "remaining_s": sessions.remaining_s(),
     }
 
 
@@ -85,26 +98,35 @@ class SessionWatch:
     ``duplicate`` (``{"count": n}``) when a device sent again a reading already stored, so
     that the kiosk can tell the villager why no new result appears."""
 
-    def __init__(self, gw: Gateway) -> None:
-        self._gw = gw
+    def __init__(
+        self, sessions: KioskSessions, residents: Residents, events: EventBus, counters: Counters
+    ) -> None:
+        self._sessions = sessions
+        self._residents = residents
+        self._events = events
+        self._counters = counters
         self._last: str | None = None
-        self._duplicates = gw.counters.duplicates
+        self._duplicates = counters.duplicates
 
     def check_duplicates(self) -> None:
-        seen = self._gw.counters.duplicates
+        seen = self._counters.duplicates
         if seen > self._duplicates:
-            self._gw.events.publish("duplicate", {"count": seen - self._duplicates})
+            self._events.publish("duplicate", {"count": seen - self._duplicates})
         self._duplicates = seen
 
+    def view(self) -> dict[str, Any] | None:
+        """The live session as JSON (:func:`session_view`)."""
+        return session_view(self._sessions, self._residents)
+
     def sync(self, reason: SessionReason | None = None) -> None:
-        view = session_view(self._gw)
+        view = self.view()
         sid = view["id"] if view is not None else None
         if sid == self._last:
             return
         self._last = sid
         if reason is None:
             reason = "signed_in" if view is not None else "timeout"
-        self._gw.events.publish("session", {"session": view, "reason": reason})
+        self._events.publish("session", {"session": view, "reason": reason})
 
     async def run(self, interval: float) -> None:
         while True:
@@ -152,7 +174,6 @@ def _resolve(snap: RegistrySnapshot, method: str, value: str) -> tuple[ResidentE
 
 
 async def post_session(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
     wait = request.app[SIGN_IN_LIMIT].take(request.remote or "")
     if wait > 0:  # a page or a script trying resident numbers and cards (issue 17 item 10)
         seconds = math.ceil(wait)
@@ -166,37 +187,37 @@ async def post_session(request: web.Request) -> web.Response:
         body = SignIn.model_validate_json(await request.read())
     except ValidationError as e:
         return problem(422, "invalid sign-in", validation_errors(e))
-    resident, errors = _resolve(gw.snapshot(), body.method, body.value)
+    resident, errors = _resolve(request.app[RESIDENTS].snapshot(), body.method, body.value)
     if errors:
         return problem(422, "invalid sign-in", errors)
     if resident is None:
         what = {"id": "resident id", "card": "card", "qr": "QR code"}[body.method]
         log.info("kiosk sign-in refused: unknown %s", what)  # never log the number itself
         return problem(404, f"no resident with this {what}", {"value": f"unknown {what}"})
-    gw.sessions.sign_in(resident.id, body.method)
-    request.app[WATCH].sync("signed_in")
-    return web.json_response({"session": session_view(gw)}, status=201)
+    request.app[SESSIONS].sign_in(resident.id, body.method)
+    watch = request.app[WATCH]
+    watch.sync("signed_in")
+    return web.json_response({"session": watch.view()}, status=201)
 
 
 async def get_session(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
-    request.app[WATCH].sync()
-    return web.json_response({"session": session_view(gw)})
+    watch = request.app[WATCH]
+    watch.sync()
+    return web.json_response({"session": watch.view()})
 
 
 async def delete_session(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
-    ended = gw.sessions.sign_out()
+    ended = request.app[SESSIONS].sign_out()
     request.app[WATCH].sync("signed_out")
     return web.json_response({"session": None, "ended": ended.id if ended is not None else None})
 
 
 async def touch_session(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
-    if gw.sessions.touch() is None:
-        request.app[WATCH].sync()
+    watch = request.app[WATCH]
+    if request.app[SESSIONS].touch() is None:
+        watch.sync()
         return problem(409, "nobody is signed in")
-    return web.json_response({"session": session_view(gw)})
+    return web.json_response({"session": watch.view()})
 
 
 def id_keys(snap: RegistrySnapshot) -> list[str]:
@@ -206,28 +227,28 @@ def id_keys(snap: RegistrySnapshot) -> list[str]:
 
 
 async def get_kiosk(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
     cfg = request.app[API_CONFIG]
-    clinical = gw.pipeline.clinical
-    request.app[WATCH].sync()
+    clinical = request.app[CLINICAL]
+    watch = request.app[WATCH]
+    watch.sync()
     return web.json_response(
         {
-            "gateway_id": gw.gateway_id,
-            "session": session_view(gw),
+            "gateway_id": request.app[ABOUT].gateway_id,
+            "session": watch.view(),
             "session_timeout_s": cfg.session_timeout_s,
             "result_hold_s": cfg.result_hold_s,
-            "uplink": uplink_view(gw),
+            "uplink": uplink_view(request.app[UPLINK]),
             "doctor_pin": cfg.doctor_pin is not None,
             "doctor_locked_s": math.ceil(request.app[AUTH].locked_for()),
             "crisis": {"systolic": clinical.crisis_systolic, "diastolic": clinical.crisis_diastolic},
-            "id_keys": id_keys(gw.snapshot()),
+            "id_keys": id_keys(request.app[RESIDENTS].snapshot()),
         }
     )
 
 
 def setup(app: web.Application) -> None:
     app[SIGN_IN_LIMIT] = RateLimit(SIGN_IN_PER_CLIENT, SIGN_IN_OVERALL)
-    app[WATCH] = SessionWatch(app[GATEWAY])
+    app[WATCH] = SessionWatch(app[SESSIONS], app[RESIDENTS], app[EVENTS], app[COUNTERS])
     app[WATCH_INTERVAL] = WATCH_INTERVAL_S
     app.cleanup_ctx.append(background("api-session-watch", lambda a: a[WATCH].run(a[WATCH_INTERVAL])))
     app.router.add_get("/api/v1/kiosk", get_kiosk)

@@ -14,8 +14,19 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from buffer.results import OutboxStats
-from gateway.api.readings import GATEWAY
-from gateway.core import Gateway
+from gateway.api.ports import (
+    ABOUT,
+    ALERT_STATS,
+    CLOCK,
+    COUNTERS,
+    DEVICES,
+    HEALTH,
+    OUTBOX_STATS,
+    QUARANTINE,
+    RESIDENTS,
+    SESSIONS,
+    UPLINK,
+)
 from gateway.metrics import CONTENT_TYPE, Family, MetricsRegistry, ProcessMetrics
 
 UPLINK_STATES = ("connected", "disconnected", "auth_failed", "disabled")
@@ -36,10 +47,20 @@ def _set_totals(family: Family, values: Mapping[str, int] | Mapping[tuple[str, s
 
 
 class GatewayMetrics:
-    """The registry behind ``/metrics``; :meth:`scrape` refreshes it from a live gateway."""
+    """The registry behind ``/metrics``; :meth:`scrape` refreshes it from the app's ports
+    (:mod:`gateway.api.ports`)."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gw = gateway
+    def __init__(self, app: web.Application) -> None:
+        self._outbox = app[OUTBOX_STATS]
+        self._uplink = app[UPLINK]
+        self._counters = app[COUNTERS]
+        self._quarantine = app[QUARANTINE]
+        self._residents = app[RESIDENTS]
+        self._devices = app[DEVICES]
+        self._sessions = app[SESSIONS]
+        self._alerts = app[ALERT_STATS]
+        self._clock = app[CLOCK]
+        self._health = app[HEALTH]
         self.registry = reg = MetricsRegistry()
         self._stats: OutboxStats | None = None
         # outbox
@@ -136,13 +157,13 @@ class GatewayMetrics:
         )
         self.clock_synced = reg.gauge("hutgw_clock_synced", "1 when the clock is trusted (synchronised).")
         self.started = reg.gauge("hutgw_start_time_seconds", "Unix time the gateway core started.")
-        self.started.set(gateway.started_at.timestamp())
+        self.started.set(app[ABOUT].started_at.timestamp())
         reg.on_collect(self._collect)
         self.process = ProcessMetrics(reg)
 
     async def scrape(self) -> str:
         """The exposition text, as of now."""
-        self._stats = await self.gw.outbox.stats()
+        self._stats = await self._outbox.stats()
         return self.registry.render()
 
     def _collect(self) -> None:
@@ -150,13 +171,12 @@ class GatewayMetrics:
         self._collect_uplink()
         self._collect_intake()
         self._collect_devices()
-        gw = self.gw
-        self.session_active.set(1 if gw.sessions.current() is not None else 0)
-        alerts = gw.alerts.stats()
+        self.session_active.set(1 if self._sessions.current() is not None else 0)
+        alerts = self._alerts.stats()
         _set_totals(self.alerts_raised, alerts["raised"])
         _set_totals(self.alerts_suppressed, alerts["suppressed"])
-        self.clock_synced.set(1 if gw.clock.synced() else 0)
-        self.healthy.set(1 if gw.health_check is None or gw.health_check() is None else 0)
+        self.clock_synced.set(1 if self._clock.synced() else 0)
+        self.healthy.set(1 if self._health is None or self._health() is None else 0)
 
     def _collect_outbox(self) -> None:
         s = self._stats
@@ -178,7 +198,7 @@ class GatewayMetrics:
         self.outbox_overflow.set(1 if s.overflow else 0)
 
     def _collect_uplink(self) -> None:
-        uplink = self.gw.uplink
+        uplink = self._uplink
         self.uplink_enabled.set(0 if uplink is None else 1)
         if uplink is None:
             current = "disabled"
@@ -200,18 +220,18 @@ class GatewayMetrics:
             self.uplink_state.labels(state).set(1 if state == current else 0)
 
     def _collect_intake(self) -> None:
-        c = self.gw.counters
+        c = self._counters
         _set_totals(self.frames, c.frames)
         _set_totals(self.decode_errors, c.decode_error_categories)
         _set_totals(self.readings, c.readings)
         self.duplicates.set_total(c.duplicates)
         self.unknown.set_total(c.unknown_sources)
         self.api_refused.set_total(c.api_refused)
-        self.quarantined.set_total(self.gw.quarantine.count)
+        self.quarantined.set_total(self._quarantine.count)
 
     def _collect_devices(self) -> None:
-        known = self.gw.snapshot().devices  # provisioned devices only: bounded label cardinality
-        devices = {k: s for k, s in self.gw.devices.items() if k in known}
+        known = self._residents.snapshot().devices  # provisioned devices only: bounded label cardinality
+        devices = {k: s for k, s in self._devices.devices.items() if k in known}
         _set_gauges(
             self.device_last_seen,
             {k: s.last_seen.timestamp() if s.last_seen else None for k, s in devices.items()},
@@ -291,7 +311,7 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[METRICS] = GatewayMetrics(app[GATEWAY])
+    app[METRICS] = GatewayMetrics(app)
     _doctor_metrics(app)
     _notify_metrics(app)
     app.router.add_get("/metrics", get_metrics)

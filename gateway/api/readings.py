@@ -23,24 +23,22 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from buffer.errors import OutboxClosedError, StorageError
-from buffer.ports import RecordLog
 from buffer.record import Stored
 from gateway.api.errors import problem, storage_unavailable, validation_errors
-from gateway.config import ApiConfig
-from gateway.core import Gateway
+from gateway.api.ports import (
+    ABOUT,
+    CLOCK,
+    COUNTERS,
+    DEVICES,
+    MANUAL,
+    OUTBOX_STATS,
+    QUARANTINE,
+    SUBMIT,
+    UPLINK,
+)
 from gateway.errors import ReadingError
 from gateway.intake import Counters
 from gateway.pipeline import Processed
-from gateway.reattribution import Reattribution
-
-# The application's keys every route module needs (here, not in app.py, which imports them all).
-GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
-# Narrow ports (build_app sets them from what the daemon made): the readings as stored, the
-# intake's counters, the service that edits stored readings.
-RECORDS: web.AppKey[RecordLog] = web.AppKey("records", RecordLog)
-COUNTERS: web.AppKey[Counters] = web.AppKey("counters", Counters)
-REATTRIBUTION: web.AppKey[Reattribution] = web.AppKey("reattribution", Reattribution)
-API_CONFIG: web.AppKey[ApiConfig] = web.AppKey("api_config", ApiConfig)
 
 BODY_TIMEOUT_S = 10.0
 MAX_VALUES = 32
@@ -184,7 +182,6 @@ async def enter_manual(
 ) -> Processed | web.Response:
     """Parse a manual-entry body, run it through the pipeline and submit it (returns once the
     reading is committed to disk); a refused body gets the 422 response, counted."""
-    gw = request.app[GATEWAY]
     try:
         async with asyncio.timeout(BODY_TIMEOUT_S):
             body = await request.read()
@@ -200,7 +197,7 @@ async def enter_manual(
     if entry.measured_at is not None and entry.measured_at.tzinfo is None:
         return _refused(request.app[COUNTERS], {"measured_at": "needs a time zone (e.g. Z or +08:00)"})
     try:
-        processed = gw.pipeline.from_manual(
+        processed = request.app[MANUAL].from_manual(
             entry.kind,
             entry.values,
             resident_id=entry.resident_id,
@@ -211,7 +208,7 @@ async def enter_manual(
     except ReadingError as e:
         return _refused(request.app[COUNTERS], e.errors)
     try:
-        await gw.submit(processed, acknowledged=True)  # the caller gets a 201 or 200 for it
+        await request.app[SUBMIT].submit(processed, acknowledged=True)  # the caller gets a 201 or 200 for it
     except (StorageError, OutboxClosedError) as e:  # nothing stored: 503, the outbox logs it (rate-limited)
         return storage_unavailable(e)
     return processed
@@ -225,30 +222,32 @@ async def post_reading(request: web.Request) -> web.Response:
     return web.json_response({"id": processed.reading.id}, status=201)
 
 
-async def health_view(gw: Gateway) -> dict[str, Any]:
-    stats = await gw.outbox.stats()
-    uplink: dict[str, Any] = {"enabled": gw.uplink is not None, "connected": False}
-    if gw.uplink is not None:
-        uplink.update(dataclasses.asdict(gw.uplink.state))
+async def health_view(app: web.Application) -> dict[str, Any]:
+    stats = await app[OUTBOX_STATS].stats()
+    link = app[UPLINK]
+    uplink: dict[str, Any] = {"enabled": link is not None, "connected": False}
+    if link is not None:
+        uplink.update(dataclasses.asdict(link.state))
+    counters = app[COUNTERS]
     return {
-        "gateway_id": gw.gateway_id,
-        "started_at": gw.started_at.isoformat(),
-        "clock_synced": gw.clock.synced(),
+        "gateway_id": app[ABOUT].gateway_id,
+        "started_at": app[ABOUT].started_at.isoformat(),
+        "clock_synced": app[CLOCK].synced(),
         "uplink": uplink,
         "readings_pending": stats.pending + stats.inflight,
         "oldest_pending_age_s": stats.oldest_pending_age_s,
         "buffer": stats.as_dict(),
-        "devices": gw.device_view(),
-        "decode_errors": dict(gw.counters.decode_errors),
-        "readings_accepted": dict(gw.counters.readings),
-        "duplicates_ignored": gw.counters.duplicates,
-        "quarantined_frames": gw.quarantine.count,
+        "devices": app[DEVICES].device_view(),
+        "decode_errors": dict(counters.decode_errors),
+        "readings_accepted": dict(counters.readings),
+        "duplicates_ignored": counters.duplicates,
+        "quarantined_frames": app[QUARANTINE].count,
         "time": time.time(),
     }
 
 
 async def get_health(request: web.Request) -> web.Response:
-    view = await health_view(request.app[GATEWAY])
+    view = await health_view(request.app)
     return web.Response(body=orjson.dumps(view, default=str), content_type="application/json")
 
 

@@ -35,11 +35,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gateway.api.kiosk import session_view, uplink_view
-from gateway.api.readings import API_CONFIG, GATEWAY
+from gateway.api.kiosk import WATCH, uplink_view
+from gateway.api.ports import API_CONFIG, EVENTS, UPLINK, UplinkView
 from gateway.api.tasks import background
-from gateway.core import Gateway
-from gateway.events import DROPPED, Event
+from gateway.events import DROPPED, Event, EventBus
 
 log = logging.getLogger("hutgw.api.stream")
 
@@ -121,7 +120,7 @@ def _small_send_buffer(request: web.Request) -> None:
 
 
 async def get_events(request: web.Request) -> web.StreamResponse:
-    gw = request.app[GATEWAY]
+    events = request.app[EVENTS]
     heartbeat = request.app[HEARTBEAT]
     streams = request.app[STREAMS]
     resp = web.StreamResponse(
@@ -134,18 +133,18 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     )
     resp.force_close()  # a stream that ends ends its connection (EventSource opens a new one)
     stalled = False
-    async with gw.events.subscribe(queue_size=QUEUE_SIZE, drop_when_full=True) as queue:
+    async with events.subscribe(queue_size=QUEUE_SIZE, drop_when_full=True) as queue:
         while len(streams.queues) >= streams.limit:
             oldest = next(iter(streams.queues))
             del streams.queues[oldest]
             streams.evicted += 1
             log.warning("event streams full (%d): closing the oldest", streams.limit)
-            gw.events.drop(oldest)
+            events.drop(oldest)
         streams.queues[queue] = None
         try:
             _small_send_buffer(request)
             await resp.prepare(request)
-            hello = {"session": session_view(gw), "uplink": uplink_view(gw)}
+            hello = {"session": request.app[WATCH].view(), "uplink": uplink_view(request.app[UPLINK])}
             await _send(resp, f"retry: {RETRY_MS}\n\n".encode() + _message("hello", hello), request)
             while True:
                 try:
@@ -181,13 +180,13 @@ async def _on_shutdown(app: web.Application) -> None:
             queue.put_nowait(_CLOSE)
 
 
-async def _watch_uplink(gw: Gateway, interval: float) -> None:
+async def _watch_uplink(uplink: UplinkView | None, events: EventBus, interval: float) -> None:
     last: dict[str, Any] | None = None
     while True:
-        view = uplink_view(gw)
+        view = uplink_view(uplink)
         key = {k: view.get(k) for k in ("enabled", "connected", "auth_failed", "last_error")}
         if last is not None and key != last:
-            gw.events.publish("uplink", view)
+            events.publish("uplink", view)
         last = key
         await asyncio.sleep(interval)
 
@@ -196,6 +195,6 @@ def setup(app: web.Application) -> None:
     app[HEARTBEAT] = HEARTBEAT_S
     app[STREAMS] = OpenStreams(limit=app[API_CONFIG].max_event_streams)
     app.on_shutdown.append(_on_shutdown)
-    watch = background("api-uplink-watch", lambda a: _watch_uplink(a[GATEWAY], WATCH_INTERVAL_S))
+    watch = background("api-uplink-watch", lambda a: _watch_uplink(a[UPLINK], a[EVENTS], WATCH_INTERVAL_S))
     app.cleanup_ctx.append(watch)
     app.router.add_get("/api/v1/events", get_events)

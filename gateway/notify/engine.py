@@ -23,10 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -63,8 +63,17 @@ NON_URGENT_ATTEMPTS = 8
 KEEP_FINISHED_S = 90 * 86_400.0
 RECENT_ACK_S = 3600.0
 
-Emit = Callable[[Sequence[tuple[str, bytes]]], Awaitable[None]]
 Announce = Callable[[Mapping[str, Any]], object]
+
+
+class AlertStatusSink(Protocol):
+    """Where the engine's status events go: the recorder (:class:`gateway.recorder.Recorder`),
+    which stores them on the outbox's ``alert_status`` stream for the uplink. Returns once they are
+    durable; only then does the engine mark them emitted in ``notify.db`` (none is lost)."""
+
+    async def alert_status(self, events: Sequence[tuple[str, bytes]]) -> None:
+        """(event id, wire JSON) each."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,21 +108,23 @@ class Escalation:
         clock: Clock,
         resident: Callable[[str | None], ResidentEntry | None],
         channel: Channel | None = None,
-        emit: Emit | None = None,
         announce: Announce | None = None,
         logger: logging.Logger | None = None,
         rng: random.Random | None = None,
         texting: bool | None = None,
     ) -> None:
         """``texting``: queue SMS for people (default: when there is a channel). The CLI, which
-        acts on the daemon's store without a channel of its own, passes whether the daemon has one."""
+        acts on the daemon's store without a channel of its own, passes whether the daemon has one.
+
+        The status events' sink is not a collaborator of the engine but of its ``notify-events``
+        task: :meth:`run` takes it (the recorder that stores them wakes the uplink, and the uplink
+        acknowledges alerts through this engine, so the engine is built before both)."""
         self.store = store
         self.cfg = cfg
         self.clock = clock
         self._resident = resident
         self.channel = channel
         self.texting = channel is not None if texting is None else texting
-        self._emit = emit
         self._announce = announce
         self.log = logger or log
         self._rng = rng or random.Random()
@@ -600,14 +611,14 @@ class Escalation:
 
     # ------------------------------------------------------------------ events
 
-    async def emit_pending(self) -> int:
-        """Owed status events to the uplink; without an uplink that carries them (FHIR over HTTP
-        maps alerts only) they are dropped here, the state itself stays in notify.db."""
+    async def emit_pending(self, status: AlertStatusSink | None) -> int:
+        """Owed status events to ``status``; without a sink (FHIR over HTTP maps alerts only, not
+        their notification steps) they are dropped here, the state itself stays in notify.db."""
         batch = self.store.pending_events()
         if not batch:
             return 0
-        if self._emit is not None:
-            await self._emit([(eid, payload) for _, eid, payload in batch])
+        if status is not None:
+            await status.alert_status([(eid, payload) for _, eid, payload in batch])
         self.store.events_emitted([seq for seq, _, _ in batch])
         return len(batch)
 
@@ -655,22 +666,23 @@ class Escalation:
                 wait = 2.0 if nxt is None else min(2.0, max(0.05, nxt - self._now()))
                 await self._wait(self._send_wake, stop, wait)
 
-    async def _events(self, stop: asyncio.Event) -> None:
+    async def _events(self, stop: asyncio.Event, status: AlertStatusSink | None) -> None:
         while not stop.is_set():
             try:
-                n = await asyncio.wait_for(self.emit_pending(), 30.0)
+                n = await asyncio.wait_for(self.emit_pending(status), 30.0)
             except Exception:
                 self.log.exception("alert status events could not be stored for the uplink; retrying")
                 n = 0
             if not n:
                 await self._wait(self._events_wake, stop, 1.0)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """The engine's tasks, until ``stop``."""
+    async def run(self, stop: asyncio.Event, *, status: AlertStatusSink | None = None) -> None:
+        """The engine's tasks, until ``stop``; ``notify-events`` hands the status events to
+        ``status`` (None: they are not sent anywhere, see :meth:`emit_pending`)."""
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._ladder(stop), name="notify-ladder")
             tg.create_task(self._sender(stop), name="notify-sender")
-            tg.create_task(self._events(stop), name="notify-events")
+            tg.create_task(self._events(stop, status), name="notify-events")
             if self.channel is not None:
                 tg.create_task(self.channel.run(stop), name=f"notify-{self.channel.name}")
 

@@ -50,7 +50,7 @@ async def test_a_full_disk_answers_503_logs_once_and_keeps_delivering(
     rig: tuple[KioskRig, TestClient], caplog: pytest.LogCaptureFixture
 ) -> None:
     gw_rig, client = rig
-    outbox = gw_rig.gateway.outbox
+    outbox = gw_rig.outbox
     statuses: list[int] = []
     with caplog.at_level(logging.INFO):
         for _ in range(300):

@@ -360,7 +360,7 @@ async def test_history_bad_query_names_the_field(client: TestClient, query: str,
 
 
 async def stored(rig: KioskRig, reading_id: str) -> tuple[Stored, dict[str, Any]]:
-    s = await rig.gateway.outbox.get(reading_id)
+    s = await rig.outbox.get(reading_id)
     assert s is not None
     return s, wire_dict(s.payload)
 
@@ -521,7 +521,7 @@ async def test_doctor_manual_entry_bad_input(
     r = await client.post("/api/v1/doctor/readings", json=payload, headers={"X-Doctor-PIN": PIN})
     assert r.status == 422
     assert field in fields(await body(r))
-    assert await rig.gateway.outbox.list(stream="readings") == []
+    assert await rig.outbox.list(stream="readings") == []
 
 
 async def test_manual_entry_needs_the_doctor(client: TestClient, rig: KioskRig) -> None:
@@ -529,7 +529,7 @@ async def test_manual_entry_needs_the_doctor(client: TestClient, rig: KioskRig) 
     assert (await client.post("/api/v1/doctor/readings", json=payload)).status == 401
     r = await client.post("/api/v1/doctor/readings", json=payload, headers={"X-Doctor-PIN": "9999"})
     assert r.status == 401
-    assert await rig.gateway.outbox.list(stream="readings") == []
+    assert await rig.outbox.list(stream="readings") == []
 
 
 # ---------------------------------------------------------------------------- token, CORS, page
@@ -599,7 +599,7 @@ def test_openapi_document_is_valid_and_lists_every_route(rig: KioskRig) -> None:
         if method in ("get", "post", "put", "delete", "patch") and "alerts" not in ops[method].get("tags", ())
     }
     routes = set()
-    for route in build_app(rig.gateway, ApiConfig()).router.routes():
+    for route in build_app(rig.ports, ApiConfig()).router.routes():
         if route.method == "HEAD":
             continue
         info = route.resource.get_info() if route.resource is not None else {}
@@ -630,8 +630,8 @@ def test_trend(points: list[tuple[float, float]], direction: str, change: float)
 async def test_a_damaged_record_does_not_hide_the_history(client: TestClient, rig: KioskRig) -> None:
     good = await put_manual(client, "R0001", 128, 82, rig.clock.now())
     bp = ("readings", Lane.CLINICAL, "blood_pressure")
-    await rig.gateway.outbox.put(Record("01-bad", *bp, b"\x00{", "R0001"))
-    await rig.gateway.outbox.put(Record("02-bad", *bp, b"{}", None))
+    await rig.outbox.put(Record("01-bad", *bp, b"\x00{", "R0001"))
+    await rig.outbox.put(Record("02-bad", *bp, b"{}", None))
     r = await client.get("/api/v1/residents/R0001/history", headers={"X-Doctor-PIN": PIN})
     assert r.status == 200
     assert [x["id"] for x in (await body(r))["readings"]] == [good]
@@ -648,7 +648,7 @@ async def test_a_201_means_fsynced_even_for_telemetry(state_dir: Path) -> None:
     answers 201 for may not (the client is told it is safe)."""
     lazy = OutboxSettings(maintain_interval_s=None, unsynced_max_s=60.0)
     async with kiosk_gateway(state_dir, ApiConfig(), outbox_settings=lazy) as rig:
-        outbox = rig.gateway.outbox
+        outbox = rig.outbox
         hr = {"kind": "heart_rate", "resident_id": "R0002", "values": {"heart_rate": 72}}
         processed = rig.gateway.pipeline.from_manual(
             "heart_rate", {"heart_rate": 72}, resident_id="R0002", measured_at=None, entered_by="test"

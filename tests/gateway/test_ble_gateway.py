@@ -80,11 +80,11 @@ async def test_ble_devices_through_the_whole_gateway(tmp_path: Path) -> None:
     )
     async with Daemon(config, ble_backend=world.backend(), ble_timing=FAST) as daemon:
         gw = daemon.gateway
-        gw.sessions.sign_in("R0001", "card")
+        daemon.sessions.sign_in("R0001", "card")
         async with world.running():
 
             async def readings() -> list[dict]:  # type: ignore[type-arg]
-                rows = await gw.outbox.list(stream="readings", limit=1000)
+                rows = await daemon.outbox.list(stream="readings", limit=1000)
                 return [wire_dict(r.payload) for r in rows]
 
             def of(rows: list[dict], device: str) -> list[dict]:  # type: ignore[type-arg]
@@ -116,7 +116,7 @@ async def test_ble_devices_through_the_whole_gateway(tmp_path: Path) -> None:
             press(button, packet_id=7)
             stored = await eventually(
                 lambda: _when(
-                    gw.outbox.list(stream="alerts", limit=100),
+                    daemon.outbox.list(stream="alerts", limit=100),
                     lambda a: any(wire_dict(x.payload)["kind"] == "sos" for x in a),
                 )
             )

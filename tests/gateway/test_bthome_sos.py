@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from buffer.outbox import Outbox
 from drivers.frames import RawFrame
 from drivers.gatt import uuids
 from gateway.config import ApiConfig
-from gateway.core import Gateway
 from gateway.registry import DeviceEntry
 from tests.support.kiosk import kiosk_gateway, make_clock
 from uplink.codec import wire_dict
@@ -20,8 +20,8 @@ from uplink.codec import wire_dict
 BUTTON = "A4:C1:38:8D:18:B2"
 
 
-async def sos_alerts(gw: Gateway) -> list[dict[str, object]]:
-    alerts = [wire_dict(r.payload) for r in await gw.outbox.list(stream="alerts", limit=100)]
+async def sos_alerts(outbox: Outbox) -> list[dict[str, object]]:
+    alerts = [wire_dict(r.payload) for r in await outbox.list(stream="alerts", limit=100)]
     return [a for a in alerts if a["kind"] == "sos"]
 
 
@@ -29,7 +29,7 @@ async def test_only_a_real_press_is_an_sos(tmp_path: Path) -> None:
     clock = make_clock()
     async with kiosk_gateway(tmp_path, ApiConfig(), clock=clock) as rig:
         gw = rig.gateway
-        gw.registry.add_device(DeviceEntry("sos-1", "bthome.v2", BUTTON, resident_id="R0001"))
+        rig.registry.add_device(DeviceEntry("sos-1", "bthome.v2", BUTTON, resident_id="R0001"))
 
         async def advert(hex_: str) -> None:
             clock.advance(5)
@@ -39,8 +39,8 @@ async def test_only_a_real_press_is_an_sos(tmp_path: Path) -> None:
         await advert("423a013a013a010164")  # MAC flag; MAC bytes 3a01 3a01 3a01
         await advert("4000073afe")  # bthome-ble: 0xFE is no button event
         await advert("4002ca0903bf")  # cut short after a temperature: not an error, not a press
-        assert await sos_alerts(gw) == []
+        assert await sos_alerts(rig.outbox) == []
         assert gw.counters.decode_errors["bthome.v2"] == 0
         await advert("4000083a01")
-        (sos,) = await sos_alerts(gw)
+        (sos,) = await sos_alerts(rig.outbox)
         assert sos["resident_id"] == "R0001"

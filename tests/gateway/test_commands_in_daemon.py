@@ -46,7 +46,7 @@ async def test_residents_and_geofences_commands(tmp_path: Path, broker: Broker) 
     topic = "hut/v1/hut-cmd/commands"
     async with Daemon(config) as daemon:
         async with asyncio.timeout(10):
-            while not daemon.gateway.uplink.state.connected:  # type: ignore[union-attr]
+            while not daemon.uplink.state.connected:  # type: ignore[union-attr]
                 await asyncio.sleep(0.05)
         residents = make_command(
             key,

@@ -41,13 +41,12 @@ async def test_same_watch_id_from_two_addresses_raises_one_gateway_fault(tmp_pat
         }
     )
     async with Daemon(config) as daemon:
-        gw = daemon.gateway
         conns = [await lk(port, "127.0.0.1"), await lk(port, "127.0.0.1")]  # a reconnect: no alert
         conns.append(await lk(port, "127.0.0.2"))
         conns.append(await lk(port, "127.0.0.1"))  # back and forth: the same condition
         async with asyncio.timeout(10):
             while True:
-                alerts = [wire_dict(r.payload) for r in await gw.outbox.list(stream="alerts", limit=50)]
+                alerts = [wire_dict(r.payload) for r in await daemon.outbox.list(stream="alerts", limit=50)]
                 faults = [a for a in alerts if a["kind"] == "gateway_fault"]
                 if faults:
                     break

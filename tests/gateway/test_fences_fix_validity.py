@@ -14,12 +14,12 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from buffer.outbox import Outbox
 from drivers.frames import RawFrame
 from drivers.serial.checksums import xor8_hex
 from gateway.clock import FakeClock
-from gateway.config import ApiConfig, GeofenceConfig
+from gateway.config import ApiConfig
 from gateway.core import Gateway
-from gateway.fences import FenceMonitor
 from gateway.geofence.store import ZoneStore
 from gateway.geofence.zones import parse_feature_collection
 from gateway.registry import DeviceEntry
@@ -67,19 +67,18 @@ async def feed(gw: Gateway, clock: FakeClock, sentence: Callable[[datetime], byt
     await gw.frame(RawFrame("serial", GPS, sentence(clock.now()), clock.now()))
 
 
-async def fence_alerts(gw: Gateway) -> list[str]:
-    alerts = [wire_dict(r.payload) for r in await gw.outbox.list(stream="alerts", limit=100)]
+async def fence_alerts(outbox: Outbox) -> list[str]:
+    alerts = [wire_dict(r.payload) for r in await outbox.list(stream="alerts", limit=100)]
     return [a["kind"] for a in alerts if str(a["kind"]).startswith("fence")]
 
 
 async def test_fixes_without_a_fix_or_not_measured_never_move_a_fence(tmp_path: Path) -> None:
     clock = make_clock()
-    async with kiosk_gateway(tmp_path, ApiConfig(), clock=clock) as rig:
+    store = ZoneStore.in_state_dir(tmp_path)
+    store.save(parse_feature_collection(zones()))
+    async with kiosk_gateway(tmp_path, ApiConfig(), clock=clock, zones=store) as rig:
         gw = rig.gateway
-        gw.registry.add_device(DeviceEntry("gps-1", "nmea", GPS, resident_id="R0001"))
-        store = ZoneStore.in_state_dir(tmp_path)
-        store.save(parse_feature_collection(zones()))
-        gw.fences = FenceMonitor(store, GeofenceConfig(), gw.alerts)
+        rig.registry.add_device(DeviceEntry("gps-1", "nmea", GPS, resident_id="R0001"))
         for _ in range(4):  # at home, measured fixes
             await feed(gw, clock, lambda t: rmc(t, HOME, mode="A"))
         stored = gw.counters.readings["position"]
@@ -94,9 +93,9 @@ async def test_fixes_without_a_fix_or_not_measured_never_move_a_fence(tmp_path: 
                 lambda t: gga(t, OUT, quality=7),  # manual input
             ):
                 await feed(gw, clock, sentence)
-        assert await fence_alerts(gw) == []
+        assert await fence_alerts(rig.outbox) == []
         # estimated/simulated/manual fixes are kept as readings; the no-fix sentences are not
         assert gw.counters.readings["position"] == stored + 3 * 4
         for _ in range(5):  # the same walk, measured: the exit is raised
             await feed(gw, clock, lambda t: rmc(t, OUT, mode="A"))
-        assert await fence_alerts(gw) == ["fence_exit"]
+        assert await fence_alerts(rig.outbox) == ["fence_exit"]

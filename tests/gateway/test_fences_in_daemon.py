@@ -56,7 +56,7 @@ async def test_walk_out_raises_one_fence_exit_alert(tmp_path: Path) -> None:
                 measured_at=start + timedelta(seconds=30 * i),
             )
             await gw.submit(p)
-        alerts = [wire_dict(r.payload) for r in await gw.outbox.list(stream="alerts", limit=50)]
+        alerts = [wire_dict(r.payload) for r in await daemon.outbox.list(stream="alerts", limit=50)]
         exits = [a for a in alerts if a["kind"] == "fence_exit"]
         assert len(exits) == 1, alerts
         exit_alert = exits[0]

@@ -38,7 +38,7 @@ async def test_posted_reading_becomes_an_observation(tmp_path: Path) -> None:
             await gw.submit(processed)
             async with asyncio.timeout(20):
                 while True:
-                    stored = await gw.outbox.get(processed.reading.id)
+                    stored = await daemon.outbox.get(processed.reading.id)
                     if stored is not None and stored.state == "delivered":
                         break
                     await asyncio.sleep(0.1)

@@ -62,7 +62,7 @@ async def test_metrics_reflect_the_running_gateway(tmp_path: Path, broker: Broke
         )
         async with Daemon(config) as daemon, aiohttp.ClientSession() as http:
             gw = daemon.gateway
-            await eventually(lambda: _true(gw.uplink is not None and gw.uplink.state.connected))
+            await eventually(lambda: _true(daemon.uplink is not None and daemon.uplink.state.connected))
             body = {"kind": "blood_pressure", "values": {"systolic": 128, "diastolic": 82, "pulse_rate": 71}}
             async with http.post(daemon.api_url + "/api/v1/readings", json=body) as r:
                 assert r.status == 201, await r.text()

@@ -8,6 +8,7 @@ tests/drivers/test_modem.py and end to end in tests/gateway/test_alerts_e2e.py.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,19 +68,18 @@ class Rig:
 
     def open(self) -> None:
         self.store = NotifyStore(self.path)
-
-        async def emit(batch: Any) -> None:
-            self.emitted += [orjson.loads(p) for _, p in batch]
-
         self.engine = Escalation(
             self.store,
             self.cfg,
             clock=self.clock,
             resident=lambda rid: RESIDENTS.get(rid or ""),
             channel=self.channel,
-            emit=emit,
             announce=self.announced.append,
         )
+
+    async def alert_status(self, events: Sequence[tuple[str, bytes]]) -> None:
+        """The rig is the engine's status sink (``AlertStatusSink``), as the recorder is in the daemon."""
+        self.emitted += [orjson.loads(p) for _, p in events]
 
     def restart(self) -> None:
         self.store.close()
@@ -90,7 +90,7 @@ class Rig:
         n = 0
         while await self.engine.send_one():
             n += 1
-        await self.engine.emit_pending()
+        await self.engine.emit_pending(self)
         return n
 
     def alert(

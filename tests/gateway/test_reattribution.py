@@ -31,17 +31,17 @@ async def unattributed_reading(rig: KioskRig) -> str:
 
 async def test_the_outbox_is_one_component_seen_through_two_interfaces(state_dir: Path) -> None:
     async with kiosk_gateway(state_dir, ApiConfig()) as rig:
-        outbox = rig.gateway.outbox
+        outbox = rig.outbox
         assert outbox.queue is outbox and outbox.records is outbox  # one connection, one file
-        assert rig.gateway.records is outbox
-        assert rig.gateway.reattribution.records is outbox
+        assert rig.ports.records is outbox  # the API reads the record log
+        assert rig.ports.reattribution.records is outbox
 
 
 async def test_assign_edits_the_stored_reading_once(state_dir: Path) -> None:
     async with kiosk_gateway(state_dir, ApiConfig()) as rig:
         rid = await unattributed_reading(rig)
         seen: list[Reading] = []
-        service = Reattribution(rig.gateway.records, rig.gateway.pipeline, on_revised=seen.append)
+        service = Reattribution(rig.outbox.records, rig.gateway.pipeline, on_revised=seen.append)
         with pytest.raises(NoSuchReading):
             await service.assign("nope", "R0001")
         with pytest.raises(ReadingError):
@@ -58,7 +58,7 @@ async def test_assign_edits_the_stored_reading_once(state_dir: Path) -> None:
             1,
         )
         assert seen == [assigned]
-        stored = await rig.gateway.records.get(rid)
+        stored = await rig.outbox.records.get(rid)
         assert stored is not None
         data: dict[str, Any] = wire_dict(stored.payload)
         assert (stored.key, data["resident_id"], data["revision"]) == ("R0001", "R0001", 1)
@@ -72,10 +72,10 @@ async def test_assign_edits_the_stored_reading_once(state_dir: Path) -> None:
 
 async def test_a_damaged_record_is_not_a_reading(state_dir: Path) -> None:
     async with kiosk_gateway(state_dir, ApiConfig()) as rig:
-        await rig.gateway.outbox.queue.put(
+        await rig.outbox.queue.put(
             Record(id="broken", stream="readings", lane=Lane.CLINICAL, kind="blood_pressure", payload=b"{}")
         )
-        service = Reattribution(rig.gateway.records, rig.gateway.pipeline)
+        service = Reattribution(rig.outbox.records, rig.gateway.pipeline)
         with pytest.raises(NotAReading):
             await service.assign("broken", "R0001")
         assert await service.retime("missing") is None

@@ -312,7 +312,7 @@ async def test_a_resent_reading_tells_the_villager(browser: Any, daemon: Daemon)
     await daemon.gateway.frame(cuff_frame(frame, uuids.BLOOD_PRESSURE_MEASUREMENT))  # the cuff sends it again
     await expect(page.locator("#message")).to_contain_text("已经记过了", timeout=3000)
     await check_layout(page)
-    rows = await daemon.gateway.outbox.history("R0001")
+    rows = await daemon.outbox.history("R0001")
     assert len(rows) == 1
     await ctx.close()
 
@@ -686,7 +686,7 @@ async def test_doctor_enters_a_reading_on_the_screen_keypad(browser: Any, daemon
     await check_layout(page)
     await pad.locator("button[type=submit]").click()
     await expect(page.locator("#message")).to_have_text("已保存。")
-    rows = await daemon.gateway.outbox.history("R0002")
+    rows = await daemon.outbox.history("R0002")
     assert [json.loads(r.payload)["values"]["systolic"]["value"] for r in rows] == [134]
     await ctx.close()
 

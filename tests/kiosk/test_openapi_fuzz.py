@@ -169,7 +169,7 @@ async def test_the_document_lists_every_route_of_the_daemon(daemon: Daemon) -> N
         for method in ops
         if method in ("get", "post", "put", "delete", "patch")
     }
-    app = build_app(daemon.gateway, daemon.config.api, notify=daemon.notify)
+    app = build_app(daemon.api_ports, daemon.config.api, notify=daemon.notify)
     routes = set()
     for route in app.router.routes():
         if route.method == "HEAD":

@@ -21,13 +21,18 @@ from buffer.settings import OutboxSettings
 from drivers.frames import RawFrame
 from gateway.alerts import AlertManager
 from gateway.api.app import build_app
+from gateway.api.ports import About, ApiPorts, FenceZones
 from gateway.clinical import ClinicalSettings
 from gateway.clock import FakeClock
-from gateway.config import ApiConfig
+from gateway.config import ApiConfig, GeofenceConfig
 from gateway.core import MAX_UNSYNCED, Gateway
 from gateway.events import EventBus
+from gateway.fences import FenceMonitor
+from gateway.geofence.store import ZoneStore
+from gateway.intake import Counters
 from gateway.pipeline import Pipeline
 from gateway.quarantine import Quarantine
+from gateway.recorder import Recorder
 from gateway.registry import DeviceEntry, Registry, RegistryView, ResidentEntry
 from gateway.sessions import KioskSessions
 from tests.support.broker import free_port
@@ -67,6 +72,10 @@ class KioskRig:
     gateway: Gateway
     clock: FakeClock
     app: web.Application
+    outbox: Outbox
+    registry: Registry
+    ports: ApiPorts
+    """what the API was given (as the daemon makes them)"""
 
 
 @contextlib.asynccontextmanager
@@ -77,8 +86,11 @@ async def kiosk_gateway(
     clock: FakeClock | None = None,
     max_unsynced: int = MAX_UNSYNCED,
     outbox_settings: OutboxSettings | None = None,
+    zones: ZoneStore | None = None,
 ) -> AsyncIterator[KioskRig]:
-    """The real core (outbox, registry, pipeline, sessions) without the daemon's transports."""
+    """The real core (outbox, registry, pipeline, sessions, recorder) behind the real API, wired
+    as the daemon wires them, without its transports, uplink or escalation engine. ``zones``: the
+    geofences' store (a fence monitor watches it); None: no fences."""
     clock = clock or make_clock()
     registry = Registry(state_dir / "registry.db")
     for r in RESIDENTS:
@@ -102,19 +114,42 @@ async def kiosk_gateway(
                 clock=clock,
                 max_device_skew_s=86_400.0,
             )
+            events = EventBus()
+            recorder = Recorder(outbox, events, pipeline)
+            quarantine = Quarantine(state_dir / "quarantine.jsonl")
+            counters = Counters()
+            fences = None if zones is None else FenceMonitor(zones, GeofenceConfig(), alerts)
             gw = Gateway(
-                gateway_id="hut-test",
                 clock=clock,
-                outbox=outbox,
                 registry=view,
                 pipeline=pipeline,
-                sessions=sessions,
+                recorder=recorder,
+                events=events,
+                counters=counters,
+                quarantine=quarantine,
                 alerts=alerts,
-                events=EventBus(),
-                quarantine=Quarantine(state_dir / "quarantine.jsonl"),
+                fences=fences,
                 max_unsynced=max_unsynced,
             )
-            yield KioskRig(gw, clock, build_app(gw, api))
+            ports = ApiPorts(
+                about=About("hut-test", clock.now()),
+                clock=clock,
+                sessions=sessions,
+                events=events,
+                residents=view,
+                manual=pipeline,
+                submit=gw,
+                clinical=pipeline.clinical,
+                records=outbox.records,
+                reattribution=recorder.reattribution,
+                counters=counters,
+                devices=gw.intake,
+                outbox=outbox.queue,
+                quarantine=quarantine,
+                alerts=alerts,
+                zones=FenceZones(fences),
+            )
+            yield KioskRig(gw, clock, build_app(ports, api), outbox, registry, ports)
     finally:
         registry.close()
 
