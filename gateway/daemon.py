@@ -365,26 +365,25 @@ class Daemon:
         cfg = self.config.notify
         store = NotifyStore(self.state_dir / "notify.db")
         self._stack.callback(store.close)  # after the task group (entered later) has ended
-        channel: ModemChannel | None = None
-        if cfg.modem:
-            channel = ModemChannel(
+        modem = None
+        if cfg.modem:  # the engine builds it with its own on_reply (replies: SMS acknowledgements)
+            modem = functools.partial(
+                ModemChannel,
                 cfg.modem,
-                lambda sender, text: engine.on_reply(sender, text),
                 send_timeout_s=cfg.send_timeout_s,
                 logger=logging.getLogger("hutgw.modem"),
             )
         else:
             self.log.warning("no [notify] modem: urgent alerts are not texted (kiosk and county only)")
-        engine = Escalation(
+        return Escalation(
             store,
             cfg,
             clock=self.clock,
             resident=resident,
-            channel=channel,
-            announce=lambda view: events.publish("alert_status", view),
+            make_channel=modem,
+            announce=functools.partial(events.publish, "alert_status"),
             logger=logging.getLogger("hutgw.notify"),
         )
-        return engine
 
     def _make_uplink(
         self, outbox: Queue, registry: Registry, notify: Escalation, counters: Counters

@@ -36,7 +36,7 @@ from gateway.alerts import Alert
 from gateway.clock import Clock
 from gateway.config import NotifyConfig
 from gateway.notify import messages as msg
-from gateway.notify.channel import Channel, ChannelError
+from gateway.notify.channel import Channel, ChannelError, OnReply
 from gateway.notify.policy import (
     PRIORITY_ACK_NOTICE,
     PRIORITY_DIGEST,
@@ -108,6 +108,7 @@ class Escalation:
         clock: Clock,
         resident: Callable[[str | None], ResidentEntry | None],
         channel: Channel | None = None,
+        make_channel: Callable[[OnReply], Channel] | None = None,
         announce: Announce | None = None,
         logger: logging.Logger | None = None,
         rng: random.Random | None = None,
@@ -116,6 +117,10 @@ class Escalation:
         """``texting``: queue SMS for people (default: when there is a channel). The CLI, which
         acts on the daemon's store without a channel of its own, passes whether the daemon has one.
 
+        ``make_channel``, instead of ``channel``: builds a channel that hands the replies it
+        receives to this engine (:meth:`on_reply`), such as the modem's; the engine calls it with
+        its ``on_reply``, so that neither needs the other before it exists.
+
         The status events' sink is not a collaborator of the engine but of its ``notify-events``
         task: :meth:`run` takes it (the recorder that stores them wakes the uplink, and the uplink
         acknowledges alerts through this engine, so the engine is built before both)."""
@@ -123,8 +128,10 @@ class Escalation:
         self.cfg = cfg
         self.clock = clock
         self._resident = resident
-        self.channel = channel
-        self.texting = channel is not None if texting is None else texting
+        if channel is not None and make_channel is not None:
+            raise ValueError("give channel or make_channel, not both")
+        self.channel = make_channel(self.on_reply) if make_channel is not None else channel
+        self.texting = self.channel is not None if texting is None else texting
         self._announce = announce
         self.log = logger or log
         self._rng = rng or random.Random()
