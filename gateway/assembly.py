@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from drivers import registry as profiles
 from drivers.ble.dedup import Deduplicator
-from drivers.ble.merge import MeasurementMerger, pairs_weight
+from drivers.ble.merge import MeasurementMerger, merge_rule
 from drivers.frames import RawFrame
 from drivers.measurement import Measurement
 from gateway.intake import Counters
@@ -50,7 +50,7 @@ class Assembly:
             device.id,
             measurements,
             self._monotonic(),
-            pair_weight=pairs_weight(profiles.profiles().get(device.profile)),
+            merge=merge_rule(profiles.profiles().get(device.profile)),
         )
         return self._frame(device.id, ready), ready
 
