@@ -29,10 +29,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import orjson
-
-from buffer.ids import uuid7
-from gateway.alerts import Alert
 from gateway.clock import Clock
 from gateway.config import NotifyConfig
 from gateway.notify import messages as msg
@@ -53,6 +49,7 @@ from gateway.notify.policy import (
 )
 from gateway.notify.store import AlertRow, MessageRow, NewMessage, NotifyStore
 from gateway.registry import ResidentEntry
+from uplink.codec import Alert, AlertEvent
 
 log = logging.getLogger("hutgw.notify")
 
@@ -161,20 +158,9 @@ class Escalation:
         self._send_wake.set()
         self._events_wake.set()
 
-    def _event(self, a: AlertRow, event: str, now: float, **fields: Any) -> tuple[str, bytes]:
-        eid = uuid7()
-        body = {
-            "id": eid,
-            "alert_id": a.id,
-            "kind": a.kind,
-            "resident_id": a.resident_id,
-            "event": event,
-            "state": fields.pop("state", a.state),
-            "round": fields.pop("round", a.round),
-            "at": _iso(now),
-            **fields,
-        }
-        return eid, orjson.dumps(body)
+    def _event(self, a: AlertRow, event: AlertEvent, now: float, **fields: Any) -> tuple[str, bytes]:
+        e = a.status_event(event, now, **fields)  # the codec's AlertStatus
+        return e.id, e.to_wire()
 
     def _facts(self, a: AlertRow) -> msg.AlertFacts:
         return msg.AlertFacts(
