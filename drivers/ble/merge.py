@@ -24,19 +24,11 @@ from drivers.measurement import Measurement
 from drivers.profile import MergeInto, Profile
 
 MULTIPLE_PACKET = "multiple_packet"
-#: What ``pair_weight=True`` meant before the rule was data on the definition.
-_WEIGHT_INTO_BODY_COMPOSITION = MergeInto(part="weight", into="body_composition")
 
 
 def merge_rule(profile: Profile | None) -> MergeInto | None:
     """How a device with this profile has its readings merged (``Profile.merge``), if at all."""
     return None if profile is None else profile.merge
-
-
-def pairs_weight(profile: Profile | None) -> bool:
-    """Deprecated: whether the profile declares a merge rule. Kept for ``gateway/assembly.py``
-    until it passes ``merge=merge_rule(profile)`` to :meth:`MeasurementMerger.push`."""
-    return merge_rule(profile) is not None
 
 
 def combine(first: Measurement, second: Measurement, kind: str | None = None) -> Measurement:
@@ -82,11 +74,9 @@ class MeasurementMerger:
         at: float,
         *,
         merge: MergeInto | None = None,
-        pair_weight: bool = False,
     ) -> list[Measurement]:
-        """``merge``: the device definition's rule (``Profile.merge``). ``pair_weight=True`` is
-        the former spelling of the body-composition scale's rule (deprecated)."""
-        rule = merge if merge is not None else (_WEIGHT_INTO_BODY_COMPOSITION if pair_weight else None)
+        """``merge``: the device definition's rule (``Profile.merge``), if it has one."""
+        rule = merge
         held = self._held.setdefault(device, _Held())
         held.rule = rule
         for m in measurements:

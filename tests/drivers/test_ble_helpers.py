@@ -226,15 +226,12 @@ def test_subscriptions_cover_measurements_cuff_pressure_and_battery_only() -> No
 
 
 def test_only_body_composition_scales_pair_weights() -> None:
-    from drivers.ble.merge import merge_rule, pairs_weight
+    from drivers.ble.merge import merge_rule
 
     assert merge_rule(registry.get("gatt.body_composition_measurement")) == SCALE
     assert merge_rule(registry.get("gatt.weight_measurement")) is None
     assert merge_rule(registry.get("mi_scale_v2.adv")) is None
     assert merge_rule(None) is None
-    # the former boolean, kept until gateway/assembly.py passes merge=
-    assert pairs_weight(registry.get("gatt.body_composition_measurement"))
-    assert not pairs_weight(registry.get("gatt.weight_measurement"))
 
 
 def test_merge_rules_are_typed_data_on_the_definition_not_tags() -> None:
@@ -261,10 +258,3 @@ def test_a_merge_rule_is_applied_as_declared() -> None:
     assert out.kind == "blood_pressure" and set(out.values) == {"systolic", "diastolic", "pulse_rate"}
     # the same parts without the rule pass straight through
     assert m.push("D", [pulse, bp(120)], 2.0) == [pulse, bp(120)]
-
-
-def test_pair_weight_still_means_the_scale_rule() -> None:
-    m = MeasurementMerger(pair_window_s=5)
-    assert m.push("S", [weight(70.0)], 0.0, pair_weight=True) == []
-    [out] = m.push("S", [bcm(body_fat_pct=21)], 1.0, pair_weight=True)
-    assert out.kind == "body_composition" and "weight" in out.values
