@@ -25,8 +25,7 @@ from buffer.ids import uuid7
 from drivers.kinds import alert_rules
 from gateway.clock import Clock
 from gateway.config import ClinicalConfig
-from uplink.codec import Alert as Alert
-from uplink.codec import Severity as Severity
+from uplink.codec import Alert, Severity
 
 log = logging.getLogger(__name__)
 
