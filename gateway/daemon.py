@@ -246,7 +246,12 @@ class Daemon:
         uplink = self._make_uplink(outbox.queue, registry, notify, counters)  # it drains the queue
         self.uplink = uplink
         recorder = Recorder(
-            outbox, events, pipeline, on_alerts=notify.on_alerts, wake=None if uplink is None else uplink.wake
+            outbox.queue,
+            outbox.records,
+            events,
+            pipeline,
+            on_alerts=notify.on_alerts,
+            wake=None if uplink is None else uplink.wake,
         )
         quarantine = Quarantine(self.state_dir / "quarantine.jsonl")
         fences = FenceMonitor(ZoneStore.in_state_dir(self.state_dir), cfg.geofence, alerts)

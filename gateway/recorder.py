@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from buffer.outbox import Outbox
+from buffer.ports import Queue, RecordLog
 from buffer.record import Lane, Record
 from gateway.events import EventBus
 from gateway.kinds import LANES
@@ -35,6 +35,8 @@ def alert_record(a: Alert) -> Record:
 class Recorder:
     """Stores readings, alerts and alert-status events in the outbox and announces them.
 
+    ``queue``: the outbox's queue (records for the uplink); ``records``: its record log (the
+    readings as stored, which re-attribution reads and revises).
     ``on_alerts``: the escalation engine's intake (``gateway.notify``), called with every alert
     before it is written to the outbox. ``wake``: the uplink's (drain now), or None when there is
     no uplink. Revisions (re-attribution, re-timing) go through :attr:`reattribution`, which
@@ -47,25 +49,26 @@ class Recorder:
 
     def __init__(
         self,
-        outbox: Outbox,
+        queue: Queue,
+        records: RecordLog,
         events: EventBus,
         pipeline: Pipeline,
         *,
         on_alerts: Callable[[Sequence[Alert]], Awaitable[None]] | None = None,
         wake: Callable[[], None] | None = None,
     ) -> None:
-        self.outbox = outbox
+        self.queue = queue
         self.events = events
         self._on_alerts = on_alerts
         self._wake = wake
-        self.reattribution = Reattribution(outbox.records, pipeline, on_revised=self._revised)
+        self.reattribution = Reattribution(records, pipeline, on_revised=self._revised)
 
     async def reading(self, reading: Reading, alerts: Sequence[Alert], *, acknowledged: bool = False) -> None:
         """A reading and its alerts, committed (fsynced when ``acknowledged``), then announced."""
         if alerts and self._on_alerts is not None:
             await self._on_alerts(alerts)
         records = [reading_record(reading), *(alert_record(a) for a in alerts)]
-        await self.outbox.put_many(records, durable=True if acknowledged else None)
+        await self.queue.put_many(records, durable=True if acknowledged else None)
         self.events.publish("reading", reading_event(reading))
         for a in alerts:
             self.events.publish("alert", alert_event(a))
@@ -77,7 +80,7 @@ class Recorder:
             return
         if self._on_alerts is not None:
             await self._on_alerts(batch)
-        await self.outbox.put_many([alert_record(a) for a in batch])
+        await self.queue.put_many([alert_record(a) for a in batch])
         for a in batch:
             self.events.publish("alert", alert_event(a))
         self.wake()
@@ -85,7 +88,7 @@ class Recorder:
     async def alert_status(self, events: Sequence[tuple[str, bytes]]) -> None:
         """Alert-status events (``gateway.notify``) for the uplink: (event id, JSON) each; fsynced
         before it returns (the engine then marks them emitted)."""
-        await self.outbox.put_many(
+        await self.queue.put_many(
             [
                 Record(id=eid, stream="alert_status", lane=Lane.ALERTS, kind="alert_status", payload=payload)
                 for eid, payload in events

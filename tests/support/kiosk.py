@@ -115,7 +115,7 @@ async def kiosk_gateway(
                 max_device_skew_s=86_400.0,
             )
             events = EventBus()
-            recorder = Recorder(outbox, events, pipeline)
+            recorder = Recorder(outbox.queue, outbox.records, events, pipeline)
             quarantine = Quarantine(state_dir / "quarantine.jsonl")
             counters = Counters()
             fences = None if zones is None else FenceMonitor(zones, GeofenceConfig(), alerts)
