@@ -8,15 +8,16 @@
   outbox's ``alert_status`` stream); optional fields that are ``None`` are left out;
 * :class:`GatewayStatus` (birth, heartbeat, last will on ``status``) and :class:`CommandResult`
   (on ``command_results``): whole messages, :class:`uplink.contract.Status` and
-  :class:`uplink.contract.CommandResult`, ``schema`` included, byte for byte what pydantic wrote.
+  :class:`uplink.contract.CommandResult`, ``schema`` included, byte for byte what the pydantic models write.
 
 This module is the one place that writes them and reads them back:
 
-* ``to_wire()`` gives the compact JSON the outbox stores (orjson; no pydantic on this path, a
-  reading is encoded for every measurement), ``to_wire_dict()`` the same as a ``dict``;
-* ``from_wire(payload)`` / ``from_wire_dict(data)`` read a stored payload back (late assignment,
-  re-timing). They trust what the gateway wrote and check only that it is shaped like one: a
-  payload that is not a reading raises ``ValueError``, ``KeyError`` or ``TypeError``.
+* ``to_wire()`` gives the compact JSON the outbox stores or the uplink publishes (orjson; no
+  pydantic on this path, a reading is encoded for every measurement), ``to_wire_dict()`` the same
+  as a ``dict``;
+* ``from_wire(payload)`` / ``from_wire_dict(data)`` read it back (late assignment, re-timing, the
+  command line). They trust what the gateway wrote and check only that it is shaped like one: a
+  payload that is not one raises ``ValueError``, ``KeyError`` or ``TypeError``.
 
 ``from_wire(x.to_wire()) == x`` for every message, except a reading's ``user_index``
 (a multi-user device's slot, used to attribute it), which is not on the wire and reads back as
@@ -32,21 +33,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
 from drivers.kinds import Value
 from uplink.contract import COMMAND_RESULT_SCHEMA, STATUS_SCHEMA
+from uplink.contract import AckVia as AckVia
 from uplink.contract import AlertEvent as AlertEvent
 from uplink.contract import AlertState as AlertState
 from uplink.contract import Attribution as Attribution
+from uplink.contract import CommandStatus as CommandStatus
+from uplink.contract import GatewayState as GatewayState
 from uplink.contract import Severity as Severity
 from uplink.contract import TimeSource as TimeSource
-
-AckVia = Literal["sms", "kiosk", "county", "cli"]
-GatewayState = Literal["online", "offline"]
-CommandStatus = Literal["done", "refused", "failed"]
 
 
 def wire_time(dt: datetime) -> str:

@@ -101,6 +101,9 @@ class WireAlert(_Wire):
 
 AlertEvent = Literal["round_started", "notified", "failed", "acknowledged", "unanswered", "reminded"]
 AlertState = Literal["notifying", "acknowledged", "unanswered", "digest", "digested"]
+AckVia = Literal["sms", "kiosk", "county", "cli"]
+GatewayState = Literal["online", "offline"]
+CommandStatus = Literal["done", "refused", "failed"]
 
 
 class WireAlertStatus(_Wire):
@@ -127,7 +130,7 @@ class WireAlertStatus(_Wire):
     by_label: str | None = Field(
         None, description="how the others were told who it was, e.g. 家属（尾号0001）"
     )
-    via: Literal["sms", "kiosk", "county", "cli"] | None = None
+    via: AckVia | None = None
     error: str | None = None
     seq: int | None = None
 
@@ -201,7 +204,7 @@ class Receipt(_Wire):
 class Status(_Wire):
     schema_: Literal["hut.status/1"] = Field(STATUS_SCHEMA, alias="schema")
     gateway_id: str
-    state: Literal["online", "offline"]
+    state: GatewayState
     at: datetime | None = None
     counters: dict[str, Any] = Field(default_factory=dict)
 
@@ -236,7 +239,7 @@ class CommandResult(_Wire):
     command_id: str | None = Field(description="null when the command was too malformed to carry an id")
     gateway_id: str
     name: str | None = None
-    status: Literal["done", "refused", "failed"]
+    status: CommandStatus
     reason: str | None = Field(None, description="why it was refused or failed")
     result: dict[str, Any] = Field(default_factory=dict)
     at: datetime
