@@ -30,7 +30,7 @@ import aiomqtt
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from county import fhir
+from county import fhir, wirecheck
 from county.errors import CountyError, StoreUnavailable
 from uplink import topics
 from uplink.backoff import Backoff
@@ -167,10 +167,60 @@ def _prepare_fhir(out: Prepared, raw: bytes) -> Prepared:
     return out
 
 
+def _envelope_problem(env: dict[str, Any], stream: str, gateway_id: str) -> str | None:
+    """Why every item of this envelope is rejected (its schema, its gateway, unknown fields)."""
+    schema = STREAMS[stream][0]
+    if env.get("schema") != schema:
+        return f"envelope schema {env.get('schema')!r} is not {schema!r}"
+    if env.get("gateway_id") != gateway_id:
+        return f"envelope gateway_id {env.get('gateway_id')!r} does not match the topic ({gateway_id!r})"
+    extra = set(env) - {"schema", "gateway_id", "batch_id", "sent_at", stream}
+    if extra:
+        return f"envelope has unknown fields {sorted(extra)}"
+    return None
+
+
+def _prepare_split(out: Prepared, raw: bytes) -> bool:
+    """The fast path of a readings envelope as the gateway lays it out: each item's own bytes are
+    its payload (no re-serialising), and :func:`county.wirecheck.check_reading` accepts the
+    plainly valid items without pydantic; any other item is validated by ``WireReading`` exactly
+    as :func:`_prepare` does. ``False`` (``out`` untouched): take the general path."""
+    split = wirecheck.split_items(raw, out.stream)
+    if split is None:
+        return False
+    env, items = split
+    batch_id = env.get("batch_id")
+    if not isinstance(batch_id, str) or _envelope_problem(env, out.stream, out.gateway_id) is not None:
+        return False  # rejected or invalid as a whole: the general path says why
+    for item, _ in items:
+        if type(item) is not dict or type(item.get("id")) is not str:
+            return False
+    out.batch_id = batch_id
+    out.sent_at = _sent_at(env.get("sent_at"))
+    good = out.good
+    for item, body in items:
+        item_id: str = item["id"]
+        parsed: Any = wirecheck.check_reading(item)
+        if parsed is None:
+            try:
+                parsed = WireReading.model_validate(item)
+            except ValidationError as e:
+                out.rejected[item_id] = _reason(e)
+                out.rejected_payloads[item_id] = body
+                continue
+        prev = good.get(item_id)
+        if prev is None or parsed.revision > prev[0].revision:
+            good[item_id] = (parsed, body)
+    return True
+
+
 def _prepare(gateway_id: str, stream: str, raw: bytes) -> Prepared:
     out = Prepared(gateway_id, stream, None)
-    if stream == topics.READINGS and fhir.is_bundle(raw):
-        return _prepare_fhir(out, raw)
+    if stream == topics.READINGS:
+        if fhir.is_bundle(raw):
+            return _prepare_fhir(out, raw)
+        if wirecheck.IN_SYNC and _prepare_split(out, raw):
+            return out
     try:
         env = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
@@ -180,21 +230,14 @@ def _prepare(gateway_id: str, stream: str, raw: bytes) -> Prepared:
         out.invalid.append((None, "envelope without batch_id", raw))
         return out
     batch_id: str = env["batch_id"]
-    schema, model = STREAMS[stream]
+    model = STREAMS[stream][1]
     items = env.get(stream)
     if not isinstance(items, list):
         out.invalid.append((batch_id, f"envelope has no {stream!r} list", raw))
         return out
     out.batch_id = batch_id
     out.sent_at = _sent_at(env.get("sent_at"))
-    problem = None
-    if env.get("schema") != schema:
-        problem = f"envelope schema {env.get('schema')!r} is not {schema!r}"
-    elif env.get("gateway_id") != gateway_id:
-        problem = f"envelope gateway_id {env.get('gateway_id')!r} does not match the topic ({gateway_id!r})"
-    extra = set(env) - {"schema", "gateway_id", "batch_id", "sent_at", stream}
-    if problem is None and extra:
-        problem = f"envelope has unknown fields {sorted(extra)}"
+    problem = _envelope_problem(env, stream, gateway_id)
     good = out.good
     if problem is None:
         # Fast path: pydantic-core validates the whole envelope from JSON about 3x faster than
