@@ -15,14 +15,7 @@ import pytest
 from buffer.ids import uuid7
 from county.errors import StoreUnavailable
 from county.fleet import fleet
-from county.postgres import (
-    _INSERT_READINGS,
-    _READING_COLUMNS,
-    PostgresStore,
-    migrate,
-    migrations,
-    rows_for_copy,
-)
+from county.postgres import STORE_READINGS, PostgresStore, migrate, migrations, readings_args
 from county.receiver import FOREIGN_READING, import_export, prepare
 from tests.support.broker import free_port
 from tests.uplink.helpers import alert, reading
@@ -148,12 +141,10 @@ async def test_storing_probes_stored_ids_by_key_never_scans_all_readings(pg_url:
                 " jsonb_build_object('pad', repeat('x', 700)) FROM generate_series(1, 100000) i"
             )
         p = prepare("hut-7", "readings", env([reading() for _ in range(500)], "b-next"))
-        async with store._con("explaining") as con, con.transaction():
+        async with store._con("explaining") as con:
             assert await con.fetchval("SHOW jit") == "off"
-            await con.copy_records_to_table(
-                "stage_readings", records=rows_for_copy(p), columns=_READING_COLUMNS
-            )
-            plan = orjson.loads(await con.fetchval("EXPLAIN (FORMAT JSON) " + _INSERT_READINGS))[0]["Plan"]
+            explain = await con.fetchval("EXPLAIN (FORMAT JSON) " + STORE_READINGS, *readings_args(p, "a"))
+            plan = orjson.loads(explain)[0]["Plan"]
     scans = _scans_of(plan, "readings")
     assert scans, plan
     for scan in scans:
