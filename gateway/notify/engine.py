@@ -49,7 +49,7 @@ from gateway.notify.policy import (
 )
 from gateway.notify.store import AlertRow, MessageRow, NewMessage, NotifyStore
 from gateway.registry import ResidentEntry
-from uplink.codec import Alert, AlertEvent
+from uplink.codec import Alert, AlertEvent, wire_time
 
 log = logging.getLogger("hutgw.notify")
 
@@ -80,7 +80,8 @@ class AckResult:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    """A Unix time as the wire writes times (``uplink.codec.wire_time``)."""
+    return wire_time(datetime.fromtimestamp(ts, UTC))
 
 
 def _phones(values: Sequence[str]) -> list[str]:
