@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from buffer.ids import uuid7
 from drivers.kinds import alert_rules
@@ -50,6 +50,31 @@ KNOWN_KINDS = (
 SOS_KINDS = frozenset({"sos"})
 SOS_MAX_SUPPRESS_S = 60.0
 MAX_CONDITIONS = 10_000
+
+
+class AlertRaiser(Protocol):
+    """The narrow port for raising an alert (:class:`AlertManager` implements it): the device
+    supervisor's link faults (:mod:`gateway.devices`) raise theirs through it."""
+
+    def raise_alert(
+        self,
+        kind: str,
+        severity: Severity,
+        resident_id: str | None,
+        message: str,
+        detail: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        notify: Sequence[str] | None = None,
+        reading_id: str | None = None,
+    ) -> Alert | None: ...
+
+
+class AlertSink(Protocol):
+    """Where raised alerts are handed to be kept and sent (the recorder, :mod:`gateway.recorder`:
+    the escalation engine first, then the outbox, then the kiosk)."""
+
+    async def alerts(self, alerts: Iterable[Alert]) -> None: ...
 
 
 @dataclass(slots=True)

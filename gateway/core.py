@@ -17,11 +17,10 @@ from buffer.record import Lane
 from drivers.frames import RawFrame
 from drivers.measurement import Measurement
 from drivers.source import LinkEvent
-from gateway.alerts import AlertManager
 from gateway.assembly import Assembly
 from gateway.clock import Clock
 from gateway.events import EventBus
-from gateway.intake import Counters, DeviceStatus, Intake
+from gateway.intake import Counters, Intake, find_device
 from gateway.kinds import LANES
 from gateway.pipeline import Pipeline, Processed
 from gateway.quarantine import Quarantine
@@ -77,7 +76,6 @@ class Gateway:
         events: EventBus,
         counters: Counters,
         quarantine: Quarantine,
-        alerts: AlertManager,
         fences: FenceMonitor | None = None,
         logger: logging.Logger | None = None,
         max_unsynced: int = MAX_UNSYNCED,
@@ -85,15 +83,13 @@ class Gateway:
         """``registry``: the daemon's :class:`RegistryView` (shared with the pipeline, the alerts
         and the escalation engine). ``recorder``: stores and announces what the core accepted
         (it hands alerts to the escalation engine first and wakes the uplink). ``counters``: the
-        intake's, shared with the API and the uplink's status. ``alerts``: raises the device
-        supervisor's alerts (:mod:`gateway.devices`); the pipeline has its own reference."""
+        intake's, shared with the API and the uplink's status."""
         self.clock = clock
         self.view = registry
         self.pipeline = pipeline
         self.recorder = recorder
         self.events = events
         self.counters = counters
-        self.alerts = alerts
         self.fences = fences
         self.log = logger or log
         self.intake = Intake(self.device_for, quarantine, counters, self.log)
@@ -102,11 +98,6 @@ class Gateway:
         self._fences_generation = registry.generation
         self._unsynced: dict[str, None] = {}  # reading ids in arrival order (at most max_unsynced)
         self._max_unsynced = max_unsynced
-
-    @property
-    def devices(self) -> dict[str, DeviceStatus]:
-        """Link status per device (the intake's; the device supervisor reads it)."""
-        return self.intake.devices
 
     # -- registry -----------------------------------------------------------------------
     def snapshot(self) -> RegistrySnapshot:
@@ -123,8 +114,7 @@ class Gateway:
         return self.fences
 
     def device_for(self, source: str) -> DeviceEntry | None:
-        snap = self.snapshot()
-        return snap.device(source) or snap.device_at(source)
+        return find_device(self.snapshot(), source)
 
     # -- intake -------------------------------------------------------------------------
     async def submit(self, processed: Processed, *, acknowledged: bool = False) -> None:

@@ -168,6 +168,7 @@ class Daemon:
         self._tasks: asyncio.TaskGroup | None = None
         # The parts _start() builds (tests and the demo reach them here, not through the core).
         self.gateway: Gateway
+        self.alerts: AlertManager
         self.notify: Escalation
         self.outbox: Outbox
         self.sessions: KioskSessions
@@ -224,6 +225,7 @@ class Daemon:
         # Built before everything that reads the registry, so that none of them needs the core.
         view = RegistryView(registry, logging.getLogger("hutgw.core"))
         alerts = AlertManager.from_config(self.clock, cfg.clinical, guardians=view.guardians)
+        self.alerts = alerts
         # The escalation engine before the uplink (whose alert.ack command acknowledges through
         # it) and the recorder (which hands it every alert); its status events go to the recorder
         # through the task that emits them (notify.run below), not through the constructor.
@@ -263,7 +265,6 @@ class Daemon:
             events=events,
             counters=counters,
             quarantine=quarantine,
-            alerts=alerts,
             fences=fences,
         )
         self.gateway = gw
@@ -314,8 +315,17 @@ class Daemon:
         await self._stack.enter_async_context(self._tasks)
         stop = asyncio.Event()
         self._stack.callback(stop.set)
+        # The transports deliver to the core; the supervisor reads the registry view and raises
+        # its own alerts (a watch id on two addresses) through the alert manager and the recorder.
         devices = DeviceSupervisor(
-            gw, cfg, ble_backend=self.ble_backend, ble_timing=self.ble_timing, clock=self.clock
+            cfg,
+            sink=gw,
+            registry=view,
+            alerts=alerts,
+            recorder=recorder,
+            clock=self.clock,
+            ble_backend=self.ble_backend,
+            ble_timing=self.ble_timing,
         )
         self._devices = devices
         # FHIR over HTTP maps alerts, not their notification steps (docs/alerts.md): no sink then.

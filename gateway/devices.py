@@ -3,6 +3,11 @@
 Serial devices get one transport each; provisioned watches share the TCP listener; BLE
 devices share one bleak transport. A technician adding or removing a device with the CLI
 takes effect within a few seconds, without a restart.
+
+The supervisor gets narrow ports, made in the daemon (:mod:`gateway.daemon`): the transports'
+frame sink (:class:`drivers.source.FrameSink`, the core), the registry view (which devices to run,
+which watch ids may connect), an :class:`gateway.alerts.AlertRaiser` (the alert manager) for the
+faults it notices itself and an :class:`gateway.alerts.AlertSink` (the recorder) to hand them on.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import logging
 from typing import Any
 
 from drivers import registry as profiles
+from drivers.source import FrameSink
+from gateway.alerts import AlertRaiser, AlertSink
 from gateway.clock import Clock
 from gateway.config import Config
-from gateway.core import Gateway
-from gateway.registry import DeviceEntry
+from gateway.intake import find_device
+from gateway.registry import DeviceEntry, RegistryView
 
 log = logging.getLogger("hutgw.devices")
 
@@ -26,15 +33,25 @@ RECONCILE_INTERVAL_S = 3.0
 class DeviceSupervisor:
     def __init__(
         self,
-        gateway: Gateway,
         config: Config,
         *,
+        sink: FrameSink,
+        registry: RegistryView,
+        alerts: AlertRaiser,
+        recorder: AlertSink,
+        clock: Clock,
         ble_backend: Any = None,
         ble_timing: Any = None,
-        clock: Clock,
     ) -> None:
-        self.gw = gateway
+        """``sink``: where every transport delivers frames and link events (the core).
+        ``registry``: the daemon's view, read on every reconcile pass. ``alerts`` raises, and
+        ``recorder`` keeps and sends, the alerts the supervisor raises itself (a watch id
+        connected from two addresses)."""
         self.config = config
+        self.sink = sink
+        self.registry = registry
+        self.alerts = alerts
+        self.recorder = recorder
         self.ble_backend = ble_backend
         self.ble_timing = ble_timing
         self.clock = clock
@@ -86,7 +103,7 @@ class DeviceSupervisor:
     # -- serial ---------------------------------------------------------------------
     def _reconcile_serial(self, tg: asyncio.TaskGroup) -> None:
         wanted: dict[str, DeviceEntry] = {}
-        for dev in self.gw.snapshot().devices.values():
+        for dev in self.registry.snapshot().devices.values():
             profile = profiles.profiles().get(dev.profile)
             if profile is not None and profile.transport == "serial" and dev.address:
                 wanted[dev.id] = dev
@@ -111,7 +128,7 @@ class DeviceSupervisor:
                 dev.id,
                 dev.address,
                 profile,
-                self.gw,
+                self.sink,
                 clock=self._epoch,
                 logger=logging.getLogger(f"hutgw.serial.{dev.id}"),
             ):
@@ -126,13 +143,13 @@ class DeviceSupervisor:
         host, _, port = (self.config.watch.listen or "").rpartition(":")
 
         def allowed(watch_id: str) -> bool:
-            dev = self.gw.device_for(watch_id)
+            dev = find_device(self.registry.snapshot(), watch_id)
             return dev is not None and dev.profile.startswith("watch")
 
         async def conflict(watch_id: str, first: str, second: str) -> None:
-            dev = self.gw.device_for(watch_id)
+            dev = find_device(self.registry.snapshot(), watch_id)
             name = dev.id if dev is not None else "?"
-            alert = self.gw.alerts.raise_alert(
+            alert = self.alerts.raise_alert(
                 "gateway_fault",
                 "warning",
                 None,
@@ -142,13 +159,13 @@ class DeviceSupervisor:
                 key=f"watch_id_conflict:{name}",
             )
             if alert is not None:
-                await self.gw.submit_alerts([alert])
+                await self.recorder.alerts([alert])
 
         watch = self.config.watch
         async with WatchServer(
             host,
             int(port),
-            self.gw,
+            self.sink,
             allowed_ids=allowed,
             idle_timeout_s=watch.idle_timeout_s,
             max_connections=watch.max_connections,
@@ -167,7 +184,7 @@ class DeviceSupervisor:
         known = profiles.profiles()
         return frozenset(
             (d.address, d.profile)
-            for d in self.gw.snapshot().devices.values()
+            for d in self.registry.snapshot().devices.values()
             if d.address and d.profile in known and known[d.profile].transport in ("ble_gatt", "ble_adv")
         )
 
@@ -180,7 +197,7 @@ class DeviceSupervisor:
             try:
                 async with BleTransport(
                     sorted(devices),
-                    self.gw,
+                    self.sink,
                     backend=self.ble_backend,
                     clock=self.clock,
                     timing=self.ble_timing,

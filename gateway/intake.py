@@ -20,7 +20,12 @@ from drivers.frames import RawFrame
 from drivers.measurement import Decoded
 from drivers.source import LinkEvent
 from gateway.quarantine import Quarantine
-from gateway.registry import DeviceEntry
+from gateway.registry import DeviceEntry, RegistrySnapshot
+
+
+def find_device(snapshot: RegistrySnapshot, source: str) -> DeviceEntry | None:
+    """The device a frame's or a link's ``source`` names: its id (a watch), else its address."""
+    return snapshot.device(source) or snapshot.device_at(source)
 
 
 @dataclass

@@ -443,7 +443,7 @@ async def test_an_open_alert_survives_a_reload_and_the_doctor_acknowledges_it(
 
     # an SOS from another resident's watch: a hut-wide banner, without her name
     await page.locator("#btn-doctor-exit").click()
-    sos = daemon.gateway.alerts.raise_alert("sos", "critical", "R0003", "SOS button pressed")
+    sos = daemon.alerts.raise_alert("sos", "critical", "R0003", "SOS button pressed")
     assert sos is not None
     await daemon.gateway.submit_alerts([sos])
     banner = page.locator("#alerts .alert[data-kind=sos]")

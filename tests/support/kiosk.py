@@ -127,7 +127,6 @@ async def kiosk_gateway(
                 events=events,
                 counters=counters,
                 quarantine=quarantine,
-                alerts=alerts,
                 fences=fences,
                 max_unsynced=max_unsynced,
             )
