@@ -76,33 +76,37 @@ _ALERT_COLUMNS = ("id", "gateway_id", "kind", "severity", "resident_id", "raised
 _STATUS_COLUMNS = ("id", "alert_id", "gateway_id", "event", "state", "at", "batch_id", "payload")
 
 # A readings envelope in one statement, so in one round trip and (outside a transaction block) one
-# implicit transaction that commits before the answer comes back. The rows arrive as arrays
-# (unnest). ``prior`` (what is stored of their ids) is read in the statement's snapshot: it looks
-# each id up in the primary key (a correlated subquery, one index probe per row); a join let the
-# planner merge-join the whole ``readings`` index instead, so every envelope cost time in
+# implicit transaction that commits before the answer comes back. The rows arrive as two JSON
+# parameters (readings_args). ``prior`` (what is stored of their ids) is read in the statement's
+# snapshot: it looks each id up in the primary key (a correlated subquery, one index probe per
+# row); a join let the planner merge-join the whole ``readings`` index instead, so every envelope cost time in
 # proportion to everything ever stored (4.7 ms per 500 rows on an empty table, 38 ms at 100,000
 # rows). ``foreign_``: NULL when the id is not stored yet, true when another gateway's reading has
 # it (never stored over; rejected in the ack). The same statement writes the rows, the rejections
 # (items the receiver refused, foreign ids) and the envelope's receipt. It replaced COPY into a
 # staging table + INSERT + receipt in an explicit transaction: five round trips (BEGIN, COPY,
 # INSERT, receipt, COMMIT) became one, and on a busy receiver each round trip also waited for the
-# event loop, which validates the next envelope meanwhile.
-# $1-$6 rows (id, revision, kind, resident, effective_at, payload), $7 gateway, $8 batch,
-# $9-$11 refused items (id, reason, payload), $12 the instance, $13 the reason for a foreign id.
+# event loop, which validates the next envelope meanwhile. The payloads go straight from the array
+# into the table (no join, no sort carrying them: ~1 ms of the 10 of 265 rows); the rows come
+# sorted by id (readings_args), so two writers storing the same batch lock its keys in the same
+# order, as the ORDER BY of the staging INSERT did.
+# $1 the rows (JSON: id, revision, kind, resident_id, effective_at), $2 their payloads (a JSON
+# array, in the same order), $3 gateway, $4 batch, $5-$7 refused items (id, reason, payload), $8 the
+# instance, $9 the reason for a foreign id.
 STORE_READINGS = """
-WITH s AS (
-    SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::timestamptz[],
-                         $6::jsonb[]) AS s(id, revision, kind, resident_id, effective_at, payload)
-), prior AS (
+WITH prior AS MATERIALIZED (
     SELECT s.id,
-           (SELECT bool_or(r.gateway_id <> $7::text) FROM readings r WHERE r.id = s.id) AS foreign_
-    FROM s
+           (SELECT bool_or(r.gateway_id <> $3::text) FROM readings r WHERE r.id = s.id) AS foreign_
+    FROM jsonb_to_recordset($1::jsonb) AS s(id text)
 ), ins AS (
     INSERT INTO readings (id, revision, gateway_id, kind, resident_id, effective_at, batch_id, payload)
-    SELECT s.id, s.revision, $7::text, s.kind, s.resident_id, s.effective_at, $8::text, s.payload
-    FROM s JOIN prior p ON p.id = s.id
-    WHERE p.foreign_ IS NOT TRUE
-    ORDER BY s.id, s.revision
+    SELECT s.id, s.revision, $3::text, s.kind, s.resident_id, s.effective_at, $4::text, s.payload
+    FROM ROWS FROM (
+        jsonb_to_recordset($1::jsonb)
+            AS (id text, revision integer, kind text, resident_id text, effective_at timestamptz),
+        jsonb_array_elements($2::jsonb)
+    ) AS s(id, revision, kind, resident_id, effective_at, payload)
+    WHERE s.id NOT IN (SELECT id FROM prior WHERE foreign_)
     ON CONFLICT (id, revision) DO NOTHING
     RETURNING id
 ), counts AS (
@@ -112,17 +116,17 @@ WITH s AS (
            (SELECT coalesce(array_agg(id), '{}') FROM prior WHERE foreign_) AS foreign_ids
 ), refused AS (
     INSERT INTO rejections (gateway_id, batch_id, id, reason, payload)
-    SELECT $7::text, $8::text, r.id, r.reason, r.payload
-    FROM unnest($9::text[], $10::text[], $11::bytea[]) AS r(id, reason, payload)
+    SELECT $3::text, $4::text, r.id, r.reason, r.payload
+    FROM unnest($5::text[], $6::text[], $7::bytea[]) AS r(id, reason, payload)
     UNION ALL
-    SELECT $7::text, $8::text, f.id, $13::text, NULL FROM counts, unnest(counts.foreign_ids) AS f(id)
+    SELECT $3::text, $4::text, f.id, $9::text, NULL FROM counts, unnest(counts.foreign_ids) AS f(id)
 ), receipt AS (
     INSERT INTO receipts (gateway_id, stream, batch_id, accepted, rejected, new, revised, duplicates,
                           instance)
-    SELECT $7::text, 'readings', $8::text,
-           cardinality($1::text[]) - cardinality(foreign_ids),
-           cardinality($9::text[]) + cardinality(foreign_ids),
-           new, revised, cardinality($1::text[]) - new - revised - cardinality(foreign_ids), $12::text
+    SELECT $3::text, 'readings', $4::text,
+           jsonb_array_length($2::jsonb) - cardinality(foreign_ids),
+           cardinality($5::text[]) + cardinality(foreign_ids),
+           new, revised, jsonb_array_length($2::jsonb) - new - revised - cardinality(foreign_ids), $8::text
     FROM counts
 )
 SELECT new, revised, foreign_ids FROM counts
@@ -416,29 +420,32 @@ def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
+def _first(pair: tuple[str, Any]) -> str:
+    return pair[0]
+
+
 def readings_args(p: Prepared, instance: str) -> tuple[Any, ...]:
-    """The parameters of :data:`STORE_READINGS` for a readings envelope (the rows as columns)."""
-    ids: list[str] = []
-    revisions: list[int] = []
-    kinds: list[str] = []
-    residents: list[str | None] = []
-    effective: list[Any] = []
+    """The parameters of :data:`STORE_READINGS` for a readings envelope, sorted by id: the rows'
+    columns as one JSON array of objects (orjson writes it in one call; a naive effective time is
+    taken as UTC) and the payloads spliced into one JSON array, so the driver encodes two values
+    instead of six arrays of 265 (it inspected every element of those: 7 us a row)."""
+    rows: list[dict[str, Any]] = []
     payloads: list[bytes] = []
-    for rid, (r, payload) in p.good.items():
-        ids.append(rid)
-        revisions.append(r.revision)
-        kinds.append(r.kind)
-        residents.append(r.resident_id)
-        effective.append(r.effective_at)
+    for rid, (r, payload) in sorted(p.good.items(), key=_first):
+        rows.append(
+            {
+                "id": rid,
+                "revision": r.revision,
+                "kind": r.kind,
+                "resident_id": r.resident_id,
+                "effective_at": r.effective_at,
+            }
+        )
         payloads.append(payload)
     refused = list(p.rejected)
     return (
-        ids,
-        revisions,
-        kinds,
-        residents,
-        effective,
-        payloads,
+        orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC),
+        b"[" + b",".join(payloads) + b"]",
         p.gateway_id,
         p.batch_id,
         refused,

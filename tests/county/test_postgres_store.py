@@ -91,6 +91,40 @@ async def test_another_gateway_cannot_claim_or_revise_a_reading(pg_url: str) -> 
         assert await store.count("rejections") == 1
 
 
+async def test_refused_items_foreign_ids_and_broken_items_in_one_envelope(pg_url: str) -> None:
+    """One statement stores the good rows, the refused items with their payloads and reasons, the
+    ids another gateway owns and the receipt; an item without an id makes it a transaction."""
+    theirs = reading(1)
+    good = [reading(i, effective_at="2026-11-29T09:00:00") for i in range(3)]  # naive: taken as UTC
+    bad = reading(7, revision=-1)
+    async with PostgresStore(pg_url, instance="a") as store:
+        await store.commit(prepare("hut-8", "readings", env([theirs], "b-0", gw="hut-8")))
+        raw = env([*good, bad, {**theirs, "revision": 1}], "b-1")
+        stored = await store.commit(prepare("hut-7", "readings", raw[:-2] + b',{"kind":"weight"}]}'))
+        assert stored is not None
+        assert sorted(stored.ack.accepted) == sorted(o["id"] for o in good)
+        assert {r.id: r.reason[:22] for r in stored.ack.rejected} == {
+            bad["id"]: "schema: revision: Inpu",
+            theirs["id"]: FOREIGN_READING[:22],
+        }
+        async with store._con("checking") as con:
+            rows = await con.fetch("SELECT id, reason, payload FROM rejections WHERE batch_id = 'b-1'")
+            receipt = await con.fetchrow("SELECT * FROM receipts WHERE batch_id = 'b-1'")
+            effective = await con.fetchval("SELECT effective_at FROM readings WHERE id = $1", good[0]["id"])
+        by_id = {r["id"]: r for r in rows}
+        assert orjson.loads(by_id[bad["id"]]["payload"])["revision"] == -1
+        assert by_id[theirs["id"]]["payload"] is None
+        assert by_id[None]["reason"] == "item without an id"
+        assert receipt is not None
+        assert (receipt["accepted"], receipt["rejected"], receipt["new"], receipt["duplicates"]) == (
+            3,
+            2,
+            3,
+            0,
+        )
+        assert effective == datetime(2026, 11, 29, 9, tzinfo=UTC)
+
+
 async def test_alerts_and_alert_status_once_invalid_counted(pg_url: str) -> None:
     a = alert()
     events = [
