@@ -1,4 +1,8 @@
-"""What a decoder returns: decoded fields plus typed measurements and device events."""
+"""What a decoder returns: decoded fields plus typed measurements and device events.
+
+Device events, their kinds and their constructors are :mod:`drivers.events`'s (``DeviceEvent`` is
+re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from drivers.events import DeviceEvent as DeviceEvent
 from drivers.kinds import Value as Value
 
 # UCUM unit codes used across drivers.
@@ -47,18 +52,6 @@ class Measurement:
     user_index: int | None = None
     flags: tuple[str, ...] = ()
     extras: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceEvent:
-    """Something a device signalled that is not a stored measurement.
-
-    ``kind``: ``sos``, ``fall_down``, ``low_battery``, ``button``, ``cuff_pressure``
-    (intermediate cuff pressure while measuring), ``battery`` (a level report), ...
-    """
-
-    kind: str
-    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from buffer.record import Lane
+from drivers import events as device_events
 from drivers.frames import RawFrame
 from drivers.measurement import Measurement
 from drivers.source import LinkEvent
@@ -183,7 +184,7 @@ class Gateway:
         if device is None:
             return decoded.reply
         for ev in decoded.events:
-            if ev.kind == "cuff_pressure":
+            if ev.kind == device_events.CUFF_PRESSURE:
                 self._cuff_pressure(device, ev.detail)
                 continue
             await self.submit_alerts(self.pipeline.from_event(ev, device=device, frame=raw))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from drivers import events
 from drivers import registry as profiles
 from drivers.errors import DecodeError
 from drivers.frames import RawFrame
@@ -109,9 +110,9 @@ class Intake:
             self.counters.unknown_sources += 1
             return Accepted(None, decoded)
         for ev in decoded.events:
-            if ev.kind == "battery":
-                pct = ev.detail.get("percent", ev.detail.get("level_pct"))  # GATT/BTHome, watches
-                status.battery_pct = int(pct) if isinstance(pct, int | float) else status.battery_pct
+            if ev.kind == events.BATTERY:
+                pct = events.battery_percent(ev)
+                status.battery_pct = int(pct) if pct is not None else status.battery_pct
         return Accepted(device, decoded)
 
     def link(self, event: LinkEvent, device: DeviceEntry | None) -> str:

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import Any
 
 from buffer.ids import uuid7
+from drivers import events
 from drivers.frames import RawFrame
 from drivers.measurement import KG_PER_M2, DeviceEvent, Measurement, Value
 from gateway import clinical as cl
@@ -48,16 +49,15 @@ log = logging.getLogger(__name__)
 MANUAL_MAX_AGE_S = 366 * 86_400.0
 """a manual entry may be back-dated by up to a year"""
 
-EVENT_ALERTS: Mapping[str, tuple[str, Severity, str]] = MappingProxyType(
+EVENT_ALERTS: Mapping[events.EventKind, tuple[str, Severity, str]] = MappingProxyType(
     {
-        "sos": ("sos", "critical", "SOS button pressed"),
-        "fall_down": ("fall_down", "critical", "Fall detected"),
-        "fall": ("fall_down", "critical", "Fall detected"),
-        "alarm": ("device_alarm", "critical", "Alarm from the device (type not given)"),
-        "watch_taken_off": ("watch_taken_off", "warning", "Watch taken off"),
+        events.SOS: ("sos", "critical", "SOS button pressed"),
+        events.FALL_DOWN: ("fall_down", "critical", "Fall detected"),
+        events.ALARM: ("device_alarm", "critical", "Alarm from the device (type not given)"),
+        events.WATCH_TAKEN_OFF: ("watch_taken_off", "warning", "Watch taken off"),
     }
 )
-"""device event kind -> (alert kind, severity, message)"""
+"""device event kind (:mod:`drivers.events`) -> (alert kind, severity, message)"""
 BUTTON_PRESSES = frozenset(
     {
         "press",
@@ -353,11 +353,11 @@ class Pipeline:
         base: dict[str, Any] = {"device_id": device_id, "address": frame.source, "attribution": how}
         notify = snap.guardians(resident_id)
         kind = ev.kind
-        if kind == "button":
+        if kind == events.BUTTON:
             personal = device is not None and device.resident_id is not None
-            if not personal or detail.get("event") not in BUTTON_PRESSES:
+            if not personal or detail.get(events.BUTTON_EVENT) not in BUTTON_PRESSES:
                 return []
-            kind = "sos"
+            kind = events.SOS
         if kind in EVENT_ALERTS:
             alert_kind, severity, message = EVENT_ALERTS[kind]
             lat, lon = _num(detail.get("latitude")), _num(detail.get("longitude"))
@@ -380,9 +380,10 @@ class Pipeline:
                 notify=notify,
             )
             return [alert] if alert is not None else []
-        if kind in ("low_battery", "battery"):
-            level = _battery_level(detail)
-            low = kind == "low_battery" or (level is not None and level <= self._clinical.low_battery_pct)
+        if kind in (events.LOW_BATTERY, events.BATTERY):
+            level = events.battery_percent(ev)
+            limit = self._clinical.low_battery_pct
+            low = kind == events.LOW_BATTERY or (level is not None and level <= limit)
             if not low:
                 return []
             text = f"Device battery low ({level:.0f} %)" if level is not None else "Device battery low"
@@ -519,14 +520,6 @@ class Pipeline:
             res = cl.classify_bmi(bmi_value.value, s)
             return _Assessment(vals, tuple(out), res.to_classification(), False)
         return _Assessment(vals, tuple(out), None, False)
-
-
-def _battery_level(detail: Mapping[str, Any]) -> float | None:
-    for key in ("percent", "level_pct", "battery_pct", "battery", "level", "battery_level"):
-        n = _num(detail.get(key))
-        if n is not None and math.isfinite(n):
-            return n
-    return None
 
 
 def _scalars(

@@ -4,9 +4,9 @@ Payload: a device-information byte (bit 0 encrypted, bit 1 MAC included, bit 2 t
 bits 5-7 version = 2), the advertiser's MAC (6 bytes, least significant first) when bit 1 is
 set (read as bthome-ble reads it: exposed as ``mac``, never walked as objects), then objects
 ``id + value`` whose sizes come from :mod:`drivers.profiles.bthome_objects`.
-Button events become ``DeviceEvent("button", ...)`` (the gateway turns them into SOS alerts when
-the button is bound to a resident); a button value the table does not name (``reserved``, e.g.
-0xFE) is no event. Battery becomes ``DeviceEvent("battery", ...)``. Encrypted payloads are
+Button events become ``button`` device events (:mod:`drivers.events`; the gateway turns them into
+SOS alerts when the button is bound to a resident); a button value the table does not name
+(``reserved``, e.g. 0xFE) is no event. Battery becomes a ``battery`` event. Encrypted payloads are
 ``unsupported`` (no key management yet). An object id not in the table, or an object longer than
 what is left, ends the walk (``undecodable`` says which): the objects before it are kept, what
 follows is kept as ``unparsed_hex``; an advert whose very first object is cut short is
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drivers import events
 from drivers.errors import DecodeError
 from drivers.frames import RawFrame
 from drivers.gatt import uuids
@@ -122,17 +123,13 @@ def decode(frame: RawFrame) -> Decoded:
         "unknown_object_id": stop_id if stopped == "unknown_object" else None,
         "unparsed_hex": rest.hex() if rest else None,
     }
-    events: list[DeviceEvent] = []
+    signalled: list[DeviceEvent] = []
     for index, event in enumerate(buttons):
         if event not in ("none", "reserved"):  # a reserved value is no press (bthome-ble: no event)
-            events.append(
-                DeviceEvent(
-                    "button", {"event": event, "button_index": index, "packet_id": fields["packet_id"]}
-                )
-            )
+            signalled.append(events.button(event, index, fields["packet_id"]))
     if fields["battery_pct"] is not None:
-        events.append(DeviceEvent("battery", {"percent": fields["battery_pct"]}))
-    return Decoded(fields=fields, events=tuple(events))
+        signalled.append(events.battery(fields["battery_pct"]))
+    return Decoded(fields=fields, events=tuple(signalled))
 
 
 PROFILE = Profile(

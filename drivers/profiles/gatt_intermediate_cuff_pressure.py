@@ -5,10 +5,11 @@ Display only: it becomes a ``cuff_pressure`` device event, never a measurement.
 
 from __future__ import annotations
 
+from drivers import events
 from drivers.frames import RawFrame
 from drivers.gatt import tables, uuids
 from drivers.gatt.walker import walk
-from drivers.measurement import Decoded, DeviceEvent
+from drivers.measurement import Decoded
 from drivers.profile import Profile
 from drivers.profiles.gatt_blood_pressure_measurement import common_fields, to_mmhg
 
@@ -20,8 +21,7 @@ def decode(frame: RawFrame) -> Decoded:
     fields["diastolic"] = w.values["diastolic"].field()  # unused by ICP, NaN on the wire
     fields["mean_arterial_pressure"] = w.values["mean_arterial_pressure"].field()
     pressure = to_mmhg(w.values["systolic"], bool(w.flags & tables.BPM_KPA))
-    events = () if pressure is None else (DeviceEvent("cuff_pressure", {"pressure_mmhg": pressure}),)
-    return Decoded(fields=fields, events=events)
+    return Decoded(fields=fields, events=() if pressure is None else (events.cuff_pressure(pressure),))
 
 
 PROFILE = Profile(

@@ -17,19 +17,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from drivers import events
 from drivers.errors import DecodeError
 from drivers.measurement import CEL, DEG, M_PER_S, MMHG, PER_MIN, PERCENT, DeviceEvent, M, Measurement, Value
 from drivers.watch.codec import WatchFrame
 
 #: Alarm bits of the terminal status (high 16 bits), per the vendor table and Traccar.
-ALARM_BITS: tuple[tuple[int, str], ...] = (
-    (16, "sos"),
-    (17, "low_battery"),
-    (18, "out_of_fence"),
-    (19, "into_fence"),
-    (20, "watch_taken_off"),
-    (21, "fall_down"),
-    (22, "fall_down"),
+ALARM_BITS: tuple[tuple[int, events.AlarmKind], ...] = (
+    (16, events.SOS),
+    (17, events.LOW_BATTERY),
+    (18, events.OUT_OF_FENCE),
+    (19, events.INTO_FENCE),
+    (20, events.WATCH_TAKEN_OFF),
+    (21, events.FALL_DOWN),
+    (22, events.FALL_DOWN),
 )
 _NUM = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 
@@ -86,8 +87,8 @@ def _coord(value: str, hemi: str, name: str, limit: float, negative: str) -> flo
     return -abs(v) if h == negative else v
 
 
-def alarms_of(status: int) -> list[str]:
-    names: list[str] = []
+def alarms_of(status: int) -> list[events.AlarmKind]:
+    names: list[events.AlarmKind] = []
     for bit, name in ALARM_BITS:
         if status >> bit & 1 and name not in names:
             names.append(name)
@@ -145,7 +146,8 @@ def _position(frame: WatchFrame, r: Result, *, alarm: bool) -> None:
         raise DecodeError("malformed", f"terminal status {f[15]!r} is not hex", field="status_hex")
     status = int(status_text, 16)
     out["status_hex"] = status_text
-    out["alarms"] = alarms_of(status)
+    alarms = alarms_of(status)
+    out["alarms"] = alarms
     out["sos"] = bool(status >> 16 & 1)
     _towers(f[16:], out)
     at = (
@@ -172,7 +174,7 @@ def _position(frame: WatchFrame, r: Result, *, alarm: bool) -> None:
             Measurement("position", values, device_time=at, device_time_note=note, extras=extras)
         )
     if out["battery_pct"] is not None:
-        r.events.append(DeviceEvent("battery", {"level_pct": out["battery_pct"]}))
+        r.events.append(events.battery(out["battery_pct"]))
     if alarm:
         where = {
             "valid": out["valid"],
@@ -182,8 +184,8 @@ def _position(frame: WatchFrame, r: Result, *, alarm: bool) -> None:
             "status_hex": status_text,
             "cell_count": out.get("cell_count"),
         }
-        for name in out["alarms"] or ["alarm"]:
-            r.events.append(DeviceEvent(name, where))
+        for name in alarms or [events.ALARM]:
+            r.events.append(events.alarm(name, where))
         r.reply = "AL"
 
 
@@ -193,7 +195,7 @@ def _lk(frame: WatchFrame, r: Result) -> None:
         if i < len(f):
             r.fields[name] = _int(f[i], name)
     if r.fields.get("battery_pct") is not None:
-        r.events.append(DeviceEvent("battery", {"level_pct": r.fields["battery_pct"]}))
+        r.events.append(events.battery(r.fields["battery_pct"]))
     r.reply = "LK"
 
 
@@ -254,9 +256,8 @@ def interpret(frame: WatchFrame) -> Result:
     elif upper.startswith(("UD", "WT")):
         _position(frame, r, alarm=False)
     elif upper.startswith("AL") and not frame.args:
-        r.events.append(
-            DeviceEvent("alarm", {"valid": False, "detail": "alarm frame without position fields"})
-        )
+        no_position = {"valid": False, "detail": "alarm frame without position fields"}
+        r.events.append(events.alarm(events.ALARM, no_position))
         r.reply = "AL"
     elif upper.startswith("AL"):
         _position(frame, r, alarm=True)

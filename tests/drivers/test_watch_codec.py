@@ -44,7 +44,7 @@ def test_index_is_parsed_and_echoed_in_the_reply() -> None:
 
 def test_lk_with_battery_reports_a_battery_event() -> None:
     d = dec(frame("LK,50,100,87"))
-    assert d.events == (DeviceEvent("battery", {"level_pct": 87}),)
+    assert d.events == (DeviceEvent("battery", {"percent": 87}),)
     assert d.reply == frame("LK")
 
 

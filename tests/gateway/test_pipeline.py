@@ -397,7 +397,7 @@ def test_watch_and_button_events(hut: Hut) -> None:
     (off,) = hut.pipeline.from_event(DeviceEvent("watch_taken_off", {}), device=hut.band, frame=f)
     assert (off.kind, off.severity) == ("watch_taken_off", "warning")
     assert hut.pipeline.from_event(DeviceEvent("out_of_fence", {}), device=hut.band, frame=f) == []
-    (low,) = hut.pipeline.from_event(DeviceEvent("battery", {"level_pct": 9}), device=hut.band, frame=f)
+    (low,) = hut.pipeline.from_event(DeviceEvent("battery", {"percent": 9}), device=hut.band, frame=f)
     assert low.detail["battery_pct"] == 9
     button = hut.registry.add_device(DeviceEntry("btn", "bthome.v2", "AA:BB:CC:DD:EE:09", resident_id="R002"))
     hut.registry.add_device(DeviceEntry("hut-btn", "bthome.v2", "AA:BB:CC:DD:EE:0A"))
