@@ -167,8 +167,15 @@ class MiniBroker:
                     return
                 # PUBACK from subscribers needs no bookkeeping here (no redelivery).
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ProtocolError, IndexError,
-                struct.error, UnicodeDecodeError):
+        except (
+            asyncio.IncompleteReadError,
+            ConnectionError,
+            TimeoutError,
+            ProtocolError,
+            IndexError,
+            struct.error,
+            UnicodeDecodeError,
+        ):
             pass
         finally:
             if client is not None and self._clients.get(client.client_id) is client:

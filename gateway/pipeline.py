@@ -533,4 +533,3 @@ def _scalars(
         if v is None or isinstance(v, str | bool | int) or (isinstance(v, float) and math.isfinite(v)):
             out[k] = v
     return out
-

@@ -496,9 +496,7 @@ class Escalation:
             self.cfg.templates, f"{local.month}月{local.day}日", [(n, k, c) for (n, k), c in counts.items()]
         )
         messages = (
-            [NewMessage(p, "digest", "digest", PRIORITY_DIGEST, text) for p in to]
-            if self.texting
-            else []
+            [NewMessage(p, "digest", "digest", PRIORITY_DIGEST, text) for p in to] if self.texting else []
         )
         self.store.digested([a.id for a in pending], messages, day=day, now=now)
         self.log.info("daily digest: %d alerts to %d numbers", len(pending), len(messages))

@@ -22,8 +22,7 @@ from tests.support.modemsim import ModemSim, encode_deliver
 CLINIC = "+8613800000001"
 GUARDIAN = "+8613912345678"
 LONG_ZH = (
-    "紧急：张秀英（3号床）在村卫生室按下了求救按钮，"
-    "位置：东头晒谷场附近。请尽快前往查看，回复1表示收到。"
+    "紧急：张秀英（3号床）在村卫生室按下了求救按钮，位置：东头晒谷场附近。请尽快前往查看，回复1表示收到。"
 ) * 3
 assert len(LONG_ZH) == 153  # 3 UCS-2 parts of at most 67
 
@@ -420,7 +419,7 @@ async def test_at_urcs_between_information_lines_are_routed() -> None:
     await asyncio.sleep(0)
     assert w.written == [b"AT+CMGR=3\r"]
     w.channel.feed(b'AT+CMGR=3\r\r\n+CMGR: 0,,23\r\n\r\n+CMTI: "SM",4\r\n')
-    w.channel.feed(b"\r\n0011AB\r\n\r\nRING\r\n\r\n+CREG: 1,\"1A2B\",\"0C3D4E\",7\r\n\r\nOK\r\n")
+    w.channel.feed(b'\r\n0011AB\r\n\r\nRING\r\n\r\n+CREG: 1,"1A2B","0C3D4E",7\r\n\r\nOK\r\n')
     assert await task == ["+CMGR: 0,,23", "0011AB"]
     assert w.urcs == [Urc('+CMTI: "SM",4'), Urc("RING"), Urc('+CREG: 1,"1A2B","0C3D4E",7')]
 
@@ -549,7 +548,7 @@ def test_at_stream_split_anywhere_gives_the_same_lines_and_urcs(cuts: list[int],
         await asyncio.sleep(0)
         stream = (
             (b"AT+CMGL=4\r" if echo else b"")
-            + b"\r\n+CMGL: 0,1,,21\r\n0891AA\r\n\r\n+CMTI: \"SM\",2\r\n\r\n+CMGL: 1,0,,30\r\n0891BB\r\n"
+            + b'\r\n+CMGL: 0,1,,21\r\n0891AA\r\n\r\n+CMTI: "SM",2\r\n\r\n+CMGL: 1,0,,30\r\n0891BB\r\n'
             + b"\r\n^RSSI: 12\r\n\r\nOK\r\n\r\nRING\r\n"
         )
         i = 0

@@ -68,8 +68,10 @@ def test_a_few_lines_per_kind_per_interval_with_a_count(
     ]
     clock.t += 10.0
     log.warning("connection from %s failed", "10.0.0.9")
-    assert buf.getvalue().splitlines()[-1].startswith(
-        "connection from 10.0.0.9 failed [997 more like this in the last 1"
+    assert (
+        buf.getvalue()
+        .splitlines()[-1]
+        .startswith("connection from 10.0.0.9 failed [997 more like this in the last 1")
     )
     log.warning("connection from %s failed", "10.0.0.9")  # a new interval: the count starts over
     assert buf.getvalue().splitlines()[-1] == "connection from 10.0.0.9 failed"

@@ -28,9 +28,7 @@ def alert(kind: str, message: str, resident: str | None = "R001") -> Record:
         raised_at=datetime(2026, 11, 29, 8, 0, tzinfo=UTC),
         message=message,
     )
-    return Record(
-        id=a.id, stream="alerts", lane=Lane.ALERTS, kind=a.kind, payload=a.to_wire(), key=resident
-    )
+    return Record(id=a.id, stream="alerts", lane=Lane.ALERTS, kind=a.kind, payload=a.to_wire(), key=resident)
 
 
 def fill_outbox(state_dir: Path, records: list[Record]) -> None:
