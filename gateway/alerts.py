@@ -53,8 +53,8 @@ MAX_CONDITIONS = 10_000
 
 
 class AlertRaiser(Protocol):
-    """The narrow port for raising an alert (:class:`AlertManager` implements it): the device
-    supervisor's link faults (:mod:`gateway.devices`) raise theirs through it."""
+    """The narrow port for raising an alert (:class:`AlertManager` implements it): the pipeline,
+    the fence monitor and the device supervisor's link faults raise theirs through it."""
 
     def raise_alert(
         self,

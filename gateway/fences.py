@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from gateway.alerts import AlertManager
+from gateway.alerts import AlertRaiser
 from gateway.config import GeofenceConfig
 from gateway.geofence.engine import FenceEvent, FenceSettings, Fix, GeofenceEngine
 from gateway.geofence.positions import is_current
@@ -44,7 +44,7 @@ def _fix_json(f: Fix) -> dict[str, Any]:
 
 
 class FenceMonitor:
-    def __init__(self, store: ZoneStore, config: GeofenceConfig, alerts: AlertManager) -> None:
+    def __init__(self, store: ZoneStore, config: GeofenceConfig, alerts: AlertRaiser) -> None:
         self._store = store
         self._alerts = alerts
         self.engine = GeofenceEngine(store.load(), FenceSettings.from_config(config))

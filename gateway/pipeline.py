@@ -33,7 +33,7 @@ from drivers import events
 from drivers.frames import RawFrame
 from drivers.measurement import KG_PER_M2, DeviceEvent, Measurement, Value
 from gateway import clinical as cl
-from gateway.alerts import AlertManager
+from gateway.alerts import AlertRaiser
 from gateway.attribution import attribute
 from gateway.clock import Clock
 from gateway.errors import ReadingError
@@ -102,7 +102,7 @@ class Pipeline:
         registry: Callable[[], RegistrySnapshot],
         sessions: KioskSessions,
         clinical: cl.ClinicalSettings,
-        alerts: AlertManager,
+        alerts: AlertRaiser,
         clock: Clock,
         max_device_skew_s: float,
         device_tz: tzinfo | str | None = None,
