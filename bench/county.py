@@ -160,11 +160,13 @@ async def gateway_child(args: argparse.Namespace) -> None:
     async with Outbox(Path(args.gateway)) as outbox:
         st = await outbox.stats()
         total = sum(lane.get(State.PENDING.value, 0) for lane in st.depth.values())
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         async with Uplink(settings, outbox, gateway_id="bench-gw", encode_batch=counted) as up:
             while up.state.acked < total:  # noqa: ASYNC110 - polling a counter, 50 times a second
                 await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - t0
+            cpu_s = time.process_time() - cpu0  # the drain's CPU (both threads), start-up aside
             state = up.state
         st = await outbox.stats()
         left = sum(
@@ -178,6 +180,7 @@ async def gateway_child(args: argparse.Namespace) -> None:
                 "left": left,
                 "resent": state.resent,
                 "envelopes": envelopes,
+                "cpu_s": cpu_s,
             }
         )
     )
