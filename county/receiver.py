@@ -192,25 +192,28 @@ def _prepare_split(out: Prepared, raw: bytes) -> bool:
     batch_id = env.get("batch_id")
     if not isinstance(batch_id, str) or _envelope_problem(env, out.stream, out.gateway_id) is not None:
         return False  # rejected or invalid as a whole: the general path says why
-    for item, _ in items:
-        if type(item) is not dict or type(item.get("id")) is not str:
-            return False
-    out.batch_id = batch_id
-    out.sent_at = _sent_at(env.get("sent_at"))
-    good = out.good
+    good: dict[str, tuple[Any, bytes]] = {}
+    rejected: dict[str, str] = {}
+    rejected_payloads: dict[str, bytes] = {}
+    check = wirecheck.check_reading
     for item, body in items:
-        item_id: str = item["id"]
-        parsed: Any = wirecheck.check_reading(item)
+        item_id = item.get("id") if type(item) is dict else None
+        if type(item_id) is not str:
+            return False  # the general path reports it
+        parsed: Any = check(item)
         if parsed is None:
             try:
                 parsed = WireReading.model_validate(item)
             except ValidationError as e:
-                out.rejected[item_id] = _reason(e)
-                out.rejected_payloads[item_id] = body
+                rejected[item_id] = _reason(e)
+                rejected_payloads[item_id] = body
                 continue
         prev = good.get(item_id)
         if prev is None or parsed.revision > prev[0].revision:
             good[item_id] = (parsed, body)
+    out.batch_id = batch_id
+    out.sent_at = _sent_at(env.get("sent_at"))
+    out.good, out.rejected, out.rejected_payloads = good, rejected, rejected_payloads
     return True
 
 
