@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from buffer.results import AckResult
 from uplink.backoff import Backoff
 from uplink.errors import UplinkError
 
@@ -59,7 +60,9 @@ class OutboxPort(Protocol):
         lease_s: float = 30.0,
     ) -> Any: ...
 
-    async def ack(self, batch_id: str, accepted: Iterable[str], rejected: Mapping[str, str] = ...) -> Any: ...
+    async def ack(
+        self, batch_id: str, accepted: Iterable[str], rejected: Mapping[str, str] = ...
+    ) -> AckResult: ...
 
     async def release(self, batch_id: str) -> int: ...
 
@@ -276,16 +279,19 @@ class Drainer:
             rejected = {**entry.bad, **rejected}
         self._slot_free.set()
         async with self.outbox_deadline("recording an ack"):
-            await self.outbox.ack(batch_id, accepted, rejected)
-        self.state.acked += len(accepted)
-        self.state.rejected += len(rejected)
+            got = await self.outbox.ack(batch_id, accepted, rejected)
+        # Counted from what the outbox settled, not from the ack's lists: a second ack for a batch
+        # already answered (the county acks a re-sent duplicate again), ids not in the batch and
+        # rows revised while in flight (they go again) deliver nothing.
+        self.state.acked += got.delivered
+        self.state.rejected += got.rejected
         self.state.last_ack_at = self._clock()
-        if rejected:
+        if got.rejected:
             self._log.warning(
                 "%s: the county rejected %d record(s) of batch %s; kept aside "
                 "(`hutgw buffer list --state rejected`)",
                 self._who,
-                len(rejected),
+                got.rejected,
                 batch_id,
             )
 

@@ -149,3 +149,19 @@ async def test_a_failed_hand_over_backs_off_and_the_lease_brings_the_batch_back(
     assert [b.attempts for b in sender.handed] == [1, 2]
     assert sender.handed[0].batch_id == sender.handed[1].batch_id
     assert d.state.resent == 2 and d.state.last_error == "RuntimeError: the outbox is ill"
+
+
+async def test_counts_what_the_outbox_settled_not_what_an_ack_lists(outbox: Outbox) -> None:
+    # The county acks a re-sent batch again (it stored it once, the gateway needs the ack), or
+    # lists ids that are not in the batch: neither is a delivery.
+    for i in range(3):
+        await outbox.put(reading_record(i))
+    sender = FakeSender()
+    d = drainer_for(outbox, sender)
+    async with running(d, sender):
+        await wait_until(lambda: d.state.acked == 3, what="acked")
+    [batch] = sender.handed
+    await d.settle(batch.batch_id, batch.ids, {})  # the same ack again
+    await d.settle(batch.batch_id, ("not-in-this-batch",), {"nor-this": "schema: id"})
+    assert (d.state.acked, d.state.rejected) == (3, 0)
+    assert await undelivered(outbox) == 0
