@@ -22,7 +22,7 @@ from typing import Any, Final, get_args
 
 import orjson
 
-from uplink.contract import WireClassification, WireDevice, WireReading, WireValue
+from uplink.contract import REVISION_MAX, WireClassification, WireDevice, WireReading, WireValue
 
 
 @dataclass(slots=True)
@@ -81,7 +81,6 @@ IN_SYNC: Final = (
     and WireReading.model_config.get("extra") == "forbid"
 )
 
-_REVISION_MAX = 2**31 - 1  # the county's revision column is an integer
 _INT_AS_FLOAT = 2**64  # a JSON integer the model turns into a float (JSON gives no larger ones)
 _fromisoformat = datetime.fromisoformat
 
@@ -135,7 +134,7 @@ def check_reading(d: dict[str, Any]) -> ReadingRow | None:
     if type(d["id"]) is not str:
         return None
     revision = get("revision", 0)
-    if type(revision) is not int or not 0 <= revision <= _REVISION_MAX:
+    if type(revision) is not int or not 0 <= revision <= REVISION_MAX:
         return None
     v: Any = get("seq")
     if v is not None and type(v) is not int:

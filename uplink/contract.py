@@ -26,6 +26,9 @@ ALERTS_SCHEMA: Final = "hut.alerts/1"
 ALERT_STATUS_SCHEMA: Final = "hut.alert_status/1"
 ACK_SCHEMA: Final = "hut.ack/1"
 STATUS_SCHEMA: Final = "hut.status/1"
+REVISION_MAX: Final = 2**31 - 1
+"""A reading's highest revision: the county stores it in a 32-bit column (a revision is one
+re-attribution or re-timing of one reading; no reading comes near it)."""
 
 if TYPE_CHECKING:
     ReadingKind = str
@@ -65,7 +68,12 @@ class WireClassification(_Wire):
 
 class WireReading(_Wire):
     id: str = Field(description="UUIDv7, unique per reading; stays the same across revisions")
-    revision: int = Field(0, ge=0, description="0 first; higher revisions replace lower ones")
+    revision: int = Field(
+        0,
+        ge=0,
+        le=REVISION_MAX,
+        description="0 first; higher revisions replace lower ones (at most 2147483647)",
+    )
     seq: int | None = Field(None, description="per-gateway sequence number, for gap detection")
     kind: ReadingKind
     resident_id: str | None

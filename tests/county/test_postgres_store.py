@@ -20,6 +20,7 @@ from county.receiver import FOREIGN_READING, import_export, prepare
 from tests.support.broker import free_port
 from tests.uplink.helpers import alert, reading
 from uplink import envelope
+from uplink.contract import REVISION_MAX
 from uplink.envelope import Item
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
@@ -123,6 +124,21 @@ async def test_refused_items_foreign_ids_and_broken_items_in_one_envelope(pg_url
             0,
         )
         assert effective == datetime(2026, 11, 29, 9, tzinfo=UTC)
+
+
+async def test_a_revision_beyond_the_column_is_refused_not_a_failed_transaction(pg_url: str) -> None:
+    """The contract bounds a revision by the county's 32-bit column: such an item is refused with
+    the field named and the rest of its envelope stored (it used to fail the whole transaction
+    again and again, the session restarting each time the gateway sent it)."""
+    good, huge = reading(1), reading(2, revision=REVISION_MAX + 1)
+    top = reading(3, revision=REVISION_MAX)
+    async with PostgresStore(pg_url, instance="a") as store:
+        stored = await store.commit(prepare("hut-7", "readings", env([good, huge, top])))
+        assert stored is not None
+        assert sorted(stored.ack.accepted) == sorted([good["id"], top["id"]])
+        [refused] = stored.ack.rejected
+        assert refused.id == huge["id"] and refused.reason.startswith("schema: revision: ")
+        assert await store.count("readings") == 2
 
 
 async def test_alerts_and_alert_status_once_invalid_counted(pg_url: str) -> None:
