@@ -32,7 +32,7 @@ import orjson
 
 from county.errors import CountyError, StoreUnavailable
 from county.fleet import GatewayRow
-from county.receiver import FOREIGN_READING, Prepared, Stored
+from county.receiver import FOREIGN_READING, Prepared, Stored, result_command_id, status_state
 
 log = logging.getLogger("hutgw.county.postgres")
 
@@ -350,11 +350,7 @@ class PostgresStore:
         return int(await con.fetchval(sql))
 
     async def store_status(self, gateway_id: str, raw: bytes) -> None:
-        try:
-            obj = orjson.loads(raw) if raw else {}
-        except orjson.JSONDecodeError:
-            obj = {}
-        state = obj.get("state") if isinstance(obj, dict) else None
+        state = status_state(raw)
         async with self._con("storing a status") as con:
             await con.execute(
                 "INSERT INTO gateways (gateway_id, state, status, updated_at) VALUES ($1,$2,$3,$4)"
@@ -367,15 +363,11 @@ class PostgresStore:
             )
 
     async def store_command_result(self, gateway_id: str, raw: bytes) -> None:
-        try:
-            obj = orjson.loads(raw)
-            cid = obj.get("command_id") if isinstance(obj, dict) else None
-        except orjson.JSONDecodeError:
-            cid = None
+        cid = result_command_id(raw)
         async with self._con("storing a command result") as con:
             await con.execute(
                 "INSERT INTO command_results (command_id, gateway_id, payload) VALUES ($1,$2,$3)",
-                cid if isinstance(cid, str) else None,
+                cid,
                 gateway_id,
                 raw,
             )

@@ -34,6 +34,7 @@ from county import fhir, wirecheck
 from county.errors import CountyError, StoreUnavailable
 from uplink import topics
 from uplink.backoff import Backoff
+from uplink.codec import CommandResult, GatewayStatus
 from uplink.commands import sign_ack
 from uplink.contract import (
     ALERT_STATUS_SCHEMA,
@@ -127,6 +128,24 @@ class Store(Protocol):
     async def store_status(self, gateway_id: str, raw: bytes) -> None: ...
 
     async def store_command_result(self, gateway_id: str, raw: bytes) -> None: ...
+
+
+def status_state(raw: bytes) -> str | None:
+    """The ``state`` of a gateway's status message (:class:`uplink.codec.GatewayStatus`), or
+    ``None`` when the message is not one (it is stored as it came either way)."""
+    try:
+        return GatewayStatus.from_wire(raw).state
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def result_command_id(raw: bytes) -> str | None:
+    """The ``command_id`` a command result answers (:class:`uplink.codec.CommandResult`), or
+    ``None`` when the message is not one."""
+    try:
+        return CommandResult.from_wire(raw).command_id
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def prepare(gateway_id: str, stream: str, raw: bytes) -> Prepared:

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-import orjson
 
 from county.errors import CountyError
 from county.fleet import GatewayRow
-from county.receiver import FOREIGN_READING, Prepared, Stored, prepare
+from county.receiver import FOREIGN_READING, Prepared, Stored, prepare, result_command_id, status_state
 
 log = logging.getLogger("hutgw.receiver")
 
@@ -296,11 +295,7 @@ class SqliteStore:
         )
 
     async def store_status(self, gateway_id: str, raw: bytes) -> None:
-        try:
-            obj = orjson.loads(raw) if raw else {}
-        except orjson.JSONDecodeError:
-            obj = {}
-        state = obj.get("state") if isinstance(obj, dict) else None
+        state = status_state(raw)
         await self.db.execute(
             "INSERT INTO gateways VALUES (?,?,?,?) ON CONFLICT(gateway_id) DO UPDATE SET"
             " state=excluded.state, status=excluded.status, updated_at=excluded.updated_at",
@@ -308,11 +303,7 @@ class SqliteStore:
         )
 
     async def store_command_result(self, gateway_id: str, raw: bytes) -> None:
-        try:
-            obj = orjson.loads(raw)
-            cid = obj.get("command_id") if isinstance(obj, dict) else None
-        except orjson.JSONDecodeError:
-            cid = None
+        cid = result_command_id(raw)
         await self.db.execute(
             "INSERT INTO command_results VALUES (?,?,?,?)", (cid, gateway_id, raw, self._clock())
         )

@@ -53,3 +53,22 @@ async def test_hutgw_county_status_prints_the_fleet(tmp_path: Path) -> None:
     lines = out.decode().splitlines()
     assert lines[0].split()[:3] == ["gateway", "state", "heartbeat"]
     assert lines[1].split()[:2] == ["hut-9", "online"] and "NOT" in lines[1] and "75s" in lines[1]
+
+
+async def test_status_and_command_results_are_read_with_the_codec(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from county.receiver import result_command_id, status_state
+    from uplink.codec import CommandResult, GatewayStatus
+
+    at = datetime(2026, 12, 6, 8, tzinfo=UTC)
+    status = GatewayStatus(gateway_id="hut-7", state="offline", at=at).to_wire()
+    result = CommandResult(command_id="c-1", gateway_id="hut-7", status="done", at=at).to_wire()
+    assert (status_state(status), result_command_id(result)) == ("offline", "c-1")
+    for junk in (b"", b"not json", b"[]", b'{"state":"online"}', b'{"schema":"hut.status/1","state":"x"}'):
+        assert status_state(junk) is None and result_command_id(junk) is None
+    async with SqliteStore(tmp_path / "county.db") as store:
+        await store.store_status("hut-7", status)
+        await store.store_status("hut-8", b"garbage")  # kept as it came, no state
+        [seven, eight] = await store.fleet_rows()
+        assert (seven.state, eight.state, eight.status) == ("offline", None, b"garbage")
