@@ -21,7 +21,7 @@ from drivers.kinds import KIND_NAMES, Value
 from drivers.measurement import Value as MeasurementValue
 from uplink import contract
 from uplink.codec import Alert, AlertStatus, Classification, CommandResult, DeviceRef, GatewayStatus, Reading
-from uplink.contract import Status, WireAlert, WireAlertStatus, WireReading
+from uplink.contract import REVISION_MAX, Status, WireAlert, WireAlertStatus, WireReading
 
 TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # no lone surrogates (not JSON)
 OPT_TEXT = st.none() | TEXT
@@ -65,7 +65,7 @@ READINGS = st.builds(
     classification=st.none() | CLASSIFICATIONS,
     raw=st.none() | st.binary(max_size=16),
     extras=JSON_OBJECTS,
-    revision=st.integers(0, 2**31),
+    revision=st.integers(0, REVISION_MAX),
 )
 
 ALERTS = st.builds(
