@@ -138,9 +138,6 @@ async def gateway_child(args: argparse.Namespace) -> None:
     the figures as JSON), with the uplink's own batch settings unless ``--drain-batches``."""
     import json
 
-    from buffer.outbox import Outbox
-    from buffer.record import State
-    from uplink.client import Uplink
     from uplink.settings import UplinkSettings
 
     # ack_timeout_s, heartbeat_s, poll_interval_s: as bench/drain.py (nothing is re-sent by a timeout)
@@ -157,33 +154,8 @@ async def gateway_child(args: argparse.Namespace) -> None:
         envelopes += 1
         return envelope.encode(*a)
 
-    async with Outbox(Path(args.gateway)) as outbox:
-        st = await outbox.stats()
-        total = sum(lane.get(State.PENDING.value, 0) for lane in st.depth.values())
-        cpu0 = time.process_time()
-        t0 = time.perf_counter()
-        async with Uplink(settings, outbox, gateway_id="bench-gw", encode_batch=counted) as up:
-            while up.state.acked < total:  # noqa: ASYNC110 - polling a counter, 50 times a second
-                await asyncio.sleep(0.02)
-            elapsed = time.perf_counter() - t0
-            cpu_s = time.process_time() - cpu0  # the drain's CPU (both threads), start-up aside
-            state = up.state
-        st = await outbox.stats()
-        left = sum(
-            lane.get(State.PENDING.value, 0) + lane.get(State.INFLIGHT.value, 0) for lane in st.depth.values()
-        )
-    print(
-        json.dumps(
-            {
-                "rate": total / elapsed,
-                "rss_mb": drain.rss_mb(),
-                "left": left,
-                "resent": state.resent,
-                "envelopes": envelopes,
-                "cpu_s": cpu_s,
-            }
-        )
-    )
+    got = await drain.drain_once(Path(args.gateway), settings, encode_batch=counted)
+    print(json.dumps({**got, "envelopes": envelopes, "cpu_s": got["drain_cpu_s"]}))
 
 
 def run_gateway(outbox: Path, broker: str, batch: int, drain_batches: bool) -> dict[str, float]:

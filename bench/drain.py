@@ -27,6 +27,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import aiosqlite
@@ -153,32 +154,40 @@ async def gateway_side(args: argparse.Namespace) -> None:
         heartbeat_s=60.0,
         poll_interval_s=0.05,
     )
-    async with Outbox(Path(args.gateway)) as outbox:
+    got = await drain_once(Path(args.gateway), settings)
+    got["cpu_s"] = (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_SELF))
+    print(json.dumps(got))
+
+
+async def drain_once(path: Path, settings: UplinkSettings, encode_batch: Any = None) -> dict[str, float]:
+    """Drain the outbox at ``path`` through the uplink until every pending record is acked:
+    {"rate", "elapsed", "rss_mb", "left", "resent", "published", "drain_cpu_s"} (the drain's own
+    CPU, both threads, start-up aside). bench/county.py's gateway child drains with it too."""
+    extra = {} if encode_batch is None else {"encode_batch": encode_batch}
+    async with Outbox(path) as outbox:
         st = await outbox.stats()
         total = sum(lane.get(State.PENDING.value, 0) for lane in st.depth.values())
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
-        async with Uplink(settings, outbox, gateway_id="bench-gw") as up:
+        async with Uplink(settings, outbox, gateway_id="bench-gw", **extra) as up:
             while up.state.acked < total:  # noqa: ASYNC110 - polling a counter, 50 times a second
                 await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - t0
+            drain_cpu_s = time.process_time() - cpu0
             state = up.state
         st = await outbox.stats()
         left = sum(
             lane.get(State.PENDING.value, 0) + lane.get(State.INFLIGHT.value, 0) for lane in st.depth.values()
         )
-    print(
-        json.dumps(
-            {
-                "rate": total / elapsed,
-                "elapsed": elapsed,
-                "rss_mb": rss_mb(),
-                "left": left,
-                "resent": state.resent,
-                "cpu_s": (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)),
-                "published": state.published,
-            }
-        )
-    )
+    return {
+        "rate": total / elapsed,
+        "elapsed": elapsed,
+        "rss_mb": rss_mb(),
+        "left": left,
+        "resent": state.resent,
+        "published": state.published,
+        "drain_cpu_s": drain_cpu_s,
+    }
 
 
 def run_gateway(outbox: Path, broker: str, mode: str, batch: int, inflight: int) -> dict[str, float]:
